@@ -249,7 +249,9 @@ impl<R: Read + Seek> ArchiveReader<R> {
         b.copy_from_slice(&footer[8..16]);
         let file_hash = u64::from_le_bytes(b);
         if trailer_at < HEADER_LEN || trailer_at >= len - FOOTER_LEN {
-            return Err(FormatError::Corrupt("footer points outside the file".into()));
+            return Err(FormatError::Corrupt(
+                "footer points outside the file".into(),
+            ));
         }
         let mut r = ArchiveReader {
             src,
@@ -261,7 +263,9 @@ impl<R: Read + Seek> ArchiveReader<R> {
         };
         let (tag, _, trailer) = r.read_record_at(trailer_at)?;
         if tag != TAG_TRAILER {
-            return Err(FormatError::Corrupt("footer does not point at the trailer".into()));
+            return Err(FormatError::Corrupt(
+                "footer does not point at the trailer".into(),
+            ));
         }
         let t: Trailer = serde_json::from_slice(&trailer)
             .map_err(|e| FormatError::Corrupt(format!("unreadable trailer: {e}")))?;
@@ -333,10 +337,14 @@ impl<R: Read + Seek> ArchiveReader<R> {
                 TAG_TRAILER => "trailer".to_string(),
                 _ => format!("record at byte {at}"),
             };
-            return Err(FormatError::Corrupt(format!("checksum mismatch in the {what}")));
+            return Err(FormatError::Corrupt(format!(
+                "checksum mismatch in the {what}"
+            )));
         }
         if h.raw_len > MAX_PAYLOAD {
-            return Err(FormatError::Corrupt(format!("frame at byte {at} too large")));
+            return Err(FormatError::Corrupt(format!(
+                "frame at byte {at} too large"
+            )));
         }
         Ok((h, payload))
     }
@@ -345,10 +353,13 @@ impl<R: Read + Seek> ArchiveReader<R> {
     pub fn toc(&mut self) -> Result<Vec<u8>, FormatError> {
         let (tag, _, payload) = self.read_record_at(HEADER_LEN)?;
         if tag != TAG_TOC {
-            return Err(FormatError::Corrupt("first record is not the table of contents".into()));
+            return Err(FormatError::Corrupt(
+                "first record is not the table of contents".into(),
+            ));
         }
-        zstd::stream::decode_all(&payload[..])
-            .map_err(|e| FormatError::Corrupt(format!("table of contents does not decompress: {e}")))
+        zstd::stream::decode_all(&payload[..]).map_err(|e| {
+            FormatError::Corrupt(format!("table of contents does not decompress: {e}"))
+        })
     }
 
     /// Index of every data entry.
@@ -363,7 +374,9 @@ impl<R: Read + Seek> ArchiveReader<R> {
             .get(&entry)
             .ok_or(FormatError::NoSuchEntry(entry))?;
         if !idx.complete {
-            return Err(FormatError::Corrupt(format!("data entry {entry} is incomplete")));
+            return Err(FormatError::Corrupt(format!(
+                "data entry {entry} is incomplete"
+            )));
         }
         let frames = idx.frames.clone();
         Ok(FrameIter {

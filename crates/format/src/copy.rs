@@ -75,7 +75,7 @@ impl CopyRowCounter {
         matches!(self.state, State::Done | State::Text) && self.pending.is_empty()
     }
 
-    fn take<'a>(&mut self, data: &mut &'a [u8], n: usize) -> Option<Vec<u8>> {
+    fn take(&mut self, data: &mut &[u8], n: usize) -> Option<Vec<u8>> {
         let want = n - self.pending.len();
         if data.len() < want {
             self.pending.extend_from_slice(data);
@@ -97,7 +97,9 @@ impl CopyRowCounter {
                 }
                 State::Done => return Err("bytes after the COPY BINARY trailer".into()),
                 State::Header => {
-                    let Some(h) = self.take(&mut data, 19) else { return Ok(()) };
+                    let Some(h) = self.take(&mut data, 19) else {
+                        return Ok(());
+                    };
                     if &h[..11] != COPY_BINARY_SIGNATURE {
                         return Err("missing COPY BINARY signature".into());
                     }
@@ -117,7 +119,9 @@ impl CopyRowCounter {
                     }
                 }
                 State::Tuple => {
-                    let Some(b) = self.take(&mut data, 2) else { return Ok(()) };
+                    let Some(b) = self.take(&mut data, 2) else {
+                        return Ok(());
+                    };
                     let fields = i16::from_be_bytes([b[0], b[1]]);
                     if fields == -1 {
                         self.state = State::Done;
@@ -133,7 +137,9 @@ impl CopyRowCounter {
                     }
                 }
                 State::FieldLen(left) => {
-                    let Some(b) = self.take(&mut data, 4) else { return Ok(()) };
+                    let Some(b) = self.take(&mut data, 4) else {
+                        return Ok(());
+                    };
                     let len = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
                     let next = if left == 1 {
                         Next::Tuple

@@ -36,7 +36,10 @@ fn every_truncation_is_refused() {
     for cut in (0..a.len()).step_by(97).chain([a.len() - 1]) {
         let res = ArchiveReader::new(Cursor::new(a[..cut].to_vec())).and_then(|mut r| r.verify());
         assert!(
-            matches!(res, Err(FormatError::Truncated(_) | FormatError::NotAnArchive)),
+            matches!(
+                res,
+                Err(FormatError::Truncated(_) | FormatError::NotAnArchive)
+            ),
             "cut at {cut}: {res:?}"
         );
     }
@@ -56,7 +59,10 @@ fn every_flipped_byte_is_detected() {
 #[test]
 fn flipped_data_byte_names_the_frame() {
     let mut a = sample();
-    let frame_at = ArchiveReader::new(Cursor::new(a.clone())).unwrap().entries()[&2].frames[1];
+    let frame_at = ArchiveReader::new(Cursor::new(a.clone()))
+        .unwrap()
+        .entries()[&2]
+        .frames[1];
     a[frame_at as usize + 21 + 3] ^= 1;
     let err = ArchiveReader::new(Cursor::new(a))
         .and_then(|mut r| r.verify())

@@ -1,0 +1,582 @@
+//! The typed model of a database's schema, as read from `pg_catalog`.
+use serde::{Deserialize, Serialize};
+
+/// Version of the catalog model serialization, bumped on incompatible changes.
+pub const MODEL_VERSION: u32 = 1;
+
+/// Everything read from one database, in restore order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalog {
+    /// [`MODEL_VERSION`] of the writer.
+    pub model_version: u32,
+    /// `server_version_num` of the source, e.g. 150004.
+    pub server_version_num: i32,
+    /// `server_version` of the source, e.g. "15.4 (Debian ...)".
+    pub server_version: String,
+    /// Source database name.
+    pub database: String,
+    /// Server encoding of the source.
+    pub encoding: String,
+    /// Objects sorted so that each one comes after everything it depends on.
+    pub objects: Vec<Object>,
+}
+
+/// Where an object belongs in a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Section {
+    /// Definitions needed before data can be loaded.
+    PreData,
+    /// Table data and sequence values.
+    Data,
+    /// Indexes, constraints, triggers and everything best created after the data.
+    PostData,
+}
+
+/// One privilege granted on an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// `None` means PUBLIC.
+    pub grantee: Option<String>,
+    /// Role that granted it.
+    pub grantor: String,
+    /// `SELECT`, `USAGE`, ...
+    pub privilege: String,
+    /// WITH GRANT OPTION.
+    pub grantable: bool,
+}
+
+/// An object's ACL: `None` is the built-in default (never changed).
+pub type Acl = Option<Vec<Grant>>;
+
+/// One dumpable object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Object {
+    /// Dump id, unique in the catalog; data entries in archives use it.
+    pub id: u32,
+    /// Schema, for schema-qualified objects.
+    pub schema: Option<String>,
+    /// Name (for functions, without arguments; for table-level objects, the object's own name).
+    pub name: String,
+    /// Owning role.
+    pub owner: Option<String>,
+    /// `COMMENT ON` text.
+    pub comment: Option<String>,
+    /// Privileges.
+    pub acl: Acl,
+    /// Ids of objects that must exist first.
+    pub deps: Vec<u32>,
+    /// Kind-specific definition.
+    pub kind: Kind,
+}
+
+/// A schema-qualified name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct QName {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+}
+
+impl QName {
+    /// Quoted `schema.name`.
+    pub fn sql(&self) -> String {
+        crate::qualified(&self.schema, &self.name)
+    }
+}
+
+impl std::fmt::Display for QName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+/// Sequence options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceOptions {
+    /// `smallint`, `integer` or `bigint`.
+    pub data_type: String,
+    /// START WITH.
+    pub start: i64,
+    /// INCREMENT BY.
+    pub increment: i64,
+    /// MINVALUE.
+    pub min: i64,
+    /// MAXVALUE.
+    pub max: i64,
+    /// CACHE.
+    pub cache: i64,
+    /// CYCLE.
+    pub cycle: bool,
+}
+
+/// Identity column definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// ALWAYS (else BY DEFAULT).
+    pub always: bool,
+    /// The identity sequence.
+    pub sequence: QName,
+    /// Its options.
+    pub options: SequenceOptions,
+}
+
+/// One table column.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// Type as `format_type` prints it (schema-qualified where needed).
+    pub type_sql: String,
+    /// NOT NULL.
+    pub not_null: bool,
+    /// DEFAULT expression.
+    pub default: Option<String>,
+    /// Identity column.
+    pub identity: Option<Identity>,
+    /// Stored generated expression.
+    pub generated: Option<String>,
+    /// Non-default collation, qualified.
+    pub collation: Option<String>,
+    /// Non-default storage: `PLAIN`, `EXTERNAL`, `EXTENDED`, `MAIN`.
+    pub storage: Option<String>,
+    /// Non-default compression method.
+    pub compression: Option<String>,
+    /// Non-default statistics target.
+    pub stat_target: Option<i32>,
+    /// Attribute options (`n_distinct=...`).
+    pub options: Vec<String>,
+    /// Defined locally (not only inherited).
+    pub is_local: bool,
+    /// Column comment.
+    pub comment: Option<String>,
+    /// Column privileges.
+    pub acl: Acl,
+}
+
+/// How a table's data is copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CopyFormat {
+    /// `FORMAT binary`: the default.
+    Binary,
+    /// Text format, for tables whose binary form embeds type OIDs
+    /// (arrays of user types, composites) or lacks send/receive functions.
+    Text,
+}
+
+/// A CHECK constraint rendered inside `CREATE TABLE`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InlineCheck {
+    /// Constraint name.
+    pub name: String,
+    /// `CHECK (...)` as `pg_get_constraintdef` prints it.
+    pub def: String,
+    /// Constraint comment.
+    pub comment: Option<String>,
+}
+
+/// Table definition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableDef {
+    /// `p`ermanent or `u`nlogged.
+    pub unlogged: bool,
+    /// Columns in attnum order (dropped columns omitted).
+    pub columns: Vec<Column>,
+    /// CHECK constraints created with the table.
+    pub checks: Vec<InlineCheck>,
+    /// `PARTITION BY ...` for partitioned tables.
+    pub partition_key: Option<String>,
+    /// Parent and `FOR VALUES ...`/`DEFAULT` for partitions.
+    pub partition_of: Option<(QName, String)>,
+    /// Inheritance parents, in order.
+    pub inherits: Vec<QName>,
+    /// Storage parameters.
+    pub reloptions: Vec<String>,
+    /// Non-heap table access method.
+    pub access_method: Option<String>,
+    /// `f`ull or `n`othing replica identity (index identity is on the index).
+    pub replica_identity: Option<char>,
+}
+
+/// Constraint kinds rendered as their own post-data object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConstraintKind {
+    /// PRIMARY KEY.
+    PrimaryKey,
+    /// UNIQUE.
+    Unique,
+    /// EXCLUDE.
+    Exclude,
+    /// FOREIGN KEY.
+    ForeignKey,
+    /// CHECK created NOT VALID.
+    Check,
+}
+
+/// An aggregate's definition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AggregateDef {
+    /// Argument list, as `pg_get_function_arguments` prints it.
+    pub args: String,
+    /// Identity arguments (for COMMENT/GRANT).
+    pub identity_args: String,
+    /// `SFUNC = ..., STYPE = ...` etc., ready to paste into the parenthesis.
+    pub options: Vec<String>,
+}
+
+/// Kind-specific definitions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A schema.
+    Schema,
+    /// An extension.
+    Extension {
+        /// Schema it was installed into.
+        schema: String,
+        /// Installed version.
+        version: String,
+    },
+    /// An enum type.
+    Enum {
+        /// Labels in sort order.
+        labels: Vec<String>,
+    },
+    /// A domain.
+    Domain {
+        /// Base type.
+        base: String,
+        /// Collation.
+        collation: Option<String>,
+        /// DEFAULT.
+        default: Option<String>,
+        /// NOT NULL.
+        not_null: bool,
+        /// (name, definition, validated).
+        constraints: Vec<(String, String, bool)>,
+    },
+    /// A composite type: (attribute, type, collation).
+    Composite {
+        /// Attributes.
+        attributes: Vec<(String, String, Option<String>)>,
+    },
+    /// A range type.
+    Range {
+        /// `SUBTYPE = ...` etc.
+        options: Vec<String>,
+    },
+    /// A function or procedure (`CREATE FUNCTION` text from `pg_get_functiondef`).
+    Function {
+        /// Definition.
+        def: String,
+        /// Identity arguments.
+        identity_args: String,
+        /// Procedure (not function).
+        procedure: bool,
+    },
+    /// An aggregate.
+    Aggregate(AggregateDef),
+    /// An operator.
+    Operator {
+        /// Left operand type or `NONE`.
+        left: Option<String>,
+        /// Right operand type.
+        right: Option<String>,
+        /// `FUNCTION = ...` etc.
+        options: Vec<String>,
+    },
+    /// A sequence.
+    Sequence {
+        /// Options.
+        options: SequenceOptions,
+        /// UNLOGGED.
+        unlogged: bool,
+    },
+    /// `ALTER SEQUENCE ... OWNED BY`.
+    SequenceOwnedBy {
+        /// Sequence.
+        sequence: QName,
+        /// Table.
+        table: QName,
+        /// Column.
+        column: String,
+    },
+    /// A table.
+    Table(Box<TableDef>),
+    /// A view.
+    View {
+        /// Query.
+        query: String,
+        /// Options other than check_option.
+        options: Vec<String>,
+        /// `LOCAL` / `CASCADED`.
+        check_option: Option<String>,
+        /// Column defaults: (column, expression).
+        column_defaults: Vec<(String, String)>,
+        /// Column comments.
+        column_comments: Vec<(String, String)>,
+    },
+    /// A materialized view (created empty; see [`Kind::MatViewRefresh`]).
+    MatView {
+        /// Query.
+        query: String,
+        /// Storage options.
+        options: Vec<String>,
+        /// Column comments.
+        column_comments: Vec<(String, String)>,
+    },
+    /// A text search dictionary.
+    TsDictionary {
+        /// Template, qualified.
+        template: String,
+        /// Init options text.
+        options: Option<String>,
+    },
+    /// A text search configuration.
+    TsConfiguration {
+        /// Parser, qualified.
+        parser: String,
+        /// (token type alias, dictionaries).
+        mappings: Vec<(String, String)>,
+    },
+    /// A table's rows.
+    TableData {
+        /// The table.
+        table: QName,
+        /// Copied columns, in order (generated columns excluded).
+        columns: Vec<String>,
+        /// Copy format.
+        format: CopyFormat,
+    },
+    /// A sequence's current value.
+    SequenceSet {
+        /// Sequence.
+        sequence: QName,
+        /// last_value.
+        last_value: i64,
+        /// is_called.
+        is_called: bool,
+    },
+    /// PK/UNIQUE/EXCLUDE/FK or a NOT VALID CHECK.
+    Constraint {
+        /// Table.
+        table: QName,
+        /// Kind.
+        kind: ConstraintKind,
+        /// `pg_get_constraintdef`.
+        def: String,
+        /// Table is partitioned (FKs are then added without ONLY).
+        on_partitioned: bool,
+        /// Index is the table's replica identity.
+        replica_identity: bool,
+        /// Index is clustered.
+        clustered: bool,
+    },
+    /// An index.
+    Index {
+        /// Table.
+        table: QName,
+        /// `pg_get_indexdef`.
+        def: String,
+        /// Clustered on.
+        clustered: bool,
+        /// Replica identity index.
+        replica_identity: bool,
+        /// Per-column statistics targets: (column number, target).
+        stat_targets: Vec<(i16, i32)>,
+    },
+    /// `ALTER INDEX parent ATTACH PARTITION child`.
+    IndexAttach {
+        /// Parent index.
+        parent: QName,
+        /// Child index.
+        child: QName,
+    },
+    /// A trigger.
+    Trigger {
+        /// Table.
+        table: QName,
+        /// `pg_get_triggerdef`.
+        def: String,
+        /// `O`, `D`, `R` or `A` (tgenabled).
+        enabled: char,
+    },
+    /// A rule.
+    Rule {
+        /// Table.
+        table: QName,
+        /// `pg_get_ruledef`.
+        def: String,
+        /// `O`, `D`, `R` or `A`.
+        enabled: char,
+    },
+    /// `ALTER TABLE ... ENABLE/FORCE ROW LEVEL SECURITY`.
+    RowSecurity {
+        /// Table.
+        table: QName,
+        /// FORCE.
+        force: bool,
+    },
+    /// A row security policy.
+    Policy {
+        /// Table.
+        table: QName,
+        /// PERMISSIVE (else RESTRICTIVE).
+        permissive: bool,
+        /// ALL / SELECT / INSERT / UPDATE / DELETE.
+        command: String,
+        /// Roles; `None` is PUBLIC.
+        roles: Vec<Option<String>>,
+        /// USING.
+        using: Option<String>,
+        /// WITH CHECK.
+        with_check: Option<String>,
+    },
+    /// An extended statistics object.
+    Statistics {
+        /// `pg_get_statisticsobjdef`.
+        def: String,
+        /// Statistics target.
+        target: Option<i32>,
+    },
+    /// `REFRESH MATERIALIZED VIEW`.
+    MatViewRefresh {
+        /// The materialized view.
+        view: QName,
+    },
+}
+
+impl Kind {
+    /// Human-readable kind name, as `pgferry list` prints it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Kind::Schema => "SCHEMA",
+            Kind::Extension { .. } => "EXTENSION",
+            Kind::Enum { .. } => "TYPE (enum)",
+            Kind::Domain { .. } => "DOMAIN",
+            Kind::Composite { .. } => "TYPE (composite)",
+            Kind::Range { .. } => "TYPE (range)",
+            Kind::Function {
+                procedure: true, ..
+            } => "PROCEDURE",
+            Kind::Function { .. } => "FUNCTION",
+            Kind::Aggregate(_) => "AGGREGATE",
+            Kind::Operator { .. } => "OPERATOR",
+            Kind::Sequence { .. } => "SEQUENCE",
+            Kind::SequenceOwnedBy { .. } => "SEQUENCE OWNED BY",
+            Kind::Table(_) => "TABLE",
+            Kind::View { .. } => "VIEW",
+            Kind::MatView { .. } => "MATERIALIZED VIEW",
+            Kind::TsDictionary { .. } => "TEXT SEARCH DICTIONARY",
+            Kind::TsConfiguration { .. } => "TEXT SEARCH CONFIGURATION",
+            Kind::TableData { .. } => "TABLE DATA",
+            Kind::SequenceSet { .. } => "SEQUENCE SET",
+            Kind::Constraint {
+                kind: ConstraintKind::ForeignKey,
+                ..
+            } => "FK CONSTRAINT",
+            Kind::Constraint { .. } => "CONSTRAINT",
+            Kind::Index { .. } => "INDEX",
+            Kind::IndexAttach { .. } => "INDEX ATTACH",
+            Kind::Trigger { .. } => "TRIGGER",
+            Kind::Rule { .. } => "RULE",
+            Kind::RowSecurity { .. } => "ROW SECURITY",
+            Kind::Policy { .. } => "POLICY",
+            Kind::Statistics { .. } => "STATISTICS",
+            Kind::MatViewRefresh { .. } => "MATERIALIZED VIEW DATA",
+        }
+    }
+
+    /// Section of the dump this kind belongs to.
+    pub fn section(&self) -> Section {
+        match self {
+            Kind::TableData { .. } | Kind::SequenceSet { .. } => Section::Data,
+            Kind::Constraint { .. }
+            | Kind::Index { .. }
+            | Kind::IndexAttach { .. }
+            | Kind::Trigger { .. }
+            | Kind::Rule { .. }
+            | Kind::RowSecurity { .. }
+            | Kind::Policy { .. }
+            | Kind::Statistics { .. }
+            | Kind::MatViewRefresh { .. } => Section::PostData,
+            _ => Section::PreData,
+        }
+    }
+
+    /// Tie-break priority in the topological sort (lower first).
+    pub(crate) fn priority(&self) -> u8 {
+        match self {
+            Kind::Schema => 1,
+            Kind::Extension { .. } => 2,
+            Kind::Enum { .. } | Kind::Range { .. } | Kind::Composite { .. } => 3,
+            Kind::Domain { .. } => 4,
+            Kind::Function { .. } => 5,
+            Kind::Aggregate(_) => 6,
+            Kind::Operator { .. } => 7,
+            Kind::TsDictionary { .. } => 8,
+            Kind::TsConfiguration { .. } => 9,
+            Kind::Sequence { .. } => 10,
+            Kind::Table(_) => 11,
+            Kind::SequenceOwnedBy { .. } => 12,
+            Kind::View { .. } => 13,
+            Kind::MatView { .. } => 14,
+            Kind::TableData { .. } => 20,
+            Kind::SequenceSet { .. } => 21,
+            Kind::Constraint {
+                kind: ConstraintKind::ForeignKey,
+                ..
+            } => 34,
+            Kind::Constraint {
+                kind: ConstraintKind::Check,
+                ..
+            } => 33,
+            Kind::Constraint { .. } => 30,
+            Kind::Index { .. } => 31,
+            Kind::IndexAttach { .. } => 32,
+            Kind::Trigger { .. } => 35,
+            Kind::Rule { .. } => 36,
+            Kind::RowSecurity { .. } => 37,
+            Kind::Policy { .. } => 38,
+            Kind::Statistics { .. } => 39,
+            Kind::MatViewRefresh { .. } => 40,
+        }
+    }
+}
+
+impl Object {
+    /// Section of the dump.
+    pub fn section(&self) -> Section {
+        self.kind.section()
+    }
+
+    /// `schema.name` (quoted) or `name`.
+    pub fn qualified_name(&self) -> String {
+        match &self.schema {
+            Some(s) => crate::qualified(s, &self.name),
+            None => crate::quote_ident(&self.name),
+        }
+    }
+
+    /// Unquoted display name, e.g. `public.orders`.
+    pub fn display_name(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The table a table-level object belongs to.
+    pub fn table(&self) -> Option<&QName> {
+        match &self.kind {
+            Kind::TableData { table, .. }
+            | Kind::Constraint { table, .. }
+            | Kind::Index { table, .. }
+            | Kind::Trigger { table, .. }
+            | Kind::Rule { table, .. }
+            | Kind::RowSecurity { table, .. }
+            | Kind::Policy { table, .. } => Some(table),
+            _ => None,
+        }
+    }
+}

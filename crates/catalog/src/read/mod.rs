@@ -1,0 +1,262 @@
+//! Version-aware catalog queries.
+//!
+//! Every query runs with an empty `search_path` (set by the caller's
+//! transaction or here), so all names that PostgreSQL deparses come out
+//! schema-qualified.
+mod relations;
+mod routines;
+mod types;
+
+use std::collections::HashMap;
+
+use tokio_postgres::{types::ToSql, Client, Row};
+
+use crate::model::*;
+use crate::order::{sort_objects, Graph};
+use crate::CatalogError;
+
+/// Which objects to read. pg_dump's `-n/-N/-t/-T/--exclude-table-data` map onto it.
+pub trait Selector: Send + Sync {
+    /// Is this schema (and its non-relation objects) included?
+    fn schema(&self, schema: &str) -> bool;
+    /// Is this relation's definition included?
+    fn relation(&self, schema: &str, name: &str) -> bool;
+    /// Is this table's data included?
+    fn data(&self, schema: &str, name: &str) -> bool;
+    /// Only the selected relations (and objects attached to them) are wanted,
+    /// not whole schemas (pg_dump's `-t`).
+    fn relations_only(&self) -> bool;
+}
+
+/// Selects every user object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SelectAll;
+
+impl Selector for SelectAll {
+    fn schema(&self, _: &str) -> bool {
+        true
+    }
+    fn relation(&self, _: &str, _: &str) -> bool {
+        true
+    }
+    fn data(&self, _: &str, _: &str) -> bool {
+        true
+    }
+    fn relations_only(&self) -> bool {
+        false
+    }
+}
+
+/// Catalog table OIDs (stable across versions).
+pub(crate) mod class {
+    pub const TYPE: u32 = 1247;
+    pub const PROC: u32 = 1255;
+    pub const CLASS: u32 = 1259;
+    pub const ATTRDEF: u32 = 2604;
+    pub const CONSTRAINT: u32 = 2606;
+    pub const NAMESPACE: u32 = 2615;
+    pub const OPERATOR: u32 = 2617;
+    pub const REWRITE: u32 = 2618;
+    pub const TRIGGER: u32 = 2620;
+    pub const EXTENSION: u32 = 3079;
+    pub const POLICY: u32 = 3256;
+    pub const STATISTIC_EXT: u32 = 3381;
+    pub const TS_DICT: u32 = 3600;
+    pub const TS_CONFIG: u32 = 3602;
+}
+
+/// Excludes system schemas and pgferry's own bookkeeping schema.
+pub(crate) const USER_SCHEMA: &str =
+    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') \
+     AND n.nspname !~ '^pg_(toast|temp_)'";
+
+/// Neither a member of an extension nor generated internally for another
+/// object (range constructors, multirange types, ...).
+pub(crate) fn not_ext_member(class_oid: u32, oid_col: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend ext WHERE ext.classid = {class_oid} \
+         AND ext.objid = {oid_col} AND (ext.deptype = 'e' OR (ext.deptype = 'i' \
+         AND ext.objsubid = 0 AND ext.refobjid <> ext.objid)))"
+    )
+}
+
+/// An ACL column as JSON text (NULL when the ACL is the default).
+pub(crate) fn acl_sql(col: &str) -> String {
+    format!(
+        "CASE WHEN {col} IS NULL THEN NULL ELSE COALESCE((SELECT pg_catalog.json_agg(pg_catalog.json_build_array(\
+         CASE WHEN a.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(a.grantee) END, \
+         pg_catalog.pg_get_userbyid(a.grantor), a.privilege_type, a.is_grantable))::text \
+         FROM pg_catalog.aclexplode({col}) a), '[]') END"
+    )
+}
+
+pub(crate) fn parse_acl(json: Option<String>) -> Result<Acl, CatalogError> {
+    let Some(json) = json else { return Ok(None) };
+    let items: Vec<(Option<String>, String, String, bool)> =
+        serde_json::from_str(&json).map_err(|e| CatalogError::Model(format!("ACL: {e}")))?;
+    Ok(Some(
+        items
+            .into_iter()
+            .map(|(grantee, grantor, privilege, grantable)| Grant {
+                grantee,
+                grantor,
+                privilege,
+                grantable,
+            })
+            .collect(),
+    ))
+}
+
+/// Reading state: objects found so far and the catalog identities that map onto them.
+pub(crate) struct Reader<'a> {
+    pub client: &'a Client,
+    pub version: i32,
+    pub selector: &'a dyn Selector,
+    pub objects: Vec<Object>,
+    /// (catalog class oid, object oid) → index in `objects`.
+    pub keys: HashMap<(u32, u32), usize>,
+    /// Extra dependency edges (from index → to index).
+    pub edges: Vec<(usize, usize)>,
+    /// pg_depend edges to ignore: (dependent key, referenced key).
+    pub ignore: std::collections::HashSet<((u32, u32), (u32, u32))>,
+    /// Tables (oids) whose data must be copied in text format.
+    pub text_copy: Vec<u32>,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) async fn query(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, CatalogError> {
+        self.client
+            .query(sql, params)
+            .await
+            .map_err(|source| CatalogError::Query {
+                what: what.to_string(),
+                source,
+            })
+    }
+
+    /// Adds an object, registering its catalog identity; returns its index.
+    pub(crate) fn add(&mut self, key: Option<(u32, u32)>, obj: Object) -> usize {
+        let i = self.objects.len();
+        self.objects.push(Object {
+            id: i as u32 + 1,
+            ..obj
+        });
+        if let Some(k) = key {
+            self.keys.insert(k, i);
+        }
+        i
+    }
+
+    /// Another catalog identity for an existing object (row types, rules of views, ...).
+    pub(crate) fn alias(&mut self, key: (u32, u32), index: usize) {
+        self.keys.entry(key).or_insert(index);
+    }
+
+    pub(crate) fn object_key(&self, key: (u32, u32)) -> Option<usize> {
+        self.keys.get(&key).copied()
+    }
+}
+
+pub(crate) fn obj(schema: Option<String>, name: String, kind: Kind) -> Object {
+    Object {
+        id: 0,
+        schema,
+        name,
+        owner: None,
+        comment: None,
+        acl: None,
+        deps: Vec::new(),
+        kind,
+    }
+}
+
+/// Reads the whole catalog visible to `client` (run it inside a
+/// `REPEATABLE READ` transaction so it describes one instant), applying
+/// `selector`, and returns the objects in dependency order.
+pub async fn read_catalog(
+    client: &Client,
+    selector: &dyn Selector,
+) -> Result<Catalog, CatalogError> {
+    let q = |what: &'static str, source| CatalogError::Query {
+        what: what.into(),
+        source,
+    };
+    client
+        .batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")
+        .await
+        .map_err(|e| q("search_path", e))?;
+    let row = client
+        .query_one(
+            "SELECT pg_catalog.current_setting('server_version_num')::int4, \
+             pg_catalog.current_setting('server_version'), pg_catalog.current_database()::text, \
+             pg_catalog.pg_encoding_to_char(d.encoding)::text \
+             FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+            &[],
+        )
+        .await
+        .map_err(|e| q("server version", e))?;
+    let version: i32 = row.get(0);
+    let server_version: String = row.get(1);
+    if version < 120000 {
+        return Err(CatalogError::UnsupportedVersion(server_version));
+    }
+    let mut r = Reader {
+        client,
+        version,
+        selector,
+        objects: Vec::new(),
+        keys: HashMap::new(),
+        edges: Vec::new(),
+        ignore: Default::default(),
+        text_copy: Vec::new(),
+    };
+    types::read_schemas_and_extensions(&mut r).await?;
+    types::read_types(&mut r).await?;
+    routines::read_routines(&mut r).await?;
+    routines::read_text_search(&mut r).await?;
+    relations::read_relations(&mut r).await?;
+    let graph = read_dependencies(&r).await?;
+    let objects = sort_objects(r.objects, graph);
+    Ok(Catalog {
+        model_version: MODEL_VERSION,
+        server_version_num: version,
+        server_version,
+        database: row.get(2),
+        encoding: row.get(3),
+        objects,
+    })
+}
+
+async fn read_dependencies(r: &Reader<'_>) -> Result<Graph, CatalogError> {
+    let rows = r
+        .query(
+            "dependencies",
+            "SELECT classid::oid, objid::oid, refclassid::oid, refobjid::oid, deptype::text \
+             FROM pg_catalog.pg_depend WHERE deptype IN ('n', 'a') AND classid <> 0 \
+             AND objid >= 16384 AND refobjid >= 16384",
+            &[],
+        )
+        .await?;
+    let mut graph = Graph::new(r.objects.len());
+    for (from, to) in &r.edges {
+        graph.add(*from, *to);
+    }
+    for row in rows {
+        let from_key = (row.get::<_, u32>(0), row.get::<_, u32>(1));
+        let to_key = (row.get::<_, u32>(2), row.get::<_, u32>(3));
+        if r.ignore.contains(&(from_key, to_key)) {
+            continue;
+        }
+        if let (Some(from), Some(to)) = (r.object_key(from_key), r.object_key(to_key)) {
+            if from != to {
+                graph.add(from, to);
+            }
+        }
+    }
+    Ok(graph)
+}

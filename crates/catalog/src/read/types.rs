@@ -1,0 +1,234 @@
+//! Schemas, extensions and user-defined types.
+use super::{acl_sql, class, not_ext_member, obj, parse_acl, Reader, USER_SCHEMA};
+use crate::model::*;
+use crate::{quote_ident, CatalogError};
+
+pub(crate) async fn read_schemas_and_extensions(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT n.oid, n.nspname::text, pg_catalog.pg_get_userbyid(n.nspowner)::text, \
+         pg_catalog.obj_description(n.oid, 'pg_namespace'), {} \
+         FROM pg_catalog.pg_namespace n WHERE {USER_SCHEMA} AND {} ORDER BY n.nspname",
+        acl_sql("n.nspacl"),
+        not_ext_member(class::NAMESPACE, "n.oid")
+    );
+    for row in r.query("schemas", &sql, &[]).await? {
+        let name: String = row.get(1);
+        if !r.selector.schema(&name) || r.selector.relations_only() {
+            continue;
+        }
+        let mut o = obj(None, name, Kind::Schema);
+        o.owner = row.get(2);
+        o.comment = row.get(3);
+        o.acl = parse_acl(row.get(4))?;
+        r.add(Some((class::NAMESPACE, row.get(0))), o);
+    }
+    if r.selector.relations_only() {
+        return Ok(());
+    }
+    let rows = r
+        .query(
+            "extensions",
+            "SELECT e.oid, e.extname::text, n.nspname::text, e.extversion, \
+             pg_catalog.obj_description(e.oid, 'pg_extension') \
+             FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
+             WHERE e.extname <> 'plpgsql' ORDER BY e.extname",
+            &[],
+        )
+        .await?;
+    for row in rows {
+        let schema: String = row.get(2);
+        if !r.selector.schema(&schema) {
+            continue;
+        }
+        let mut o = obj(
+            None,
+            row.get(1),
+            Kind::Extension {
+                schema,
+                version: row.get(3),
+            },
+        );
+        o.comment = row.get(4);
+        r.add(Some((class::EXTENSION, row.get(0))), o);
+    }
+    Ok(())
+}
+
+/// `COLLATE` target for a collation oid, qualified.
+pub(crate) const COLLATION_SQL: &str = "(SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) \
+     FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ";
+
+pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    if r.selector.relations_only() {
+        return Ok(());
+    }
+    let multirange = if r.version >= 140000 {
+        "COALESCE(rg.rngmultitypid, 0::oid)"
+    } else {
+        "0::oid"
+    };
+    let sql = format!(
+        "SELECT t.oid, n.nspname::text, t.typname::text, t.typtype::text, \
+         pg_catalog.pg_get_userbyid(t.typowner)::text, pg_catalog.obj_description(t.oid, 'pg_type'), {acl}, \
+         t.typarray, pg_catalog.format_type(t.typbasetype, t.typtypmod), t.typnotnull, \
+         pg_catalog.pg_get_expr(t.typdefaultbin, 0), \
+         CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN {COLLATION_SQL} t.typcollation) END, \
+         t.typrelid, {multirange} \
+         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
+         LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype \
+         LEFT JOIN pg_catalog.pg_range rg ON rg.rngtypid = t.oid \
+         WHERE {USER_SCHEMA} AND {ext} \
+         AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND \
+              (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c')) \
+         ORDER BY t.oid",
+        acl = acl_sql("t.typacl"),
+        ext = not_ext_member(class::TYPE, "t.oid"),
+    );
+    let rows = r.query("types", &sql, &[]).await?;
+    let mut enums = Vec::new();
+    let mut composites = Vec::new();
+    let mut ranges = Vec::new();
+    let mut domains = Vec::new();
+    for row in rows {
+        let schema: String = row.get(1);
+        if !r.selector.schema(&schema) {
+            continue;
+        }
+        let oid: u32 = row.get(0);
+        let typtype: String = row.get(3);
+        let kind = match typtype.as_str() {
+            "e" => Kind::Enum { labels: vec![] },
+            "c" => Kind::Composite { attributes: vec![] },
+            "r" => Kind::Range { options: vec![] },
+            _ => Kind::Domain {
+                base: row.get(8),
+                collation: row.get(11),
+                default: row.get(10),
+                not_null: row.get(9),
+                constraints: vec![],
+            },
+        };
+        let mut o = obj(Some(schema), row.get(2), kind);
+        o.owner = row.get(4);
+        o.comment = row.get(5);
+        o.acl = parse_acl(row.get(6))?;
+        let i = r.add(Some((class::TYPE, oid)), o);
+        let array: u32 = row.get(7);
+        if array != 0 {
+            r.alias((class::TYPE, array), i);
+        }
+        let mr: u32 = row.get(13);
+        if mr != 0 {
+            r.alias((class::TYPE, mr), i);
+        }
+        match typtype.as_str() {
+            "e" => enums.push((oid, i)),
+            "c" => {
+                let relid: u32 = row.get(12);
+                r.alias((class::CLASS, relid), i);
+                composites.push((relid, i));
+            }
+            "r" => ranges.push((oid, i)),
+            _ => domains.push((oid, i)),
+        }
+    }
+    let oids: Vec<u32> = enums.iter().map(|e| e.0).collect();
+    for row in r
+        .query(
+            "enum labels",
+            "SELECT enumtypid, enumlabel::text FROM pg_catalog.pg_enum \
+             WHERE enumtypid = ANY($1) ORDER BY enumtypid, enumsortorder",
+            &[&oids],
+        )
+        .await?
+    {
+        let t: u32 = row.get(0);
+        if let Some((_, i)) = enums.iter().find(|e| e.0 == t) {
+            if let Kind::Enum { labels } = &mut r.objects[*i].kind {
+                labels.push(row.get(1));
+            }
+        }
+    }
+    let relids: Vec<u32> = composites.iter().map(|c| c.0).collect();
+    let sql = format!(
+        "SELECT a.attrelid, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+         CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN {COLLATION_SQL} a.attcollation) END \
+         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+         WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
+    );
+    for row in r
+        .query("composite type attributes", &sql, &[&relids])
+        .await?
+    {
+        let rel: u32 = row.get(0);
+        if let Some((_, i)) = composites.iter().find(|c| c.0 == rel) {
+            if let Kind::Composite { attributes } = &mut r.objects[*i].kind {
+                attributes.push((row.get(1), row.get(2), row.get(3)));
+            }
+        }
+    }
+    let oids: Vec<u32> = ranges.iter().map(|e| e.0).collect();
+    let mr = if r.version >= 140000 {
+        "CASE WHEN rg.rngmultitypid <> 0 THEN pg_catalog.format_type(rg.rngmultitypid, NULL) END"
+    } else {
+        "NULL::text"
+    };
+    let sql = format!(
+        "SELECT rg.rngtypid, pg_catalog.format_type(rg.rngsubtype, NULL), \
+         (SELECT pg_catalog.quote_ident(on_.nspname) || '.' || pg_catalog.quote_ident(opc.opcname) \
+            FROM pg_catalog.pg_opclass opc JOIN pg_catalog.pg_namespace on_ ON on_.oid = opc.opcnamespace \
+            WHERE opc.oid = rg.rngsubopc AND NOT opc.opcdefault), \
+         CASE WHEN rg.rngcollation <> 0 AND rg.rngcollation <> st.typcollation THEN {COLLATION_SQL} rg.rngcollation) END, \
+         CASE WHEN rg.rngcanonical <> 0 THEN rg.rngcanonical::regproc::text END, \
+         CASE WHEN rg.rngsubdiff <> 0 THEN rg.rngsubdiff::regproc::text END, {mr} \
+         FROM pg_catalog.pg_range rg JOIN pg_catalog.pg_type st ON st.oid = rg.rngsubtype \
+         WHERE rg.rngtypid = ANY($1)"
+    );
+    for row in r.query("range types", &sql, &[&oids]).await? {
+        let t: u32 = row.get(0);
+        let mut opts = vec![format!("SUBTYPE = {}", row.get::<_, String>(1))];
+        let named = [
+            ("SUBTYPE_OPCLASS", 2),
+            ("COLLATION", 3),
+            ("CANONICAL", 4),
+            ("SUBTYPE_DIFF", 5),
+            ("MULTIRANGE_TYPE_NAME", 6),
+        ];
+        for (label, idx) in named {
+            if let Some(v) = row.get::<_, Option<String>>(idx) {
+                opts.push(format!("{label} = {v}"));
+            }
+        }
+        if let Some((_, i)) = ranges.iter().find(|e| e.0 == t) {
+            if let Kind::Range { options } = &mut r.objects[*i].kind {
+                *options = opts;
+            }
+        }
+    }
+    let oids: Vec<u32> = domains.iter().map(|e| e.0).collect();
+    let rows = r
+        .query(
+            "domain constraints",
+            "SELECT c.oid, c.contypid, c.conname::text, pg_catalog.pg_get_constraintdef(c.oid), c.convalidated \
+             FROM pg_catalog.pg_constraint c WHERE c.contypid = ANY($1) AND c.contype = 'c' \
+             ORDER BY c.contypid, c.conname",
+            &[&oids],
+        )
+        .await?;
+    for row in rows {
+        let t: u32 = row.get(1);
+        if let Some((_, i)) = domains.iter().find(|e| e.0 == t) {
+            let i = *i;
+            if let Kind::Domain { constraints, .. } = &mut r.objects[i].kind {
+                constraints.push((row.get(2), row.get(3), row.get(4)));
+            }
+            r.alias((class::CONSTRAINT, row.get(0)), i);
+        }
+    }
+    Ok(())
+}
+
+/// `quote_ident(schema).quote_ident(name)` of a qualified display pair.
+pub(crate) fn qual(schema: &str, name: &str) -> String {
+    format!("{}.{}", quote_ident(schema), quote_ident(name))
+}

@@ -1,0 +1,730 @@
+//! DDL rendering from the model, on the restore side.
+use std::collections::HashSet;
+
+use crate::model::*;
+use crate::{quote_ident, quote_literal};
+
+/// How to render DDL for a target.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    /// Restore the source's ownership (else objects belong to the connecting user).
+    pub keep_owners: bool,
+    /// Roles that exist on the target; grants to other roles are skipped with a
+    /// warning. `None` renders every grant.
+    pub roles: Option<HashSet<String>>,
+    /// `server_version_num` of the target (0: same as the source).
+    pub target_version: i32,
+}
+
+impl RenderOptions {
+    fn role_exists(&self, role: &str) -> bool {
+        self.roles.as_ref().is_none_or(|r| r.contains(role))
+    }
+}
+
+/// Renders every object's statements as one SQL script (what a restore would run,
+/// without the data).
+pub fn render_script(catalog: &Catalog, opts: &RenderOptions) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "-- pgferry DDL for database {} (PostgreSQL {})\nSET check_function_bodies = false;\nSET standard_conforming_strings = on;\nSELECT pg_catalog.set_config('search_path', '', false);\n",
+        catalog.database, catalog.server_version
+    ));
+    for o in &catalog.objects {
+        let stmts = render_object(o, opts);
+        if stmts.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n-- {} {}\n", o.kind.label(), o.display_name()));
+        for s in stmts {
+            out.push_str(&s);
+            out.push_str(";\n");
+        }
+    }
+    out
+}
+
+/// The `COMMENT ON`/`ALTER ... OWNER` designation of an object, if it has one.
+fn designation(o: &Object) -> Option<(&'static str, String)> {
+    let q = o.qualified_name();
+    Some(match &o.kind {
+        Kind::Schema => ("SCHEMA", quote_ident(&o.name)),
+        Kind::Extension { .. } => ("EXTENSION", quote_ident(&o.name)),
+        Kind::Enum { .. } | Kind::Composite { .. } | Kind::Range { .. } => ("TYPE", q),
+        Kind::Domain { .. } => ("DOMAIN", q),
+        Kind::Function {
+            identity_args,
+            procedure,
+            ..
+        } => (
+            if *procedure { "PROCEDURE" } else { "FUNCTION" },
+            format!("{q}({identity_args})"),
+        ),
+        Kind::Aggregate(a) => (
+            "AGGREGATE",
+            format!(
+                "{q}({})",
+                if a.identity_args.is_empty() {
+                    "*"
+                } else {
+                    &a.identity_args
+                }
+            ),
+        ),
+        Kind::Operator { left, right, .. } => (
+            "OPERATOR",
+            format!(
+                "{}.{}({}, {})",
+                quote_ident(o.schema.as_deref().unwrap_or("public")),
+                o.name,
+                left.as_deref().unwrap_or("NONE"),
+                right.as_deref().unwrap_or("NONE")
+            ),
+        ),
+        Kind::Sequence { .. } => ("SEQUENCE", q),
+        Kind::Table(_) => ("TABLE", q),
+        Kind::View { .. } => ("VIEW", q),
+        Kind::MatView { .. } => ("MATERIALIZED VIEW", q),
+        Kind::TsDictionary { .. } => ("TEXT SEARCH DICTIONARY", q),
+        Kind::TsConfiguration { .. } => ("TEXT SEARCH CONFIGURATION", q),
+        Kind::Index { .. } => ("INDEX", q),
+        Kind::Statistics { .. } => ("STATISTICS", q),
+        Kind::Constraint { table, .. } => (
+            "CONSTRAINT",
+            format!("{} ON {}", quote_ident(&o.name), table.sql()),
+        ),
+        Kind::Trigger { table, .. } => (
+            "TRIGGER",
+            format!("{} ON {}", quote_ident(&o.name), table.sql()),
+        ),
+        Kind::Rule { table, .. } => (
+            "RULE",
+            format!("{} ON {}", quote_ident(&o.name), table.sql()),
+        ),
+        Kind::Policy { table, .. } => (
+            "POLICY",
+            format!("{} ON {}", quote_ident(&o.name), table.sql()),
+        ),
+        _ => return None,
+    })
+}
+
+/// The `GRANT ... ON <kind> <name>` designation.
+fn grant_target(o: &Object) -> Option<String> {
+    let (kw, name) = designation(o)?;
+    let kw = match (&o.kind, kw) {
+        (Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. }, _) => "TABLE",
+        (Kind::Aggregate(_), _) => "FUNCTION",
+        (
+            Kind::Schema
+            | Kind::Sequence { .. }
+            | Kind::Function { .. }
+            | Kind::Enum { .. }
+            | Kind::Composite { .. }
+            | Kind::Range { .. }
+            | Kind::Domain { .. },
+            kw,
+        ) => kw,
+        _ => return None,
+    };
+    Some(format!("{kw} {name}"))
+}
+
+fn comment_stmt(kw: &str, target: &str, comment: &str) -> String {
+    format!("COMMENT ON {kw} {target} IS {}", quote_literal(comment))
+}
+
+/// Owner the object gets on the target.
+fn target_owner(o: &Object, opts: &RenderOptions) -> Option<String> {
+    let owner = o.owner.as_ref()?;
+    let public_schema = matches!(o.kind, Kind::Schema) && o.name == "public";
+    ((opts.keep_owners || public_schema) && opts.role_exists(owner)).then(|| owner.clone())
+}
+
+fn grant_stmts(
+    target: &str,
+    columns: Option<&str>,
+    acl: &[Grant],
+    owner_sql: &str,
+    source_owner: Option<&str>,
+    opts: &RenderOptions,
+    out: &mut Vec<String>,
+) {
+    let mut i = 0;
+    while i < acl.len() {
+        let g = &acl[i];
+        let mut privs = vec![g.privilege.clone()];
+        let mut j = i + 1;
+        while j < acl.len()
+            && acl[j].grantee == g.grantee
+            && acl[j].grantor == g.grantor
+            && acl[j].grantable == g.grantable
+        {
+            privs.push(acl[j].privilege.clone());
+            j += 1;
+        }
+        i = j;
+        let grantee = match &g.grantee {
+            None => "PUBLIC".to_string(),
+            Some(r) if Some(r.as_str()) == source_owner => owner_sql.to_string(),
+            Some(r) if !opts.role_exists(r) => {
+                tracing::warn!(role = %r, object = %target, "role does not exist on the target; grant skipped");
+                continue;
+            }
+            Some(r) => quote_ident(r),
+        };
+        let privs = match columns {
+            Some(c) => privs
+                .iter()
+                .map(|p| format!("{p}({c})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => privs.join(", "),
+        };
+        out.push(format!(
+            "GRANT {privs} ON {target} TO {grantee}{}",
+            if g.grantable {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            }
+        ));
+    }
+}
+
+/// Renders the statements that create one object (owner, comment and privileges included).
+pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
+    let mut out = Vec::new();
+    let q = o.qualified_name();
+    match &o.kind {
+        Kind::Schema => out.push(if o.name == "public" {
+            "CREATE SCHEMA IF NOT EXISTS public".to_string()
+        } else {
+            format!("CREATE SCHEMA {q}")
+        }),
+        Kind::Extension { schema, .. } => out.push(format!(
+            "CREATE EXTENSION IF NOT EXISTS {q} WITH SCHEMA {}",
+            quote_ident(schema)
+        )),
+        Kind::Enum { labels } => out.push(format!(
+            "CREATE TYPE {q} AS ENUM ({})",
+            labels
+                .iter()
+                .map(|l| quote_literal(l))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Kind::Domain {
+            base,
+            collation,
+            default,
+            not_null,
+            constraints,
+        } => {
+            let mut s = format!("CREATE DOMAIN {q} AS {base}");
+            if let Some(c) = collation {
+                s.push_str(&format!(" COLLATE {c}"));
+            }
+            if let Some(d) = default {
+                s.push_str(&format!(" DEFAULT {d}"));
+            }
+            if *not_null {
+                s.push_str(" NOT NULL");
+            }
+            for (name, def, valid) in constraints {
+                if *valid {
+                    s.push_str(&format!(" CONSTRAINT {} {def}", quote_ident(name)));
+                }
+            }
+            out.push(s);
+            for (name, def, valid) in constraints {
+                if !*valid {
+                    out.push(format!(
+                        "ALTER DOMAIN {q} ADD CONSTRAINT {} {def}",
+                        quote_ident(name)
+                    ));
+                }
+            }
+        }
+        Kind::Composite { attributes } => out.push(format!(
+            "CREATE TYPE {q} AS ({})",
+            attributes
+                .iter()
+                .map(|(n, t, c)| match c {
+                    Some(c) => format!("{} {t} COLLATE {c}", quote_ident(n)),
+                    None => format!("{} {t}", quote_ident(n)),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Kind::Range { options } => {
+            out.push(format!("CREATE TYPE {q} AS RANGE ({})", options.join(", ")))
+        }
+        Kind::Function { def, .. } => out.push(def.clone()),
+        Kind::Aggregate(a) => out.push(format!(
+            "CREATE AGGREGATE {q}({}) ({})",
+            if a.args.is_empty() { "*" } else { &a.args },
+            a.options.join(", ")
+        )),
+        Kind::Operator {
+            left,
+            right,
+            options,
+        } => {
+            let mut opts_ = options.clone();
+            if let Some(l) = left {
+                opts_.push(format!("LEFTARG = {l}"));
+            }
+            if let Some(r) = right {
+                opts_.push(format!("RIGHTARG = {r}"));
+            }
+            out.push(format!(
+                "CREATE OPERATOR {}.{} ({})",
+                quote_ident(o.schema.as_deref().unwrap_or("public")),
+                o.name,
+                opts_.join(", ")
+            ));
+        }
+        Kind::Sequence { options, unlogged } => out.push(format!(
+            "CREATE {}SEQUENCE {q} {}",
+            if *unlogged { "UNLOGGED " } else { "" },
+            sequence_options(options)
+        )),
+        Kind::SequenceOwnedBy {
+            sequence,
+            table,
+            column,
+        } => out.push(format!(
+            "ALTER SEQUENCE {} OWNED BY {}.{}",
+            sequence.sql(),
+            table.sql(),
+            quote_ident(column)
+        )),
+        Kind::Table(def) => render_table(o, def, opts, &mut out),
+        Kind::View {
+            query,
+            options,
+            check_option,
+            column_defaults,
+            column_comments,
+        } => {
+            let with = if options.is_empty() {
+                String::new()
+            } else {
+                format!(" WITH ({})", options.join(", "))
+            };
+            let check = check_option
+                .as_ref()
+                .map(|c| format!(" WITH {c} CHECK OPTION"))
+                .unwrap_or_default();
+            out.push(format!("CREATE VIEW {q}{with} AS\n{query}{check}"));
+            for (c, d) in column_defaults {
+                out.push(format!(
+                    "ALTER VIEW {q} ALTER COLUMN {} SET DEFAULT {d}",
+                    quote_ident(c)
+                ));
+            }
+            for (c, text) in column_comments {
+                out.push(comment_stmt(
+                    "COLUMN",
+                    &format!("{q}.{}", quote_ident(c)),
+                    text,
+                ));
+            }
+        }
+        Kind::MatView {
+            query,
+            options,
+            column_comments,
+        } => {
+            let with = if options.is_empty() {
+                String::new()
+            } else {
+                format!(" WITH ({})", options.join(", "))
+            };
+            out.push(format!(
+                "CREATE MATERIALIZED VIEW {q}{with} AS\n{query}\nWITH NO DATA"
+            ));
+            for (c, text) in column_comments {
+                out.push(comment_stmt(
+                    "COLUMN",
+                    &format!("{q}.{}", quote_ident(c)),
+                    text,
+                ));
+            }
+        }
+        Kind::TsDictionary { template, options } => out.push(format!(
+            "CREATE TEXT SEARCH DICTIONARY {q} (TEMPLATE = {template}{})",
+            options
+                .as_ref()
+                .map(|o| format!(", {o}"))
+                .unwrap_or_default()
+        )),
+        Kind::TsConfiguration { parser, mappings } => {
+            out.push(format!(
+                "CREATE TEXT SEARCH CONFIGURATION {q} (PARSER = {parser})"
+            ));
+            for (token, dicts) in mappings {
+                out.push(format!(
+                    "ALTER TEXT SEARCH CONFIGURATION {q} ADD MAPPING FOR {} WITH {dicts}",
+                    quote_ident(token)
+                ));
+            }
+        }
+        Kind::TableData { .. } => {}
+        Kind::SequenceSet {
+            sequence,
+            last_value,
+            is_called,
+        } => out.push(format!(
+            "SELECT pg_catalog.setval({}, {last_value}, {is_called})",
+            quote_literal(&sequence.sql())
+        )),
+        Kind::Constraint {
+            table,
+            kind,
+            def,
+            on_partitioned,
+            replica_identity,
+            clustered,
+        } => {
+            let only = match kind {
+                ConstraintKind::Check => "",
+                ConstraintKind::ForeignKey if *on_partitioned => "",
+                _ => "ONLY ",
+            };
+            let name = quote_ident(&o.name);
+            out.push(format!(
+                "ALTER TABLE {only}{} ADD CONSTRAINT {name} {def}",
+                table.sql()
+            ));
+            if *replica_identity {
+                out.push(format!(
+                    "ALTER TABLE ONLY {} REPLICA IDENTITY USING INDEX {name}",
+                    table.sql()
+                ));
+            }
+            if *clustered {
+                out.push(format!(
+                    "ALTER TABLE ONLY {} CLUSTER ON {name}",
+                    table.sql()
+                ));
+            }
+        }
+        Kind::Index {
+            table,
+            def,
+            clustered,
+            replica_identity,
+            stat_targets,
+        } => {
+            out.push(def.clone());
+            let name = quote_ident(&o.name);
+            if *clustered {
+                out.push(format!(
+                    "ALTER TABLE ONLY {} CLUSTER ON {name}",
+                    table.sql()
+                ));
+            }
+            if *replica_identity {
+                out.push(format!(
+                    "ALTER TABLE ONLY {} REPLICA IDENTITY USING INDEX {name}",
+                    table.sql()
+                ));
+            }
+            for (col, target) in stat_targets {
+                out.push(format!(
+                    "ALTER INDEX {q} ALTER COLUMN {col} SET STATISTICS {target}"
+                ));
+            }
+        }
+        Kind::IndexAttach { parent, child } => out.push(format!(
+            "ALTER INDEX {} ATTACH PARTITION {}",
+            parent.sql(),
+            child.sql()
+        )),
+        Kind::Trigger {
+            table,
+            def,
+            enabled,
+        } => {
+            out.push(def.clone());
+            if let Some(state) = enable_state(*enabled) {
+                out.push(format!(
+                    "ALTER TABLE {} {state} TRIGGER {}",
+                    table.sql(),
+                    quote_ident(&o.name)
+                ));
+            }
+        }
+        Kind::Rule {
+            table,
+            def,
+            enabled,
+        } => {
+            out.push(def.clone());
+            if let Some(state) = enable_state(*enabled) {
+                out.push(format!(
+                    "ALTER TABLE {} {state} RULE {}",
+                    table.sql(),
+                    quote_ident(&o.name)
+                ));
+            }
+        }
+        Kind::RowSecurity { table, force } => {
+            out.push(format!(
+                "ALTER TABLE ONLY {} ENABLE ROW LEVEL SECURITY",
+                table.sql()
+            ));
+            if *force {
+                out.push(format!(
+                    "ALTER TABLE ONLY {} FORCE ROW LEVEL SECURITY",
+                    table.sql()
+                ));
+            }
+        }
+        Kind::Policy {
+            table,
+            permissive,
+            command,
+            roles,
+            using,
+            with_check,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    r.as_deref()
+                        .map(quote_ident)
+                        .unwrap_or_else(|| "PUBLIC".into())
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut s = format!(
+                "CREATE POLICY {} ON {} AS {} FOR {command} TO {roles}",
+                quote_ident(&o.name),
+                table.sql(),
+                if *permissive {
+                    "PERMISSIVE"
+                } else {
+                    "RESTRICTIVE"
+                }
+            );
+            if let Some(u) = using {
+                s.push_str(&format!(" USING ({u})"));
+            }
+            if let Some(c) = with_check {
+                s.push_str(&format!(" WITH CHECK ({c})"));
+            }
+            out.push(s);
+        }
+        Kind::Statistics { def, target } => {
+            out.push(def.clone());
+            if let Some(t) = target {
+                out.push(format!("ALTER STATISTICS {q} SET STATISTICS {t}"));
+            }
+        }
+        Kind::MatViewRefresh { view } => {
+            out.push(format!("REFRESH MATERIALIZED VIEW {}", view.sql()))
+        }
+    }
+    if let Some((kw, target)) = designation(o) {
+        if let Some(owner) = target_owner(o, opts) {
+            if !matches!(
+                o.kind,
+                Kind::Constraint { .. }
+                    | Kind::Trigger { .. }
+                    | Kind::Rule { .. }
+                    | Kind::Policy { .. }
+                    | Kind::Index { .. }
+                    | Kind::Extension { .. }
+            ) {
+                out.push(format!(
+                    "ALTER {kw} {target} OWNER TO {}",
+                    quote_ident(&owner)
+                ));
+            }
+        }
+        match &o.comment {
+            Some(c) => out.push(comment_stmt(kw, &target, c)),
+            // The target's public schema comes with a comment of its own.
+            None if matches!(o.kind, Kind::Schema) && o.name == "public" => {
+                out.push("COMMENT ON SCHEMA public IS NULL".into())
+            }
+            None => {}
+        }
+    }
+    if let (Some(acl), Some(target)) = (&o.acl, grant_target(o)) {
+        let owner_sql = target_owner(o, opts)
+            .map(|r| quote_ident(&r))
+            .unwrap_or_else(|| "CURRENT_USER".into());
+        out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
+        out.push(format!("REVOKE ALL ON {target} FROM {owner_sql}"));
+        grant_stmts(
+            &target,
+            None,
+            acl,
+            &owner_sql,
+            o.owner.as_deref(),
+            opts,
+            &mut out,
+        );
+    }
+    out
+}
+
+fn enable_state(c: char) -> Option<&'static str> {
+    match c {
+        'D' => Some("DISABLE"),
+        'R' => Some("ENABLE REPLICA"),
+        'A' => Some("ENABLE ALWAYS"),
+        _ => None,
+    }
+}
+
+fn sequence_options(s: &SequenceOptions) -> String {
+    format!("AS {} {}", s.data_type, sequence_limits(s))
+}
+
+/// Options without `AS type` (identity sequences take the column's type).
+fn sequence_limits(s: &SequenceOptions) -> String {
+    format!(
+        "START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{}",
+        s.start,
+        s.increment,
+        s.min,
+        s.max,
+        s.cache,
+        if s.cycle { " CYCLE" } else { " NO CYCLE" }
+    )
+}
+
+fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<String>) {
+    let q = o.qualified_name();
+    let partition = def.partition_of.is_some();
+    let mut items = Vec::new();
+    for c in &def.columns {
+        if !c.is_local && !partition {
+            continue; // inherited
+        }
+        let mut s = format!("{} {}", quote_ident(&c.name), c.type_sql);
+        if let Some(coll) = &c.collation {
+            s.push_str(&format!(" COLLATE {coll}"));
+        }
+        if let Some(g) = &c.generated {
+            s.push_str(&format!(" GENERATED ALWAYS AS ({g}) STORED"));
+        }
+        if let Some(d) = &c.default {
+            s.push_str(&format!(" DEFAULT {d}"));
+        }
+        if c.not_null {
+            s.push_str(" NOT NULL");
+        }
+        if let Some(id) = &c.identity {
+            s.push_str(&format!(
+                " GENERATED {} AS IDENTITY (SEQUENCE NAME {} {})",
+                if id.always { "ALWAYS" } else { "BY DEFAULT" },
+                id.sequence.sql(),
+                sequence_limits(&id.options)
+            ));
+        }
+        items.push(s);
+    }
+    for ch in &def.checks {
+        items.push(format!("CONSTRAINT {} {}", quote_ident(&ch.name), ch.def));
+    }
+    let mut s = format!(
+        "CREATE {}TABLE {q} (\n    {}\n)",
+        if def.unlogged { "UNLOGGED " } else { "" },
+        items.join(",\n    ")
+    );
+    if !def.inherits.is_empty() {
+        s.push_str(&format!(
+            " INHERITS ({})",
+            def.inherits
+                .iter()
+                .map(QName::sql)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(k) = &def.partition_key {
+        s.push_str(&format!(" PARTITION BY {k}"));
+    }
+    if let Some(am) = &def.access_method {
+        s.push_str(&format!(" USING {}", quote_ident(am)));
+    }
+    if !def.reloptions.is_empty() {
+        s.push_str(&format!(" WITH ({})", def.reloptions.join(", ")));
+    }
+    out.push(s);
+    if let Some((parent, bound)) = &def.partition_of {
+        out.push(format!(
+            "ALTER TABLE ONLY {} ATTACH PARTITION {q} {bound}",
+            parent.sql()
+        ));
+    }
+    for c in &def.columns {
+        let col = quote_ident(&c.name);
+        if let Some(st) = &c.storage {
+            out.push(format!(
+                "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET STORAGE {st}"
+            ));
+        }
+        if let Some(cm) = &c.compression {
+            out.push(format!(
+                "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET COMPRESSION {cm}"
+            ));
+        }
+        if let Some(t) = c.stat_target {
+            out.push(format!(
+                "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET STATISTICS {t}"
+            ));
+        }
+        if !c.options.is_empty() {
+            out.push(format!(
+                "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET ({})",
+                c.options.join(", ")
+            ));
+        }
+    }
+    match def.replica_identity {
+        Some('f') => out.push(format!("ALTER TABLE ONLY {q} REPLICA IDENTITY FULL")),
+        Some('n') => out.push(format!("ALTER TABLE ONLY {q} REPLICA IDENTITY NOTHING")),
+        _ => {}
+    }
+    for c in &def.columns {
+        if let Some(text) = &c.comment {
+            out.push(comment_stmt(
+                "COLUMN",
+                &format!("{q}.{}", quote_ident(&c.name)),
+                text,
+            ));
+        }
+    }
+    for ch in &def.checks {
+        if let Some(text) = &ch.comment {
+            out.push(comment_stmt(
+                "CONSTRAINT",
+                &format!("{} ON {q}", quote_ident(&ch.name)),
+                text,
+            ));
+        }
+    }
+    let owner_sql = target_owner(o, opts)
+        .map(|r| quote_ident(&r))
+        .unwrap_or_else(|| "CURRENT_USER".into());
+    for c in &def.columns {
+        if let Some(acl) = &c.acl {
+            grant_stmts(
+                &format!("TABLE {q}"),
+                Some(&quote_ident(&c.name)),
+                acl,
+                &owner_sql,
+                o.owner.as_deref(),
+                opts,
+                out,
+            );
+        }
+    }
+}

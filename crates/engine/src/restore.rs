@@ -1,0 +1,349 @@
+//! `restore`: an archive into a target database, in one transaction.
+use std::collections::HashSet;
+use std::path::Path;
+
+use bytes::Bytes;
+use futures::SinkExt;
+use pgferry_catalog::{
+    quote_ident, render_object, server_message, Catalog, Kind, Object, RenderOptions, Section,
+};
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+use crate::archive_file::{open_archive, VerifiedArchive};
+use crate::conn::ConnSpec;
+use crate::connect::connect;
+use crate::dump::{copy_format, copy_target};
+use crate::error::Error;
+use crate::filter::Filters;
+use crate::progress::{report, Progress, ProgressFn};
+
+/// Options of [`restore`].
+#[derive(Clone, Default)]
+pub struct RestoreOptions {
+    /// Restore only matching objects.
+    pub filters: Filters,
+    /// Drop the archive's schemas (or, for table-only archives, its relations)
+    /// first, in the same transaction.
+    pub clean: bool,
+    /// Definitions only.
+    pub schema_only: bool,
+    /// Data only (tables must exist).
+    pub data_only: bool,
+    /// Restore the source's ownership.
+    pub keep_owners: bool,
+    /// Progress callback.
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for RestoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestoreOptions")
+            .field("filters", &self.filters)
+            .field("clean", &self.clean)
+            .field("schema_only", &self.schema_only)
+            .field("data_only", &self.data_only)
+            .field("keep_owners", &self.keep_owners)
+            .finish()
+    }
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreSummary {
+    /// Objects created (data entries included).
+    pub objects: usize,
+    /// Tables loaded.
+    pub tables: usize,
+    /// Rows loaded.
+    pub rows: u64,
+}
+
+/// Keeps the objects the options select.
+pub(crate) fn select_objects(
+    catalog: &Catalog,
+    opts: &RestoreOptions,
+) -> Result<Vec<Object>, Error> {
+    let f = opts.filters.compile()?;
+    let mut out = Vec::new();
+    for o in &catalog.objects {
+        let data = matches!(
+            o.kind,
+            Kind::TableData { .. } | Kind::SequenceSet { .. } | Kind::MatViewRefresh { .. }
+        );
+        if (opts.schema_only && data)
+            || (opts.data_only
+                && !matches!(o.kind, Kind::TableData { .. } | Kind::SequenceSet { .. }))
+        {
+            continue;
+        }
+        if !f.is_empty() {
+            let schema = o.schema.as_deref().unwrap_or(&o.name);
+            let keep = match (&o.kind, o.table()) {
+                (Kind::Schema, _) => f.schema_included(&o.name),
+                (Kind::TableData { table, .. }, _) => {
+                    f.table_data_included(&table.schema, &table.name)
+                }
+                (_, Some(t)) => f.table_included(&t.schema, &t.name),
+                (
+                    Kind::Table(_)
+                    | Kind::View { .. }
+                    | Kind::MatView { .. }
+                    | Kind::Sequence { .. }
+                    | Kind::SequenceSet { .. }
+                    | Kind::MatViewRefresh { .. }
+                    | Kind::SequenceOwnedBy { .. },
+                    _,
+                ) => f.table_included(schema, &o.name),
+                _ => f.schema_included(schema),
+            };
+            if !keep {
+                continue;
+            }
+        }
+        out.push(o.clone());
+    }
+    if !f.is_empty() {
+        let schemas: Vec<&str> = catalog
+            .objects
+            .iter()
+            .filter_map(|o| o.schema.as_deref())
+            .collect();
+        let tables: Vec<(&str, &str)> = catalog
+            .objects
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o.kind,
+                    Kind::Table(_)
+                        | Kind::View { .. }
+                        | Kind::MatView { .. }
+                        | Kind::Sequence { .. }
+                )
+            })
+            .filter_map(|o| Some((o.schema.as_deref()?, o.name.as_str())))
+            .collect();
+        if let Some(e) = f.unmatched(&schemas, &tables).into_iter().next() {
+            return Err(e.into());
+        }
+    }
+    Ok(out)
+}
+
+/// Statements that remove what the archive is about to create (`--clean`).
+pub(crate) fn clean_statements(objects: &[Object]) -> Vec<String> {
+    let schemas: Vec<String> = objects
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Schema))
+        .map(|o| format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(&o.name)))
+        .collect();
+    if !schemas.is_empty() {
+        return schemas;
+    }
+    objects
+        .iter()
+        .filter_map(|o| {
+            let kw = match o.kind {
+                Kind::Table(_) => "TABLE",
+                Kind::View { .. } => "VIEW",
+                Kind::MatView { .. } => "MATERIALIZED VIEW",
+                Kind::Sequence { .. } => "SEQUENCE",
+                _ => return None,
+            };
+            Some(format!(
+                "DROP {kw} IF EXISTS {} CASCADE",
+                o.qualified_name()
+            ))
+        })
+        .collect()
+}
+
+/// Session settings for a restore transaction.
+pub(crate) const RESTORE_SETTINGS: &str = "SET LOCAL check_function_bodies = false; \
+     SET LOCAL standard_conforming_strings = on; SET LOCAL client_min_messages = warning; \
+     SET LOCAL row_security = off; SET LOCAL statement_timeout = 0; \
+     SET LOCAL idle_in_transaction_session_timeout = 0; \
+     SELECT pg_catalog.set_config('search_path', '', true)";
+
+/// Roles that exist on the target.
+pub(crate) async fn target_roles(client: &Client) -> Result<HashSet<String>, Error> {
+    let rows = client
+        .query("SELECT rolname::text FROM pg_catalog.pg_roles", &[])
+        .await
+        .map_err(|e| Error::source_stmt("listing roles on the target", &e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub(crate) fn object_failed(o: &Object, e: &tokio_postgres::Error) -> Error {
+    Error::Restore {
+        kind: o.kind.label(),
+        object: o.display_name(),
+        message: server_message(e),
+        sqlstate: e.code().map(|c| c.code().to_string()),
+    }
+}
+
+/// Restores the archive at `path` into `target` in one transaction: either
+/// everything lands, or the target is left exactly as it was.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), pgferry_engine::Error> {
+/// use pgferry_engine::{restore, ConnSpec, RestoreOptions};
+/// let target = ConnSpec::parse("postgresql://postgres@127.0.0.1/replica").unwrap();
+/// let summary = restore(&target, "app.pgf".as_ref(), &RestoreOptions::default()).await?;
+/// println!("{} tables, {} rows", summary.tables, summary.rows);
+/// # Ok(()) }
+/// ```
+pub async fn restore(
+    target: &ConnSpec,
+    path: &Path,
+    opts: &RestoreOptions,
+) -> Result<RestoreSummary, Error> {
+    // Every byte is checked before the target is touched.
+    let path_owned = path.to_path_buf();
+    let archive = tokio::task::spawn_blocking(move || open_archive(&path_owned))
+        .await
+        .map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+    let objects = select_objects(&archive.catalog, opts)?;
+    let client = connect(target, "target").await?;
+    let result = restore_into(&client, archive, &objects, opts).await;
+    if result.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    result
+}
+
+async fn restore_into(
+    client: &Client,
+    archive: VerifiedArchive,
+    objects: &[Object],
+    opts: &RestoreOptions,
+) -> Result<RestoreSummary, Error> {
+    let roles = target_roles(client).await?;
+    let render = RenderOptions {
+        keep_owners: opts.keep_owners,
+        roles: Some(roles),
+        target_version: 0,
+    };
+    client
+        .batch_execute(&format!("BEGIN; {RESTORE_SETTINGS}"))
+        .await
+        .map_err(|e| Error::source_stmt("starting the restore transaction", &e))?;
+    if opts.clean {
+        for s in clean_statements(objects) {
+            client
+                .batch_execute(&s)
+                .await
+                .map_err(|e| Error::source_stmt(format!("--clean: {s}"), &e))?;
+        }
+    }
+    // Frames flow from a reader thread through a bounded channel.
+    let order: Vec<u32> = objects
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::TableData { .. }))
+        .map(|o| o.id)
+        .collect();
+    let (tx, mut rx) = mpsc::channel::<Result<Option<Bytes>, Error>>(4);
+    let path = archive.path.clone();
+    let mut reader = archive.reader;
+    let feeder = tokio::task::spawn_blocking(move || {
+        for id in order {
+            let frames = match reader.entry_frames(id) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(Error::Archive {
+                        path: path.clone(),
+                        source: e,
+                    }));
+                    return;
+                }
+            };
+            for f in frames {
+                let msg = f.map(|b| Some(Bytes::from(b))).map_err(|e| Error::Archive {
+                    path: path.clone(),
+                    source: e,
+                });
+                let stop = msg.is_err();
+                if tx.blocking_send(msg).is_err() || stop {
+                    return;
+                }
+            }
+            if tx.blocking_send(Ok(None)).is_err() {
+                return;
+            }
+        }
+    });
+    let mut summary = RestoreSummary::default();
+    let mut post_reported = false;
+    for o in objects {
+        if !post_reported && o.section() == Section::PostData {
+            report(&opts.progress, Progress::PostData);
+            post_reported = true;
+        }
+        if let Kind::TableData {
+            table,
+            columns,
+            format,
+        } = &o.kind
+        {
+            report(
+                &opts.progress,
+                Progress::TableStarted {
+                    table: table.to_string(),
+                },
+            );
+            let sql = format!(
+                "COPY {} FROM STDIN{}",
+                copy_target(table, columns),
+                copy_format(*format)
+            );
+            let sink = client
+                .copy_in::<_, Bytes>(&sql)
+                .await
+                .map_err(|e| object_failed(o, &e))?;
+            futures::pin_mut!(sink);
+            let mut bytes = 0u64;
+            loop {
+                match rx.recv().await {
+                    Some(Ok(Some(frame))) => {
+                        bytes += frame.len() as u64;
+                        sink.send(frame).await.map_err(|e| object_failed(o, &e))?;
+                    }
+                    Some(Ok(None)) => break,
+                    Some(Err(e)) => return Err(e),
+                    None => return Err(Error::Cancelled),
+                }
+            }
+            let rows = sink.finish().await.map_err(|e| object_failed(o, &e))?;
+            summary.rows += rows;
+            summary.tables += 1;
+            report(
+                &opts.progress,
+                Progress::TableDone {
+                    table: table.to_string(),
+                    rows,
+                    bytes,
+                },
+            );
+        } else {
+            for stmt in render_object(o, &render) {
+                client
+                    .batch_execute(&stmt)
+                    .await
+                    .map_err(|e| object_failed(o, &e))?;
+            }
+        }
+        summary.objects += 1;
+    }
+    drop(rx);
+    let _ = feeder.await;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| Error::source_stmt("committing the restore", &e))?;
+    report(&opts.progress, Progress::Finished);
+    Ok(summary)
+}

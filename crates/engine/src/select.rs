@@ -1,0 +1,19 @@
+//! Adapts compiled filters to the catalog reader's [`Selector`].
+use pgferry_catalog::Selector;
+
+use crate::filter::CompiledFilters;
+
+impl Selector for CompiledFilters {
+    fn schema(&self, schema: &str) -> bool {
+        self.schema_included(schema)
+    }
+    fn relation(&self, schema: &str, name: &str) -> bool {
+        self.table_included(schema, name)
+    }
+    fn data(&self, schema: &str, name: &str) -> bool {
+        self.table_data_included(schema, name)
+    }
+    fn relations_only(&self) -> bool {
+        self.tables_only()
+    }
+}

@@ -1,0 +1,4 @@
+//! The `pgferry` binary.
+fn main() -> std::process::ExitCode {
+    pgferry_cli::main()
+}
