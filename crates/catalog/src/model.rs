@@ -119,6 +119,9 @@ pub struct Identity {
     pub sequence: QName,
     /// Its options.
     pub options: SequenceOptions,
+    /// Privileges on the identity sequence.
+    #[serde(default)]
+    pub acl: Acl,
 }
 
 /// One table column.
@@ -444,6 +447,15 @@ pub enum Kind {
         /// The materialized view.
         view: QName,
     },
+    /// `ALTER DEFAULT PRIVILEGES`: applied last so restored objects keep their own ACLs.
+    DefaultAcl {
+        /// Role whose future objects are affected.
+        role: String,
+        /// `TABLES`, `SEQUENCES`, `FUNCTIONS`, `TYPES` or `SCHEMAS`.
+        objects: String,
+        /// Privileges (replacing the built-in default when `schema` is `None`).
+        grants: Vec<Grant>,
+    },
 }
 
 impl Kind {
@@ -484,6 +496,7 @@ impl Kind {
             Kind::Policy { .. } => "POLICY",
             Kind::Statistics { .. } => "STATISTICS",
             Kind::MatViewRefresh { .. } => "MATERIALIZED VIEW DATA",
+            Kind::DefaultAcl { .. } => "DEFAULT ACL",
         }
     }
 
@@ -499,7 +512,8 @@ impl Kind {
             | Kind::RowSecurity { .. }
             | Kind::Policy { .. }
             | Kind::Statistics { .. }
-            | Kind::MatViewRefresh { .. } => Section::PostData,
+            | Kind::MatViewRefresh { .. }
+            | Kind::DefaultAcl { .. } => Section::PostData,
             _ => Section::PreData,
         }
     }
@@ -540,6 +554,7 @@ impl Kind {
             Kind::Policy { .. } => 38,
             Kind::Statistics { .. } => 39,
             Kind::MatViewRefresh { .. } => 40,
+            Kind::DefaultAcl { .. } => 41,
         }
     }
 }

@@ -527,6 +527,45 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
         Kind::MatViewRefresh { view } => {
             out.push(format!("REFRESH MATERIALIZED VIEW {}", view.sql()))
         }
+        Kind::DefaultAcl {
+            role,
+            objects,
+            grants,
+        } => {
+            if !opts.role_exists(role) {
+                tracing::warn!(%role, "role does not exist on the target; default privileges skipped");
+                return out;
+            }
+            let prefix = match &o.schema {
+                Some(s) => format!(
+                    "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}",
+                    quote_ident(role),
+                    quote_ident(s)
+                ),
+                None => format!("ALTER DEFAULT PRIVILEGES FOR ROLE {}", quote_ident(role)),
+            };
+            if o.schema.is_none() {
+                out.push(format!("{prefix} REVOKE ALL ON {objects} FROM PUBLIC"));
+                out.push(format!(
+                    "{prefix} REVOKE ALL ON {objects} FROM {}",
+                    quote_ident(role)
+                ));
+            }
+            let mut stmts = Vec::new();
+            grant_stmts(
+                objects,
+                None,
+                grants,
+                &quote_ident(role),
+                Some(role),
+                opts,
+                &mut stmts,
+            );
+            out.extend(stmts.into_iter().map(|g| {
+                let (privs, rest) = g.split_once(" ON ").unwrap_or((&g, ""));
+                format!("{prefix} {privs} ON {rest}")
+            }));
+        }
     }
     if let Some((kw, target)) = designation(o) {
         if let Some(owner) = target_owner(o, opts) {
@@ -715,6 +754,24 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
         .map(|r| quote_ident(&r))
         .unwrap_or_else(|| "CURRENT_USER".into());
     for c in &def.columns {
+        if let Some(acl) = c
+            .identity
+            .as_ref()
+            .and_then(|i| i.acl.as_ref().map(|a| (i, a)))
+        {
+            let target = format!("SEQUENCE {}", acl.0.sequence.sql());
+            out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
+            out.push(format!("REVOKE ALL ON {target} FROM {owner_sql}"));
+            grant_stmts(
+                &target,
+                None,
+                acl.1,
+                &owner_sql,
+                o.owner.as_deref(),
+                opts,
+                out,
+            );
+        }
         if let Some(acl) = &c.acl {
             grant_stmts(
                 &format!("TABLE {q}"),

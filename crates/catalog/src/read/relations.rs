@@ -174,6 +174,7 @@ fn take_option(opts: &mut Vec<String>, key: &str) -> Option<String> {
 
 pub(crate) struct SeqInfo {
     options: SequenceOptions,
+    acl: Acl,
     identity: bool,
     /// Owning (table oid, column number, deptype).
     owner: Option<(u32, i32)>,
@@ -182,29 +183,27 @@ pub(crate) struct SeqInfo {
 }
 
 async fn read_sequence_options(r: &Reader<'_>) -> Result<HashMap<u32, SeqInfo>, CatalogError> {
-    let rows = r
-        .query(
-            "sequences",
+    let sql = format!(
             "SELECT s.seqrelid, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
              s.seqmin, s.seqmax, s.seqcache, s.seqcycle, d.refobjid, d.refobjsubid, d.deptype::text, \
-             n.nspname::text, c.relname::text \
+             n.nspname::text, c.relname::text, {acl} \
              FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_catalog.pg_depend d ON d.classid = 1259 AND d.objid = s.seqrelid \
                   AND d.refclassid = 1259 AND d.deptype IN ('a', 'i')",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
+        acl = acl_sql("c.relacl")
+    );
+    let rows = r.query("sequences", &sql, &[]).await?;
+    rows.into_iter()
         .map(|row| {
             let deptype: Option<String> = row.get(10);
             let owner = row
                 .get::<_, Option<u32>>(8)
                 .map(|t| (t, row.get::<_, i32>(9)));
-            (
+            Ok((
                 row.get(0),
                 SeqInfo {
+                    acl: parse_acl(row.get(13))?,
                     options: SequenceOptions {
                         data_type: row.get(1),
                         start: row.get(2),
@@ -219,9 +218,9 @@ async fn read_sequence_options(r: &Reader<'_>) -> Result<HashMap<u32, SeqInfo>, 
                     schema: row.get(11),
                     name: row.get(12),
                 },
-            )
+            ))
         })
-        .collect())
+        .collect()
 }
 
 fn table_def<'a>(r: &'a mut Reader<'_>, index: usize) -> Option<&'a mut TableDef> {
@@ -339,6 +338,7 @@ async fn read_columns(
                             name: s.name.clone(),
                         },
                         options: s.options.clone(),
+                        acl: s.acl.clone(),
                     }
                 })
         };

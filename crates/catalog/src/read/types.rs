@@ -25,6 +25,7 @@ pub(crate) async fn read_schemas_and_extensions(r: &mut Reader<'_>) -> Result<()
     if r.selector.relations_only() {
         return Ok(());
     }
+    read_default_acls(r).await?;
     let rows = r
         .query(
             "extensions",
@@ -50,6 +51,45 @@ pub(crate) async fn read_schemas_and_extensions(r: &mut Reader<'_>) -> Result<()
         );
         o.comment = row.get(4);
         r.add(Some((class::EXTENSION, row.get(0))), o);
+    }
+    Ok(())
+}
+
+async fn read_default_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT pg_catalog.pg_get_userbyid(d.defaclrole)::text, n.nspname::text, d.defaclobjtype::text, {} \
+         FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace \
+         ORDER BY 1, 2, 3",
+        acl_sql("d.defaclacl")
+    );
+    for row in r.query("default privileges", &sql, &[]).await? {
+        let schema: Option<String> = row.get(1);
+        if schema.as_deref().is_some_and(|s| !r.selector.schema(s)) {
+            continue;
+        }
+        let objects = match row.get::<_, String>(2).as_str() {
+            "r" => "TABLES",
+            "S" => "SEQUENCES",
+            "f" => "FUNCTIONS",
+            "T" => "TYPES",
+            "n" => "SCHEMAS",
+            _ => continue,
+        };
+        let role: String = row.get(0);
+        let grants = parse_acl(row.get(3))?.unwrap_or_default();
+        let name = format!("{role} {objects}");
+        r.add(
+            None,
+            obj(
+                schema,
+                name,
+                Kind::DefaultAcl {
+                    role,
+                    objects: objects.into(),
+                    grants,
+                },
+            ),
+        );
     }
     Ok(())
 }
