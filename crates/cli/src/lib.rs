@@ -365,6 +365,18 @@ async fn run(cli: &Cli) -> Result<(), Error> {
     Ok(())
 }
 
+/// Peak resident set size of this process (VmHWM), in KiB; 0 where unknown.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn write_stdout(s: &str) -> Result<(), Error> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

@@ -634,8 +634,13 @@ async fn read_constraints(
         let i = r.add(Some((class::CONSTRAINT, oid)), o);
         attach(r, i, rel, data);
         if kind == ConstraintKind::ForeignKey {
-            if let Some(d) = data.get(&row.get::<_, u32>(13)) {
-                r.edges.push((i, *d));
+            if let Some(&d) = data.get(&row.get::<_, u32>(13)) {
+                r.edges.push((i, d));
+                // Referenced rows load first, so a data-only restore into
+                // tables that already have their foreign keys works.
+                if let Some(&own) = data.get(&rel.oid) {
+                    r.edges.push((own, d));
+                }
             }
         } else {
             r.alias((class::CLASS, row.get(8)), i);

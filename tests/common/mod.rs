@@ -1,0 +1,91 @@
+//! Helpers shared by the integration tests: run the real binary, compare databases.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+use pgferry_testkit::{pg_dump_schema, TestDb};
+
+/// Runs the `pgferry` binary built for this test run.
+pub fn pgferry(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgferry"))
+        .args(args)
+        .env("PGFERRY_LOG", "info")
+        .env_remove("PGPASSWORD")
+        .output()
+        .expect("run pgferry")
+}
+
+/// Like [`pgferry`] but asserts success.
+pub fn pgferry_ok(args: &[&str]) -> Output {
+    let out = pgferry(args);
+    assert!(
+        out.status.success(),
+        "pgferry {args:?} failed with {:?}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Per-table row count and order-independent content hash, for every table
+/// and populated materialized view outside the system schemas.
+pub fn table_contents(db: &TestDb) -> Vec<Vec<Option<String>>> {
+    db.query_strings(
+        "SELECT c.oid::regclass::text, (xpath('/row/h/text()', query_to_xml(format( \
+           'SELECT count(*)::text || '':'' || coalesce(md5(string_agg(x::text, ''|'' ORDER BY x::text)), '''') AS h FROM %s x', \
+           c.oid::regclass), false, true, '')))[1]::text \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE (c.relkind = 'r' OR (c.relkind = 'm' AND c.relispopulated)) \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_' ORDER BY 1",
+    )
+}
+
+/// Every sequence's state and options.
+pub fn sequences(db: &TestDb) -> Vec<Vec<Option<String>>> {
+    db.query_strings(
+        "SELECT c.oid::regclass::text, (xpath('/row/v/text()', query_to_xml(format( \
+           'SELECT last_value || '','' || is_called AS v FROM %s', c.oid::regclass), false, true, '')))[1]::text, \
+         s.seqstart::text, s.seqincrement::text, s.seqmin::text, s.seqmax::text, s.seqcache::text, s.seqcycle::text \
+         FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid ORDER BY 1",
+    )
+}
+
+/// Which materialized views are populated.
+pub fn matviews(db: &TestDb) -> Vec<Vec<Option<String>>> {
+    db.query_strings("SELECT oid::regclass::text, relispopulated::text FROM pg_class WHERE relkind = 'm' ORDER BY 1")
+}
+
+/// Asserts two databases hold the same schema (pg_dump as the oracle), rows,
+/// sequences and matview population.
+pub fn assert_same_database(a: &TestDb, b: &TestDb) {
+    let (sa, sb) = (pg_dump_schema(a), pg_dump_schema(b));
+    if sa != sb {
+        let diff: Vec<String> = sa
+            .lines()
+            .zip(sb.lines())
+            .enumerate()
+            .filter(|(_, (x, y))| x != y)
+            .take(20)
+            .map(|(i, (x, y))| format!("line {}:\n  - {x}\n  + {y}", i + 1))
+            .collect();
+        panic!(
+            "schemas differ ({} vs {} lines):\n{}",
+            sa.lines().count(),
+            sb.lines().count(),
+            diff.join("\n")
+        );
+    }
+    assert_eq!(table_contents(a), table_contents(b), "table contents differ");
+    assert_eq!(sequences(a), sequences(b), "sequences differ");
+    assert_eq!(matviews(a), matviews(b), "matview population differs");
+}
+
+/// A temp dir for archives.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
