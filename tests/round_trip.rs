@@ -21,8 +21,12 @@ fn fixture_round_trip_is_identical() {
     assert_same_database(&src, &dst);
     // The comparison itself can fail: one changed value is noticed.
     let before = table_contents(&dst);
-    assert!(before.iter().any(|r| r[1].as_deref().is_some_and(|h| h.starts_with("20000:"))));
-    dst.execute_batch("UPDATE public.events SET payload = '{}' WHERE id = (SELECT min(id) FROM public.events)");
+    assert!(before
+        .iter()
+        .any(|r| r[1].as_deref().is_some_and(|h| h.starts_with("20000:"))));
+    dst.execute_batch(
+        "UPDATE public.events SET payload = '{}' WHERE id = (SELECT min(id) FROM public.events)",
+    );
     assert_ne!(before, table_contents(&dst));
 }
 
@@ -54,7 +58,12 @@ fn dump_to_stdout_streams_a_valid_archive() {
     let dir = tempdir();
     let archive = dir.path().join("piped.pgf");
     std::fs::write(&archive, &out.stdout).unwrap();
-    pgferry_ok(&["restore", "--target", &dst.conn_string(), archive.to_str().unwrap()]);
+    pgferry_ok(&[
+        "restore",
+        "--target",
+        &dst.conn_string(),
+        archive.to_str().unwrap(),
+    ]);
     assert_same_database(&src, &dst);
 }
 
@@ -68,11 +77,29 @@ fn schema_only_then_data_only_equals_full() {
     let schema = dir.path().join("schema.pgf");
     let data = dir.path().join("data.pgf");
     let c = src.conn_string();
-    pgferry_ok(&["dump", "--source", &c, "--schema-only", "-o", schema.to_str().unwrap()]);
-    pgferry_ok(&["dump", "--source", &c, "--data-only", "-o", data.to_str().unwrap()]);
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &c,
+        "--schema-only",
+        "-o",
+        schema.to_str().unwrap(),
+    ]);
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &c,
+        "--data-only",
+        "-o",
+        data.to_str().unwrap(),
+    ]);
     let t = dst.conn_string();
     pgferry_ok(&["restore", "--target", &t, schema.to_str().unwrap()]);
-    assert_eq!(dst.query_one_string("SELECT count(*) FROM public.orders").as_deref(), Some("0"));
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.orders")
+            .as_deref(),
+        Some("0")
+    );
     pgferry_ok(&["restore", "--target", &t, data.to_str().unwrap()]);
     assert_same_database(&src, &dst);
 }
@@ -85,7 +112,14 @@ fn ddl_prints_the_script_a_restore_runs() {
     let dst = cluster.create_database("ddl_dst");
     let dir = tempdir();
     let archive = dir.path().join("s.pgf");
-    pgferry_ok(&["dump", "--source", &src.conn_string(), "--schema-only", "-o", archive.to_str().unwrap()]);
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &src.conn_string(),
+        "--schema-only",
+        "-o",
+        archive.to_str().unwrap(),
+    ]);
     let script = String::from_utf8(pgferry_ok(&["ddl", archive.to_str().unwrap()]).stdout).unwrap();
     assert!(script.contains("CREATE TABLE public.orders"), "{script}");
     // The script is valid SQL that yields the same schema.

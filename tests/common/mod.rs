@@ -80,7 +80,11 @@ pub fn assert_same_database(a: &TestDb, b: &TestDb) {
             diff.join("\n")
         );
     }
-    assert_eq!(table_contents(a), table_contents(b), "table contents differ");
+    assert_eq!(
+        table_contents(a),
+        table_contents(b),
+        "table contents differ"
+    );
     assert_eq!(sequences(a), sequences(b), "sequences differ");
     assert_eq!(matviews(a), matviews(b), "matview population differs");
 }

@@ -289,6 +289,7 @@ async fn run(cli: &Cli) -> Result<(), Error> {
                 raw_bytes = s.raw_bytes,
                 archive_bytes = s.archive_bytes,
                 seconds = started.elapsed().as_secs_f64(),
+                peak_rss_kb = peak_rss_kb(),
                 "dump finished"
             );
         }
@@ -308,6 +309,7 @@ async fn run(cli: &Cli) -> Result<(), Error> {
                 tables = s.tables,
                 rows = s.rows,
                 seconds = started.elapsed().as_secs_f64(),
+                peak_rss_kb = peak_rss_kb(),
                 "restore committed"
             );
         }
