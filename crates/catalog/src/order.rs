@@ -69,11 +69,17 @@ pub fn sort_objects(mut objects: Vec<Object>, graph: Graph) -> Vec<Object> {
                     .filter(|&i| !done[i])
                     .min_by(|&a, &b| keys[a].cmp(&keys[b]))
                     .unwrap_or(0);
-                tracing::warn!(
-                    object = %objects[i].display_name(),
-                    kind = objects[i].kind.label(),
-                    "dependency cycle; creating this object before some of what it needs"
-                );
+                if matches!(objects[i].kind, crate::Kind::TableData { .. }) {
+                    // Circular foreign keys: data order is only a preference
+                    // (constraints are created after all data).
+                    tracing::debug!(table = %objects[i].display_name(), "circular foreign keys; loading in name order");
+                } else {
+                    tracing::warn!(
+                        object = %objects[i].display_name(),
+                        kind = objects[i].kind.label(),
+                        "dependency cycle; creating this object before some of what it needs"
+                    );
+                }
                 i
             }
         };

@@ -7,7 +7,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pgferry_engine::{ConnSpec, DumpOptions, Error, Filters, Progress, ProgressFn, RestoreOptions};
+use pgferry_engine::{
+    parse_duration, ConnSpec, DumpOptions, Error, Filters, Progress, ProgressFn, RestoreOptions,
+    Schedule, SyncOptions, VerifyMode, VerifyOptions,
+};
+
+mod config;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -15,6 +20,28 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: usage error or bad input.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: verification found differences.
+pub const EXIT_DIFFERENT: u8 = 3;
+
+/// Why a command failed.
+enum Failure {
+    /// The engine's typed error.
+    Engine(Error),
+    /// Configuration or usage problems found by the CLI itself.
+    Usage(anyhow::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Usage(e)
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "pgferry", version, about = "Native PostgreSQL dump / restore / sync", long_about = None)]
@@ -45,6 +72,86 @@ enum Command {
     List(ListArgs),
     /// Print the DDL script a restore of the archive would run.
     Ddl(DdlArgs),
+    /// Make the target an exact copy of the source's schemas, in one transaction.
+    Sync(SyncArgs),
+    /// Compare source and target: schema drift, row counts or checksums (exit 3 when different).
+    Verify(VerifyArgs),
+    /// Show recent syncs recorded on the target (pgferry.sync_history).
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum VerifyArg {
+    None,
+    Counts,
+    Checksums,
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// Source connection string (or `[source]` in the config file).
+    #[arg(long, env = "PGFERRY_SOURCE", hide_env_values = true)]
+    source: Option<String>,
+    /// Target connection string (or `[target]` in the config file).
+    #[arg(long, env = "PGFERRY_TARGET", hide_env_values = true)]
+    target: Option<String>,
+    /// pgferry.toml with both sides and the sync options.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Check after commit [default: counts].
+    #[arg(long, value_enum)]
+    verify: Option<VerifyArg>,
+    /// Run unattended, every DURATION (e.g. 20m), until SIGINT/SIGTERM.
+    #[arg(long, value_name = "DURATION")]
+    every: Option<String>,
+    /// Wait for other sessions' locks instead of terminating them.
+    #[arg(long)]
+    no_terminate: bool,
+    /// Lock wait on either side (e.g. 30s).
+    #[arg(long, value_name = "DURATION")]
+    lock_timeout: Option<String>,
+    /// Also write an archive of what was synced.
+    #[arg(long, value_name = "FILE")]
+    keep_archive: Option<PathBuf>,
+    /// Restore the source's object owners.
+    #[arg(long)]
+    keep_owners: bool,
+    /// Allow a target server older than the source.
+    #[arg(long)]
+    allow_downgrade: bool,
+    #[command(flatten)]
+    filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// Source connection string.
+    #[arg(long, env = "PGFERRY_SOURCE", hide_env_values = true)]
+    source: String,
+    /// Target connection string.
+    #[arg(long, env = "PGFERRY_TARGET", hide_env_values = true)]
+    target: String,
+    /// Compare row contents (order-independent hash), not only counts.
+    #[arg(long)]
+    checksums: bool,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Target connection string.
+    #[arg(long, env = "PGFERRY_TARGET", hide_env_values = true)]
+    target: String,
+    /// How many syncs to show.
+    #[arg(long, default_value_t = 10)]
+    limit: i64,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -171,15 +278,19 @@ pub fn main() -> ExitCode {
         }
     };
     let result = rt.block_on(async {
+        if let Command::Sync(a) = &cli.command {
+            // sync handles signals itself (rolls back, records the interruption).
+            return run_sync(&cli, a).await;
+        }
         tokio::select! {
             biased;
-            _ = shutdown_signal() => Err(Error::Cancelled),
+            _ = shutdown_signal() => Err(Failure::Engine(Error::Cancelled)),
             r = run(&cli) => r,
         }
     });
     match result {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(e) => {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure::Engine(e)) => {
             if is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_FAILURE);
             }
@@ -190,6 +301,10 @@ pub fn main() -> ExitCode {
             } else {
                 EXIT_FAILURE
             })
+        }
+        Err(Failure::Usage(e)) => {
+            eprintln!("pgferry: error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
         }
     }
 }
@@ -258,7 +373,7 @@ fn progress(quiet: bool) -> Option<ProgressFn> {
     }))
 }
 
-async fn run(cli: &Cli) -> Result<(), Error> {
+async fn run(cli: &Cli) -> Result<u8, Failure> {
     let started = std::time::Instant::now();
     match &cli.command {
         Command::Dump(a) => {
@@ -363,8 +478,260 @@ async fn run(cli: &Cli) -> Result<(), Error> {
             let script = pgferry_engine::ddl(&a.file, a.keep_owners)?;
             write_stdout(&script)?;
         }
+        Command::Verify(a) => {
+            let source = conn("source", &a.source)?;
+            let target = conn("target", &a.target)?;
+            let opts = VerifyOptions {
+                filters: a.filters.filters(),
+                checksums: a.checksums,
+            };
+            let report = pgferry_engine::verify(&source, &target, &opts).await?;
+            if a.json {
+                write_stdout(&format!(
+                    "{}\n",
+                    serde_json::to_string(&report).unwrap_or_default()
+                ))?;
+            } else {
+                let mut out = String::new();
+                for d in &report.drift {
+                    out.push_str(&format!("schema drift: {d}\n"));
+                }
+                for d in &report.differences {
+                    out.push_str(&format!(
+                        "data differs: {}: source {}, target {}\n",
+                        d.table, d.source, d.target
+                    ));
+                }
+                out.push_str(&format!(
+                    "{}: {} tables compared ({}), {} with different data, {} schema differences\n",
+                    if report.is_identical() {
+                        "identical"
+                    } else {
+                        "DIFFERENT"
+                    },
+                    report.tables_checked,
+                    if a.checksums {
+                        "counts and checksums"
+                    } else {
+                        "counts"
+                    },
+                    report.differences.len(),
+                    report.drift.len()
+                ));
+                write_stdout(&out)?;
+            }
+            return Ok(if report.is_identical() {
+                EXIT_OK
+            } else {
+                EXIT_DIFFERENT
+            });
+        }
+        Command::Status(a) => {
+            let target = conn("target", &a.target)?;
+            let client = pgferry_engine::connect(&target, "target").await?;
+            let rows = pgferry_engine::history(&client, a.limit).await?;
+            if a.json {
+                write_stdout(&format!(
+                    "{}\n",
+                    serde_json::to_string(&rows).unwrap_or_default()
+                ))?;
+            } else if rows.is_empty() {
+                write_stdout("no sync has been recorded on this target\n")?;
+            } else {
+                let mut out = String::new();
+                if let Some(last) = rows.iter().find(|r| r.outcome == "success") {
+                    out.push_str(&format!(
+                        "replica data is as of {} (age {})\n",
+                        last.source_snapshot_at.as_deref().unwrap_or("?"),
+                        last.data_age_seconds
+                            .map(human_seconds)
+                            .unwrap_or_else(|| "?".into())
+                    ));
+                } else {
+                    out.push_str("no successful sync recorded\n");
+                }
+                for r in &rows {
+                    out.push_str(&format!(
+                        "#{} {} {} from {}: {} tables, {} rows, {} bytes{}{}\n",
+                        r.id,
+                        r.started_at,
+                        r.outcome,
+                        r.source,
+                        r.tables,
+                        r.rows,
+                        r.bytes,
+                        r.verify
+                            .as_deref()
+                            .map(|v| format!("; verify {v}"))
+                            .unwrap_or_default(),
+                        r.error
+                            .as_deref()
+                            .map(|e| format!("; error: {e}"))
+                            .unwrap_or_default(),
+                    ));
+                }
+                write_stdout(&out)?;
+            }
+        }
+        Command::Sync(_) => unreachable!("handled by run_sync"),
     }
-    Ok(())
+    Ok(EXIT_OK)
+}
+
+fn human_seconds(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m{}s", s / 60, s % 60),
+        _ => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Resolves both sides and the options from flags and the optional config file.
+fn sync_setup(
+    a: &SyncArgs,
+    quiet: bool,
+) -> Result<(ConnSpec, ConnSpec, SyncOptions, Option<std::time::Duration>), Failure> {
+    let cfg = match &a.config {
+        Some(p) => config::Config::load(p)?,
+        None => config::Config::default(),
+    };
+    let side = |flag: &Option<String>,
+                section: &Option<config::Side>,
+                name: &'static str|
+     -> Result<ConnSpec, Failure> {
+        match (flag, section) {
+            (Some(s), _) => Ok(conn(name, s)?),
+            (None, Some(sec)) => Ok(sec.resolve(name)?),
+            (None, None) => {
+                Err(anyhow::anyhow!("--{name} (or [{name}] in --config) is required").into())
+            }
+        }
+    };
+    let source = side(&a.source, &cfg.source, "source")?;
+    let target = side(&a.target, &cfg.target, "target")?;
+    let s = &cfg.sync;
+    let dur = |v: &Option<String>, what: &str| -> Result<Option<std::time::Duration>, Failure> {
+        v.as_deref()
+            .map(|d| parse_duration(d).map_err(|e| anyhow::anyhow!("{what}: {e}").into()))
+            .transpose()
+    };
+    let every = dur(&a.every.clone().or(s.every.clone()), "--every")?;
+    let lock_timeout = dur(
+        &a.lock_timeout.clone().or(s.lock_timeout.clone()),
+        "--lock-timeout",
+    )?
+    .unwrap_or(std::time::Duration::from_secs(30));
+    let verify = match a.verify {
+        Some(VerifyArg::None) => VerifyMode::None,
+        Some(VerifyArg::Counts) => VerifyMode::Counts,
+        Some(VerifyArg::Checksums) => VerifyMode::Checksums,
+        None => match s.verify.as_deref() {
+            None | Some("counts") => VerifyMode::Counts,
+            Some("none") => VerifyMode::None,
+            Some("checksums") => VerifyMode::Checksums,
+            Some(other) => {
+                return Err(anyhow::anyhow!(
+                    "[sync] verify = {other:?}: expected none, counts or checksums"
+                )
+                .into())
+            }
+        },
+    };
+    let mut filters = a.filters.filters();
+    filters.include_schemas.extend(s.schemas.iter().cloned());
+    filters
+        .exclude_schemas
+        .extend(s.exclude_schemas.iter().cloned());
+    filters.include_tables.extend(s.tables.iter().cloned());
+    filters
+        .exclude_tables
+        .extend(s.exclude_tables.iter().cloned());
+    filters
+        .exclude_table_data
+        .extend(s.exclude_table_data.iter().cloned());
+    filters.compile().map_err(Error::from)?;
+    let opts = SyncOptions {
+        filters,
+        verify,
+        terminate: !a.no_terminate && s.terminate.unwrap_or(true),
+        lock_timeout,
+        keep_archive: a.keep_archive.clone(),
+        keep_owners: a.keep_owners,
+        allow_downgrade: a.allow_downgrade,
+        progress: progress(quiet),
+    };
+    Ok((source, target, opts, every))
+}
+
+fn log_sync(report: &pgferry_engine::SyncReport, seconds: f64) -> u8 {
+    let verify = report.verification.as_ref();
+    let different = verify.is_some_and(|v| !v.is_identical());
+    tracing::info!(
+        tables = report.tables,
+        rows = report.rows,
+        bytes = report.bytes,
+        terminated_sessions = report.terminated_sessions,
+        source_snapshot_at = %report.source_snapshot_at,
+        target_only_schemas = ?report.target_only_schemas,
+        kept_tables = ?report.kept_tables,
+        verified = verify.map(|v| v.tables_checked),
+        seconds,
+        peak_rss_kb = peak_rss_kb(),
+        history_id = report.history_id,
+        "sync committed"
+    );
+    if let Some(v) = verify {
+        for d in &v.differences {
+            tracing::error!(table = %d.table, source = %d.source, target = %d.target, "verification: data differs");
+        }
+    }
+    if different {
+        EXIT_DIFFERENT
+    } else {
+        EXIT_OK
+    }
+}
+
+async fn run_sync(cli: &Cli, a: &SyncArgs) -> Result<u8, Failure> {
+    let (source, target, opts, every) = sync_setup(a, cli.quiet)?;
+    match every {
+        None => {
+            let started = std::time::Instant::now();
+            let result = tokio::select! {
+                biased;
+                _ = shutdown_signal() => {
+                    pgferry_engine::record_interrupted(&source, &target, "interrupted by a signal; rolled back").await;
+                    Err(Error::Cancelled)
+                }
+                r = pgferry_engine::sync(&source, &target, &opts) => r,
+            };
+            let report = result?;
+            Ok(log_sync(&report, started.elapsed().as_secs_f64()))
+        }
+        Some(every) => {
+            let mut last = EXIT_OK;
+            pgferry_engine::sync_every(&source, &target, &opts, Schedule::every(every), shutdown_signal(), |c| {
+                match &c.result {
+                    Ok(r) => {
+                        last = log_sync(r, c.elapsed.as_secs_f64());
+                        tracing::info!(cycle = c.number, next_in_seconds = c.next_in.as_secs_f64(), "next sync scheduled");
+                    }
+                    Err(e) => {
+                        last = EXIT_FAILURE;
+                        tracing::error!(cycle = c.number, error = %e, next_in_seconds = c.next_in.as_secs_f64(), "sync failed; target unchanged");
+                    }
+                }
+            })
+            .await;
+            tracing::info!("stopped by signal; no sync in flight");
+            Ok(if last == EXIT_DIFFERENT {
+                EXIT_DIFFERENT
+            } else {
+                EXIT_OK
+            })
+        }
+    }
 }
 
 /// Peak resident set size of this process (VmHWM), in KiB; 0 where unknown.

@@ -367,6 +367,16 @@ impl ConnSpec {
         out
     }
 
+    /// The same target with this password (from a config file's
+    /// `password_env`/`password_file`), replacing any other source.
+    pub fn with_password(&self, password: &str) -> ConnSpec {
+        let mut out = self.clone();
+        out.password = Some(password.to_string());
+        out.password_source = PasswordSource::Explicit;
+        out.rebuild();
+        out
+    }
+
     fn rebuild(&mut self) {
         let mut c = self.base.clone();
         c.dbname(self.dbname.clone());

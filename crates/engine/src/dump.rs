@@ -65,9 +65,42 @@ pub struct DumpSummary {
     pub archive_bytes: u64,
 }
 
-enum Msg {
+/// What the COPY readers send to the archive writer.
+pub(crate) enum Msg {
+    /// Raw COPY bytes of an entry, compressed by the writer.
     Frame(u32, Bytes),
+    /// The entry is complete with this many rows.
     End(u32, u64),
+}
+
+/// The compressing archive writer, on a blocking thread behind a bounded channel.
+/// It finishes the archive once every sender is dropped.
+pub(crate) fn spawn_archive_writer<W: Write + Send + 'static>(
+    out: W,
+    toc: Vec<u8>,
+    level: i32,
+) -> (
+    mpsc::Sender<Msg>,
+    tokio::task::JoinHandle<Result<u64, std::io::Error>>,
+) {
+    let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_DEPTH);
+    let writer = tokio::task::spawn_blocking(move || -> Result<u64, std::io::Error> {
+        let to_io = |e: pgferry_format::FormatError| std::io::Error::other(e.to_string());
+        let mut w = ArchiveWriter::new(out, &toc, level).map_err(to_io)?;
+        while let Some(msg) = rx.blocking_recv() {
+            match msg {
+                Msg::Frame(entry, raw) => {
+                    let c = compress_frame(&raw, level).map_err(to_io)?;
+                    w.write_frame(entry, raw.len(), &c).map_err(to_io)?;
+                }
+                Msg::End(entry, rows) => w.end_entry(entry, rows).map_err(to_io)?,
+            }
+        }
+        let n = w.bytes_written();
+        w.finish().map_err(to_io)?;
+        Ok(n)
+    });
+    (tx, writer)
 }
 
 /// Opens a consistent read-only snapshot on `client` and reads the catalog.
@@ -225,23 +258,7 @@ pub async fn dump<W: Write + Send + 'static>(
         message: e.to_string(),
     })?;
     let level = opts.compress_level.unwrap_or(3);
-    let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_DEPTH);
-    let writer = tokio::task::spawn_blocking(move || -> Result<u64, std::io::Error> {
-        let to_io = |e: pgferry_format::FormatError| std::io::Error::other(e.to_string());
-        let mut w = ArchiveWriter::new(out, &toc, level).map_err(to_io)?;
-        while let Some(msg) = rx.blocking_recv() {
-            match msg {
-                Msg::Frame(entry, raw) => {
-                    let c = compress_frame(&raw, level).map_err(to_io)?;
-                    w.write_frame(entry, raw.len(), &c).map_err(to_io)?;
-                }
-                Msg::End(entry, rows) => w.end_entry(entry, rows).map_err(to_io)?,
-            }
-        }
-        let n = w.bytes_written();
-        w.finish().map_err(to_io)?;
-        Ok(n)
-    });
+    let (tx, writer) = spawn_archive_writer(out, toc, level);
     let mut summary = DumpSummary {
         objects: catalog.objects.len(),
         tables: tables.len(),
@@ -348,16 +365,55 @@ async fn copy_table_out(
     Ok((counter.rows(), total))
 }
 
-/// Removes a temporary file unless it was renamed into place.
-struct TempGuard {
+/// An archive file written under a temporary name and renamed into place by
+/// [`AtomicFile::commit`]; dropped uncommitted, the temporary file is removed.
+pub(crate) struct AtomicFile {
+    tmp: PathBuf,
     path: PathBuf,
-    armed: bool,
+    committed: bool,
 }
 
-impl Drop for TempGuard {
+impl AtomicFile {
+    /// Creates the temporary file next to `path`.
+    pub(crate) fn create(path: &Path) -> Result<(AtomicFile, SyncingWriter), Error> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{file_name}.pgf.tmp.{}", std::process::id()));
+        let file = File::create(&tmp).map_err(|e| Error::Io {
+            path: tmp.clone(),
+            source: e,
+        })?;
+        Ok((
+            AtomicFile {
+                tmp,
+                path: path.to_path_buf(),
+                committed: false,
+            },
+            SyncingWriter(BufWriter::with_capacity(1 << 20, file)),
+        ))
+    }
+
+    /// Renames the finished file into place.
+    pub(crate) fn commit(mut self) -> Result<(), Error> {
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::Io {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.armed {
-            let _ = std::fs::remove_file(&self.path);
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
         }
     }
 }
@@ -369,37 +425,14 @@ pub async fn dump_to_path(
     opts: &DumpOptions,
     path: &Path,
 ) -> Result<DumpSummary, Error> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.pgf.tmp.{}", std::process::id()));
-    let io = |p: &Path, source| Error::Io {
-        path: p.to_path_buf(),
-        source,
-    };
-    let file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    let mut guard = TempGuard {
-        path: tmp.clone(),
-        armed: true,
-    };
-    let summary = dump(
-        source,
-        opts,
-        SyncingWriter(BufWriter::with_capacity(1 << 20, file)),
-    )
-    .await?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
-    guard.armed = false;
+    let (file, writer) = AtomicFile::create(path)?;
+    let summary = dump(source, opts, writer).await?;
+    file.commit()?;
     Ok(summary)
 }
 
 /// A buffered file writer that fsyncs when flushed at the end.
-struct SyncingWriter(BufWriter<File>);
+pub(crate) struct SyncingWriter(BufWriter<File>);
 
 impl Write for SyncingWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

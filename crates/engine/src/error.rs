@@ -113,6 +113,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another sync holds the target's advisory lock.
+    #[error("another sync holds the lock on target {target}; not starting a second one")]
+    Locked {
+        /// `user@host:port/db`.
+        target: String,
+    },
     /// The operation was cancelled (Ctrl-C, SIGTERM, or the caller).
     #[error("cancelled; nothing was changed")]
     Cancelled,

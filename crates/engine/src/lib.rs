@@ -11,15 +11,20 @@
 //! println!("restored {} rows", done.rows);
 //! # Ok(()) }
 //! ```
+mod apply;
 mod archive_file;
 pub mod conn;
 mod connect;
 mod dump;
 mod error;
 pub mod filter;
+mod history;
 mod progress;
 mod restore;
+mod schedule;
 mod select;
+mod sync;
+mod verify;
 
 pub use archive_file::{list, open_archive, ListEntry, VerifiedArchive};
 pub use conn::{ConnError, ConnSpec, SslMode};
@@ -27,8 +32,12 @@ pub use connect::connect;
 pub use dump::{dump, dump_to_path, DumpOptions, DumpSummary};
 pub use error::{ConnectFailure, Error};
 pub use filter::{FilterError, Filters};
+pub use history::{history, HistoryRow};
 pub use progress::{Progress, ProgressFn};
 pub use restore::{restore, RestoreOptions, RestoreSummary};
+pub use schedule::{parse_duration, sync_every, Cycle, Schedule};
+pub use sync::{record_interrupted, sync, SyncOptions, SyncReport, SYNC_LOCK_KEY};
+pub use verify::{verify, TableDiff, VerifyMode, VerifyOptions, VerifyReport};
 
 /// Renders the DDL script an archive's restore would run (no data).
 pub fn ddl(path: &std::path::Path, keep_owners: bool) -> Result<String, Error> {

@@ -4,16 +4,18 @@ use std::path::Path;
 
 use bytes::Bytes;
 use futures::SinkExt;
-use pgferry_catalog::{
-    quote_ident, render_object, server_message, Catalog, Kind, Object, RenderOptions, Section,
-};
+use pgferry_catalog::{quote_ident, server_message, Catalog, Kind, Object, RenderOptions};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
+use std::pin::Pin;
+
+use tokio_postgres::CopyInSink;
+
+use crate::apply::{apply_objects, TableFeed};
 use crate::archive_file::{open_archive, VerifiedArchive};
 use crate::conn::ConnSpec;
 use crate::connect::connect;
-use crate::dump::{copy_format, copy_target};
 use crate::error::Error;
 use crate::filter::Filters;
 use crate::progress::{report, Progress, ProgressFn};
@@ -246,7 +248,7 @@ async fn restore_into(
         .filter(|o| matches!(o.kind, Kind::TableData { .. }))
         .map(|o| o.id)
         .collect();
-    let (tx, mut rx) = mpsc::channel::<Result<Option<Bytes>, Error>>(4);
+    let (tx, rx) = mpsc::channel::<Result<Option<Bytes>, Error>>(4);
     let path = archive.path.clone();
     let mut reader = archive.reader;
     let feeder = tokio::task::spawn_blocking(move || {
@@ -276,74 +278,46 @@ async fn restore_into(
             }
         }
     });
-    let mut summary = RestoreSummary::default();
-    let mut post_reported = false;
-    for o in objects {
-        if !post_reported && o.section() == Section::PostData {
-            report(&opts.progress, Progress::PostData);
-            post_reported = true;
-        }
-        if let Kind::TableData {
-            table,
-            columns,
-            format,
-        } = &o.kind
-        {
-            report(
-                &opts.progress,
-                Progress::TableStarted {
-                    table: table.to_string(),
-                },
-            );
-            let sql = format!(
-                "COPY {} FROM STDIN{}",
-                copy_target(table, columns),
-                copy_format(*format)
-            );
-            let sink = client
-                .copy_in::<_, Bytes>(&sql)
-                .await
-                .map_err(|e| object_failed(o, &e))?;
-            futures::pin_mut!(sink);
-            let mut bytes = 0u64;
-            loop {
-                match rx.recv().await {
-                    Some(Ok(Some(frame))) => {
-                        bytes += frame.len() as u64;
-                        sink.send(frame).await.map_err(|e| object_failed(o, &e))?;
-                    }
-                    Some(Ok(None)) => break,
-                    Some(Err(e)) => return Err(e),
-                    None => return Err(Error::Cancelled),
-                }
-            }
-            let rows = sink.finish().await.map_err(|e| object_failed(o, &e))?;
-            summary.rows += rows;
-            summary.tables += 1;
-            report(
-                &opts.progress,
-                Progress::TableDone {
-                    table: table.to_string(),
-                    rows,
-                    bytes,
-                },
-            );
-        } else {
-            for stmt in render_object(o, &render) {
-                client
-                    .batch_execute(&stmt)
-                    .await
-                    .map_err(|e| object_failed(o, &e))?;
-            }
-        }
-        summary.objects += 1;
-    }
-    drop(rx);
+    let mut feed = ArchiveFeed { rx };
+    let applied = apply_objects(client, objects, &render, &mut feed, &opts.progress).await;
+    drop(feed);
     let _ = feeder.await;
+    let applied = applied?;
+    let summary = RestoreSummary {
+        objects: applied.objects,
+        tables: applied.tables.len(),
+        rows: applied.rows,
+    };
     client
         .batch_execute("COMMIT")
         .await
         .map_err(|e| Error::source_stmt("committing the restore", &e))?;
     report(&opts.progress, Progress::Finished);
     Ok(summary)
+}
+
+/// Table data from the archive reader thread.
+struct ArchiveFeed {
+    rx: mpsc::Receiver<Result<Option<Bytes>, Error>>,
+}
+
+impl TableFeed for ArchiveFeed {
+    async fn feed(
+        &mut self,
+        o: &Object,
+        mut sink: Pin<&mut CopyInSink<Bytes>>,
+    ) -> Result<u64, Error> {
+        let mut bytes = 0u64;
+        loop {
+            match self.rx.recv().await {
+                Some(Ok(Some(frame))) => {
+                    bytes += frame.len() as u64;
+                    sink.send(frame).await.map_err(|e| object_failed(o, &e))?;
+                }
+                Some(Ok(None)) => return Ok(bytes),
+                Some(Err(e)) => return Err(e),
+                None => return Err(Error::Cancelled),
+            }
+        }
+    }
 }

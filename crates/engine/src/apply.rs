@@ -1,0 +1,90 @@
+//! Applying a sorted object list to a target inside an open transaction:
+//! DDL from the renderer, table data from a [`TableFeed`].
+use std::pin::Pin;
+
+use bytes::Bytes;
+use pgferry_catalog::{render_object, Kind, Object, QName, RenderOptions, Section};
+use tokio_postgres::{Client, CopyInSink};
+
+use crate::dump::{copy_format, copy_target};
+use crate::error::Error;
+use crate::progress::{report, Progress, ProgressFn};
+use crate::restore::object_failed;
+
+/// Where table data comes from: an archive, or a live source.
+pub(crate) trait TableFeed {
+    /// Streams the data of `o` (a `TableData` object) into `sink`; returns the bytes moved.
+    async fn feed(&mut self, o: &Object, sink: Pin<&mut CopyInSink<Bytes>>) -> Result<u64, Error>;
+}
+
+/// What applying did.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Applied {
+    pub objects: usize,
+    pub tables: Vec<(QName, u64)>,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Runs every object's statements (and loads data) in order on `client`.
+pub(crate) async fn apply_objects<F: TableFeed>(
+    client: &Client,
+    objects: &[Object],
+    render: &RenderOptions,
+    feed: &mut F,
+    progress: &Option<ProgressFn>,
+) -> Result<Applied, Error> {
+    let mut done = Applied::default();
+    let mut post_reported = false;
+    for o in objects {
+        if !post_reported && o.section() == Section::PostData {
+            report(progress, Progress::PostData);
+            post_reported = true;
+        }
+        if let Kind::TableData {
+            table,
+            columns,
+            format,
+        } = &o.kind
+        {
+            report(
+                progress,
+                Progress::TableStarted {
+                    table: table.to_string(),
+                },
+            );
+            let sql = format!(
+                "COPY {} FROM STDIN{}",
+                copy_target(table, columns),
+                copy_format(*format)
+            );
+            let sink = client
+                .copy_in::<_, Bytes>(&sql)
+                .await
+                .map_err(|e| object_failed(o, &e))?;
+            futures::pin_mut!(sink);
+            let bytes = feed.feed(o, sink.as_mut()).await?;
+            let rows = sink.finish().await.map_err(|e| object_failed(o, &e))?;
+            done.rows += rows;
+            done.bytes += bytes;
+            done.tables.push((table.clone(), rows));
+            report(
+                progress,
+                Progress::TableDone {
+                    table: table.to_string(),
+                    rows,
+                    bytes,
+                },
+            );
+        } else {
+            for stmt in render_object(o, render) {
+                client
+                    .batch_execute(&stmt)
+                    .await
+                    .map_err(|e| object_failed(o, &e))?;
+            }
+        }
+        done.objects += 1;
+    }
+    Ok(done)
+}

@@ -1,0 +1,168 @@
+//! `pgferry.sync_history` on the target: one row per sync, success or failure.
+use tokio_postgres::Client;
+
+use crate::error::Error;
+
+/// DDL of the history table (the `pgferry` schema is never synced or dropped).
+const HISTORY_DDL: &str = "CREATE SCHEMA IF NOT EXISTS pgferry; \
+    CREATE TABLE IF NOT EXISTS pgferry.sync_history ( \
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+      started_at timestamptz NOT NULL, \
+      finished_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(), \
+      source_snapshot_at timestamptz, \
+      source text NOT NULL, \
+      source_version text, \
+      target_version text, \
+      tables integer NOT NULL DEFAULT 0, \
+      rows bigint NOT NULL DEFAULT 0, \
+      bytes bigint NOT NULL DEFAULT 0, \
+      outcome text NOT NULL CHECK (outcome IN ('success', 'failed', 'verify_failed')), \
+      verify text, \
+      error text, \
+      pgferry_version text NOT NULL)";
+
+/// One row of the history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryRow {
+    /// Row id.
+    pub id: i64,
+    /// When the sync started (RFC 3339).
+    pub started_at: String,
+    /// When it finished.
+    pub finished_at: String,
+    /// The source snapshot's time: the replica's data is as of this instant.
+    pub source_snapshot_at: Option<String>,
+    /// Seconds between the source snapshot and now (the replica's data age), for successful syncs.
+    pub data_age_seconds: Option<f64>,
+    /// `user@host:port/db` of the source.
+    pub source: String,
+    /// Source server version.
+    pub source_version: Option<String>,
+    /// Target server version.
+    pub target_version: Option<String>,
+    /// Tables copied.
+    pub tables: i32,
+    /// Rows copied.
+    pub rows: i64,
+    /// COPY bytes moved.
+    pub bytes: i64,
+    /// `success`, `failed` or `verify_failed`.
+    pub outcome: String,
+    /// Verification mode and result.
+    pub verify: Option<String>,
+    /// Error message of a failed sync.
+    pub error: Option<String>,
+}
+
+pub(crate) async fn ensure_history(client: &Client) -> Result<(), Error> {
+    client
+        .batch_execute(HISTORY_DDL)
+        .await
+        .map_err(|e| Error::source_stmt("creating pgferry.sync_history on the target", &e))
+}
+
+/// Values recorded for one sync.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Record {
+    pub started_at_epoch: f64,
+    pub source_snapshot_at: Option<String>,
+    pub source: String,
+    pub source_version: Option<String>,
+    pub target_version: Option<String>,
+    pub tables: i32,
+    pub rows: i64,
+    pub bytes: i64,
+    pub outcome: &'static str,
+    pub verify: Option<String>,
+    pub error: Option<String>,
+}
+
+pub(crate) async fn insert(client: &Client, r: &Record) -> Result<i64, Error> {
+    let row = client
+        .query_one(
+            "INSERT INTO pgferry.sync_history (started_at, source_snapshot_at, source, source_version, \
+             target_version, tables, rows, bytes, outcome, verify, error, pgferry_version) \
+             VALUES (pg_catalog.to_timestamp($1), $2::text::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             RETURNING id",
+            &[
+                &r.started_at_epoch,
+                &r.source_snapshot_at,
+                &r.source,
+                &r.source_version,
+                &r.target_version,
+                &r.tables,
+                &r.rows,
+                &r.bytes,
+                &r.outcome,
+                &r.verify,
+                &r.error,
+                &env!("CARGO_PKG_VERSION"),
+            ],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("recording the sync in pgferry.sync_history", &e))?;
+    Ok(row.get(0))
+}
+
+pub(crate) async fn set_verify(
+    client: &Client,
+    id: i64,
+    outcome: &str,
+    verify: &str,
+) -> Result<(), Error> {
+    client
+        .execute(
+            "UPDATE pgferry.sync_history SET outcome = $2, verify = $3 WHERE id = $1",
+            &[&id, &outcome, &verify],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("recording the verification", &e))?;
+    Ok(())
+}
+
+/// The most recent `limit` syncs recorded on the target, newest first.
+/// An empty list when no sync ever ran there.
+pub async fn history(client: &Client, limit: i64) -> Result<Vec<HistoryRow>, Error> {
+    let exists: bool = client
+        .query_one(
+            "SELECT pg_catalog.to_regclass('pgferry.sync_history') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("reading pgferry.sync_history", &e))?
+        .get(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let rows = client
+        .query(
+            "SELECT id, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+             to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+             to_char(source_snapshot_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+             CASE WHEN outcome <> 'failed' THEN extract(epoch FROM pg_catalog.clock_timestamp() - source_snapshot_at)::float8 END, \
+             source, source_version, target_version, tables, rows, bytes, outcome, verify, error \
+             FROM pgferry.sync_history ORDER BY id DESC LIMIT $1",
+            &[&limit],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("reading pgferry.sync_history", &e))?;
+    Ok(rows
+        .iter()
+        .map(|r| HistoryRow {
+            id: r.get(0),
+            started_at: r.get(1),
+            finished_at: r.get(2),
+            source_snapshot_at: r.get(3),
+            data_age_seconds: r.get(4),
+            source: r.get(5),
+            source_version: r.get(6),
+            target_version: r.get(7),
+            tables: r.get(8),
+            rows: r.get(9),
+            bytes: r.get(10),
+            outcome: r.get(11),
+            verify: r.get(12),
+            error: r.get(13),
+        })
+        .collect())
+}

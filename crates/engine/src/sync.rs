@@ -1,0 +1,616 @@
+//! `sync`: primary → replica in one command. The source's COPY output
+//! streams straight into the target's COPY input; every change to the target
+//! happens in one transaction, recorded in `pgferry.sync_history`.
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use pgferry_catalog::{quote_ident, Catalog, CopyFormat, Kind, Object, QName, RenderOptions};
+use pgferry_format::CopyRowCounter;
+use tokio::sync::mpsc;
+use tokio_postgres::{Client, CopyInSink};
+
+use crate::apply::{apply_objects, TableFeed};
+use crate::conn::ConnSpec;
+use crate::connect::connect;
+use crate::dump::{begin_snapshot, copy_out_sql, spawn_archive_writer, AtomicFile, Msg};
+use crate::error::Error;
+use crate::filter::{CompiledFilters, Filters};
+use crate::history::{self, Record};
+use crate::progress::{report, Progress, ProgressFn};
+use crate::restore::{clean_statements, object_failed, target_roles, RESTORE_SETTINGS};
+use crate::verify::{fingerprint, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT};
+
+/// Advisory lock key taken on the target for the whole sync ("pgferry" in ASCII).
+pub const SYNC_LOCK_KEY: i64 = 0x0070_6766_6572_7279;
+
+/// Options of [`sync`].
+#[derive(Clone)]
+pub struct SyncOptions {
+    /// pg_dump-style filters; excluded tables that exist on the target survive unchanged.
+    pub filters: Filters,
+    /// Check after commit.
+    pub verify: VerifyMode,
+    /// Terminate other sessions on the target database (default); else wait for their locks.
+    pub terminate: bool,
+    /// How long to wait for locks on either side.
+    pub lock_timeout: Duration,
+    /// Also write an archive of what was synced.
+    pub keep_archive: Option<PathBuf>,
+    /// Restore the source's ownership.
+    pub keep_owners: bool,
+    /// Allow a target older than the source.
+    pub allow_downgrade: bool,
+    /// Progress callback.
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            filters: Filters::default(),
+            verify: VerifyMode::Counts,
+            terminate: true,
+            lock_timeout: Duration::from_secs(30),
+            keep_archive: None,
+            keep_owners: false,
+            allow_downgrade: false,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SyncOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncOptions")
+            .field("filters", &self.filters)
+            .field("verify", &self.verify)
+            .field("terminate", &self.terminate)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("keep_archive", &self.keep_archive)
+            .finish()
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    /// Tables copied.
+    pub tables: usize,
+    /// Rows copied.
+    pub rows: u64,
+    /// COPY bytes moved.
+    pub bytes: u64,
+    /// Sessions terminated on the target.
+    pub terminated_sessions: i64,
+    /// Schemas that exist only on the target (left alone).
+    pub target_only_schemas: Vec<String>,
+    /// Excluded tables kept as they were on the target.
+    pub kept_tables: Vec<String>,
+    /// The source snapshot's time (RFC 3339): the replica's data is as of this instant.
+    pub source_snapshot_at: String,
+    /// `pgferry.sync_history` row id.
+    pub history_id: i64,
+    /// Verification result (`None` with `VerifyMode::None`).
+    pub verification: Option<VerifyReport>,
+}
+
+/// Replaces the target's copy of the source's schemas with the source's
+/// current state, in one target transaction; see DESIGN.md §4.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), pgferry_engine::Error> {
+/// use pgferry_engine::{sync, ConnSpec, SyncOptions};
+/// let primary = ConnSpec::parse("host=db1 dbname=app user=app").unwrap();
+/// let replica = ConnSpec::parse("host=db2 dbname=app user=app").unwrap();
+/// let report = sync(&primary, &replica, &SyncOptions::default()).await?;
+/// assert!(report.verification.map_or(true, |v| v.is_identical()));
+/// # Ok(()) }
+/// ```
+pub async fn sync(
+    source: &ConnSpec,
+    target: &ConnSpec,
+    opts: &SyncOptions,
+) -> Result<SyncReport, Error> {
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let tgt = connect(target, "target").await?;
+    history::ensure_history(&tgt).await?;
+    let locked: bool = tgt
+        .query_one(
+            "SELECT pg_catalog.pg_try_advisory_lock($1)",
+            &[&SYNC_LOCK_KEY],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("taking the sync lock on the target", &e))?
+        .get(0);
+    if !locked {
+        return Err(Error::Locked {
+            target: target.to_string(),
+        });
+    }
+    let mut record = Record {
+        started_at_epoch: started,
+        source: source.to_string(),
+        outcome: "failed",
+        ..Default::default()
+    };
+    let result = sync_locked(source, &tgt, opts, &mut record).await;
+    match result {
+        Ok(report) => {
+            let _ = tgt
+                .execute(
+                    "SELECT pg_catalog.pg_advisory_unlock($1)",
+                    &[&SYNC_LOCK_KEY],
+                )
+                .await;
+            Ok(report)
+        }
+        Err(e) => {
+            // The transaction is rolled back; record the failure in its own.
+            let _ = tgt.batch_execute("ROLLBACK").await;
+            record.outcome = "failed";
+            record.error = Some(e.to_string());
+            let recorded = history::insert(&tgt, &record).await;
+            if recorded.is_err() {
+                record_failure_fresh(target, &record).await;
+            }
+            let _ = tgt
+                .execute(
+                    "SELECT pg_catalog.pg_advisory_unlock($1)",
+                    &[&SYNC_LOCK_KEY],
+                )
+                .await;
+            Err(e)
+        }
+    }
+}
+
+/// Records a failure on a new connection (the sync's own may be gone).
+async fn record_failure_fresh(target: &ConnSpec, record: &Record) {
+    if let Ok(c) = connect(target, "target").await {
+        let _ = history::insert(&c, record).await;
+    }
+}
+
+/// Records that a sync was interrupted (signal), on a new connection.
+pub async fn record_interrupted(source: &ConnSpec, target: &ConnSpec, reason: &str) {
+    let record = Record {
+        started_at_epoch: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
+        source: source.to_string(),
+        outcome: "failed",
+        error: Some(reason.to_string()),
+        ..Default::default()
+    };
+    record_failure_fresh(target, &record).await;
+}
+
+fn major(version_num: i32) -> i32 {
+    version_num / 10000
+}
+
+async fn server_version_num(c: &Client) -> Result<(i32, String), Error> {
+    let row = c
+        .query_one(
+            "SELECT current_setting('server_version_num')::int4, current_setting('server_version')",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("reading the server version", &e))?;
+    Ok((row.get(0), row.get(1)))
+}
+
+async fn sync_locked(
+    source: &ConnSpec,
+    tgt: &Client,
+    opts: &SyncOptions,
+    record: &mut Record,
+) -> Result<SyncReport, Error> {
+    let src = connect(source, "source").await?;
+    let (src_num, src_version) = server_version_num(&src).await?;
+    let (tgt_num, tgt_version) = server_version_num(tgt).await?;
+    record.source_version = Some(src_version.clone());
+    record.target_version = Some(tgt_version.clone());
+    if major(tgt_num) < major(src_num) && !opts.allow_downgrade {
+        return Err(Error::Version(format!(
+            "the target runs PostgreSQL {} but the source runs {}: a sync to an older server needs --allow-downgrade",
+            major(tgt_num),
+            major(src_num)
+        )));
+    }
+    let catalog = begin_snapshot(&src, &opts.filters, opts.lock_timeout).await?;
+    let snapshot_at: String = src
+        .query_one(
+            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("reading the snapshot time", &e))?
+        .get(0);
+    record.source_snapshot_at = Some(snapshot_at.clone());
+    report(
+        &opts.progress,
+        Progress::CatalogRead {
+            objects: catalog.objects.len(),
+            tables: catalog
+                .objects
+                .iter()
+                .filter(|o| matches!(o.kind, Kind::TableData { .. }))
+                .count(),
+        },
+    );
+    let compiled = opts.filters.compile()?;
+    let roles = target_roles(tgt).await?;
+    let render = RenderOptions {
+        keep_owners: opts.keep_owners,
+        roles: Some(roles),
+        target_version: tgt_num,
+    };
+    tgt.batch_execute(&format!(
+        "BEGIN; {RESTORE_SETTINGS}; SET LOCAL lock_timeout = {}",
+        opts.lock_timeout.as_millis()
+    ))
+    .await
+    .map_err(|e| Error::source_stmt("starting the sync transaction on the target", &e))?;
+    let mut out = SyncReport {
+        source_snapshot_at: snapshot_at,
+        ..Default::default()
+    };
+    if opts.terminate {
+        out.terminated_sessions = tgt
+            .query_one(
+                "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity \
+                 WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() \
+                 AND backend_type = 'client backend'",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("terminating other sessions on the target", &e))?
+            .get(0);
+    }
+    let synced_schemas: HashSet<String> = catalog
+        .objects
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Schema))
+        .map(|o| o.name.clone())
+        .collect();
+    out.target_only_schemas = target_only_schemas(tgt, &synced_schemas).await?;
+    for s in &out.target_only_schemas {
+        tracing::info!(schema = %s, "schema exists only on the target; left alone");
+    }
+    let kept = hold_excluded_tables(tgt, &synced_schemas, &compiled).await?;
+    out.kept_tables = kept.iter().map(|k| k.name.to_string()).collect();
+    for stmt in clean_statements(&catalog.objects) {
+        tgt.batch_execute(&stmt)
+            .await
+            .map_err(|e| Error::source_stmt(format!("sync: {stmt}"), &e))?;
+    }
+    let mut archive = match &opts.keep_archive {
+        Some(path) => Some(KeptArchive::start(path, &catalog)?),
+        None => None,
+    };
+    let mut feed = LiveFeed {
+        src: &src,
+        archive: archive.as_ref().map(|a| a.tx.clone()),
+        source_rows: Vec::new(),
+    };
+    let applied = apply_objects(tgt, &catalog.objects, &render, &mut feed, &opts.progress).await?;
+    let source_rows = std::mem::take(&mut feed.source_rows);
+    drop(feed);
+    restore_held_tables(tgt, &kept).await?;
+    out.tables = applied.tables.len();
+    out.rows = applied.rows;
+    out.bytes = applied.bytes;
+    record.tables = out.tables as i32;
+    record.rows = out.rows as i64;
+    record.bytes = out.bytes as i64;
+    record.outcome = "success";
+    record.verify = Some(opts.verify.as_str().to_string());
+    let id = history::insert(tgt, record).await?;
+    out.history_id = id;
+    tgt.batch_execute("COMMIT")
+        .await
+        .map_err(|e| Error::source_stmt("committing the sync on the target", &e))?;
+    if let Some(a) = archive.take() {
+        if let Err(e) = a.finish().await {
+            tracing::warn!(error = %e, "the sync committed but the archive copy could not be written");
+        }
+    }
+    report(&opts.progress, Progress::Finished);
+    // Verification, the source side still in the sync's snapshot.
+    if opts.verify != VerifyMode::None {
+        let v = verify_after_sync(&src, tgt, &catalog, &source_rows, opts.verify).await?;
+        let outcome = if v.is_identical() {
+            "success"
+        } else {
+            "verify_failed"
+        };
+        let summary = if v.is_identical() {
+            format!(
+                "{}: {} tables identical",
+                opts.verify.as_str(),
+                v.tables_checked
+            )
+        } else {
+            format!(
+                "{}: {} of {} tables differ: {}",
+                opts.verify.as_str(),
+                v.differences.len(),
+                v.tables_checked,
+                v.differences
+                    .iter()
+                    .map(|d| d.table.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        history::set_verify(tgt, id, outcome, &summary).await?;
+        out.verification = Some(v);
+    }
+    let _ = src.batch_execute("COMMIT").await;
+    Ok(out)
+}
+
+async fn verify_after_sync(
+    src: &Client,
+    tgt: &Client,
+    catalog: &Catalog,
+    source_rows: &[(QName, u64)],
+    mode: VerifyMode,
+) -> Result<VerifyReport, Error> {
+    for c in [src, tgt] {
+        c.batch_execute(STABLE_OUTPUT)
+            .await
+            .map_err(|e| Error::source_stmt("verify settings", &e))?;
+    }
+    let mut v = VerifyReport::default();
+    for o in &catalog.objects {
+        let Kind::TableData { table, .. } = &o.kind else {
+            continue;
+        };
+        let (a, b) = match mode {
+            VerifyMode::Checksums => (
+                fingerprint(src, table, true).await?,
+                fingerprint(tgt, table, true).await?,
+            ),
+            _ => {
+                let copied = source_rows
+                    .iter()
+                    .find(|(t, _)| t == table)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0);
+                (
+                    format!("{copied} rows"),
+                    fingerprint(tgt, table, false).await?,
+                )
+            }
+        };
+        v.tables_checked += 1;
+        if a != b {
+            v.differences.push(TableDiff {
+                table: table.to_string(),
+                source: a,
+                target: b,
+            });
+        }
+    }
+    Ok(v)
+}
+
+async fn target_only_schemas(tgt: &Client, synced: &HashSet<String>) -> Result<Vec<String>, Error> {
+    if synced.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = tgt
+        .query(
+            "SELECT nspname::text FROM pg_catalog.pg_namespace n WHERE nspname NOT IN ('pg_catalog', \
+             'information_schema', 'pgferry') AND nspname !~ '^pg_(toast|temp_)' AND nspname !~ '^pgferry_hold_' \
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("listing the target's schemas", &e))?;
+    Ok(rows
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .filter(|s| !synced.contains(s))
+        .collect())
+}
+
+/// An excluded table moved aside while its schema is replaced.
+struct Held {
+    name: QName,
+    hold_schema: String,
+    shape: String,
+}
+
+/// Columns, defaults, constraints and indexes of a table, to prove it came back unchanged.
+async fn table_shape(tgt: &Client, schema: &str, name: &str) -> Result<String, Error> {
+    let row = tgt
+        .query_one(
+            "SELECT (SELECT string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod) || ' ' || \
+                     COALESCE(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum) \
+                     FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) || ' | ' || \
+                    (SELECT count(*) FROM pg_catalog.pg_constraint WHERE conrelid = c.oid) || ' constraints | ' || \
+                    (SELECT count(*) FROM pg_catalog.pg_index WHERE indrelid = c.oid) || ' indexes' \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema, &name],
+        )
+        .await
+        .map_err(|e| Error::source_stmt(format!("inspecting kept table {schema}.{name}"), &e))?;
+    Ok(row.get::<_, Option<String>>(0).unwrap_or_default())
+}
+
+/// Moves tables that the filters exclude, in schemas about to be replaced, into holding schemas.
+async fn hold_excluded_tables(
+    tgt: &Client,
+    synced: &HashSet<String>,
+    filters: &CompiledFilters,
+) -> Result<Vec<Held>, Error> {
+    if synced.is_empty() || filters.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = tgt
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("listing the target's tables", &e))?;
+    let mut held = Vec::new();
+    for r in rows {
+        let (schema, name): (String, String) = (r.get(0), r.get(1));
+        if !synced.contains(&schema) || filters.table_included(&schema, &name) {
+            continue;
+        }
+        let hold_schema = format!("pgferry_hold_{}", held.len());
+        let shape = table_shape(tgt, &schema, &name).await?;
+        let q = QName {
+            schema: schema.clone(),
+            name: name.clone(),
+        };
+        tgt.batch_execute(&format!(
+            "CREATE SCHEMA {hs}; ALTER TABLE {t} SET SCHEMA {hs}",
+            hs = quote_ident(&hold_schema),
+            t = q.sql()
+        ))
+        .await
+        .map_err(|e| Error::source_stmt(format!("keeping excluded table {q}"), &e))?;
+        tracing::info!(table = %q, "excluded table kept as it is on the target");
+        held.push(Held {
+            name: q,
+            hold_schema,
+            shape,
+        });
+    }
+    Ok(held)
+}
+
+async fn restore_held_tables(tgt: &Client, held: &[Held]) -> Result<(), Error> {
+    for h in held {
+        let hs = quote_ident(&h.hold_schema);
+        tgt.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {s}; ALTER TABLE {hs}.{t} SET SCHEMA {s}; DROP SCHEMA {hs}",
+            s = quote_ident(&h.name.schema),
+            t = quote_ident(&h.name.name)
+        ))
+        .await
+        .map_err(|e| Error::source_stmt(format!("putting back excluded table {}", h.name), &e))?;
+        let shape = table_shape(tgt, &h.name.schema, &h.name.name).await?;
+        if shape != h.shape {
+            return Err(Error::Source {
+                what: format!("keeping excluded table {}", h.name),
+                message: format!(
+                    "it depends on objects the sync replaces and would change ({} became {}); exclude those objects too, or include the table",
+                    h.shape, shape
+                ),
+                sqlstate: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Table data straight from the source's COPY, optionally teed into an archive.
+struct LiveFeed<'a> {
+    src: &'a Client,
+    archive: Option<mpsc::Sender<Msg>>,
+    source_rows: Vec<(QName, u64)>,
+}
+
+impl TableFeed for LiveFeed<'_> {
+    async fn feed(
+        &mut self,
+        o: &Object,
+        mut sink: Pin<&mut CopyInSink<Bytes>>,
+    ) -> Result<u64, Error> {
+        let Kind::TableData {
+            table,
+            columns,
+            format,
+        } = &o.kind
+        else {
+            return Ok(0);
+        };
+        let fail = |message: String| Error::DumpData {
+            table: table.to_string(),
+            message,
+        };
+        let stream = self
+            .src
+            .copy_out(&copy_out_sql(table, columns, *format))
+            .await
+            .map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
+        futures::pin_mut!(stream);
+        let mut counter = match format {
+            CopyFormat::Binary => CopyRowCounter::binary(),
+            CopyFormat::Text => CopyRowCounter::text(),
+        };
+        let mut bytes = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
+            counter.feed(&chunk).map_err(fail)?;
+            bytes += chunk.len() as u64;
+            if let Some(a) = &self.archive {
+                if a.send(Msg::Frame(o.id, chunk.clone())).await.is_err() {
+                    self.archive = None;
+                }
+            }
+            sink.send(chunk).await.map_err(|e| object_failed(o, &e))?;
+        }
+        if !counter.finished() {
+            return Err(fail("COPY stream ended early".into()));
+        }
+        if let Some(a) = &self.archive {
+            let _ = a.send(Msg::End(o.id, counter.rows())).await;
+        }
+        self.source_rows.push((table.clone(), counter.rows()));
+        Ok(bytes)
+    }
+}
+
+/// The optional archive written alongside a sync (`--keep-archive`).
+struct KeptArchive {
+    tx: mpsc::Sender<Msg>,
+    writer: tokio::task::JoinHandle<Result<u64, std::io::Error>>,
+    file: AtomicFile,
+}
+
+impl KeptArchive {
+    fn start(path: &std::path::Path, catalog: &Catalog) -> Result<Self, Error> {
+        let toc = serde_json::to_vec(catalog).map_err(|e| Error::Toc {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let (file, out) = AtomicFile::create(path)?;
+        let (tx, writer) = spawn_archive_writer(out, toc, 3);
+        Ok(KeptArchive { tx, writer, file })
+    }
+
+    async fn finish(self) -> Result<(), Error> {
+        drop(self.tx);
+        match self.writer.await {
+            Ok(Ok(_)) => self.file.commit(),
+            Ok(Err(e)) => Err(Error::Io {
+                path: "archive".into(),
+                source: e,
+            }),
+            Err(e) => Err(Error::Io {
+                path: "archive".into(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Comparing a source and a target: schema drift, row counts, content checksums.
+use std::collections::BTreeMap;
+
+use pgferry_catalog::{read_catalog, render_object, Catalog, Kind, Object, QName, RenderOptions};
+use tokio_postgres::Client;
+
+use crate::conn::ConnSpec;
+use crate::connect::connect;
+use crate::dump::begin_snapshot;
+use crate::error::Error;
+use crate::filter::Filters;
+
+/// How a sync's result is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyMode {
+    /// No check.
+    None,
+    /// Exact row counts per table (default).
+    #[default]
+    Counts,
+    /// Row counts and an order-independent hash of every row's content.
+    Checksums,
+}
+
+impl VerifyMode {
+    /// `none`, `counts` or `checksums`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyMode::None => "none",
+            VerifyMode::Counts => "counts",
+            VerifyMode::Checksums => "checksums",
+        }
+    }
+}
+
+/// A table whose contents differ.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableDiff {
+    /// `schema.table`.
+    pub table: String,
+    /// What the source has (e.g. `1000 rows`).
+    pub source: String,
+    /// What the target has.
+    pub target: String,
+}
+
+/// Outcome of a verification.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VerifyReport {
+    /// Tables compared.
+    pub tables_checked: usize,
+    /// Tables whose contents differ.
+    pub differences: Vec<TableDiff>,
+    /// Objects or columns present on one side only, or defined differently.
+    pub drift: Vec<String>,
+}
+
+impl VerifyReport {
+    /// True when nothing differs.
+    pub fn is_identical(&self) -> bool {
+        self.differences.is_empty() && self.drift.is_empty()
+    }
+}
+
+/// Session settings that make row text identical on both sides.
+/// (`search_path` matters too: `regclass` and similar values print qualified or not.)
+pub(crate) const STABLE_OUTPUT: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; \
+     SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'; \
+     SELECT pg_catalog.set_config('search_path', '', false)";
+
+/// Row count, and with `checksums` an order-independent content hash, of one table.
+pub(crate) async fn fingerprint(
+    client: &Client,
+    table: &QName,
+    checksums: bool,
+) -> Result<String, Error> {
+    let sql = if checksums {
+        format!(
+            "SELECT count(*)::text || ' rows, content hash ' || \
+             COALESCE(sum(('x' || left(md5(x::text), 16))::bit(64)::bigint::numeric), 0)::text \
+             FROM ONLY {} x",
+            table.sql()
+        )
+    } else {
+        format!("SELECT count(*)::text || ' rows' FROM ONLY {}", table.sql())
+    };
+    let row = client
+        .query_one(&sql, &[])
+        .await
+        .map_err(|e| Error::source_stmt(format!("verifying {table}"), &e))?;
+    Ok(row.get(0))
+}
+
+/// Options of [`verify`].
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Restrict to these objects.
+    pub filters: Filters,
+    /// Compare contents, not only counts.
+    pub checksums: bool,
+}
+
+/// Compares `source` and `target`: schema drift (objects and columns present
+/// on one side only or defined differently) and per-table counts or
+/// checksums. Both sides are read in one snapshot each.
+pub async fn verify(
+    source: &ConnSpec,
+    target: &ConnSpec,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, Error> {
+    let src = connect(source, "source").await?;
+    let tgt = connect(target, "target").await?;
+    let lock_timeout = std::time::Duration::from_secs(10);
+    let src_cat = begin_snapshot(&src, &opts.filters, lock_timeout).await?;
+    tgt.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .map_err(|e| Error::source_stmt("starting a snapshot on the target", &e))?;
+    let compiled = opts.filters.compile()?;
+    let tgt_cat = read_catalog(&tgt, &compiled).await?;
+    for c in [&src, &tgt] {
+        c.batch_execute(STABLE_OUTPUT)
+            .await
+            .map_err(|e| Error::source_stmt("verify settings", &e))?;
+    }
+    let mut report = VerifyReport {
+        drift: schema_drift(&src_cat, &tgt_cat),
+        ..Default::default()
+    };
+    let target_tables: std::collections::HashSet<String> = tgt_cat
+        .objects
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Table(_)))
+        .map(Object::display_name)
+        .collect();
+    for o in &src_cat.objects {
+        let Kind::TableData { table, .. } = &o.kind else {
+            continue;
+        };
+        if !target_tables.contains(&table.to_string()) {
+            continue; // reported as drift
+        }
+        let (a, b) = (
+            fingerprint(&src, table, opts.checksums).await?,
+            fingerprint(&tgt, table, opts.checksums).await?,
+        );
+        report.tables_checked += 1;
+        if a != b {
+            report.differences.push(TableDiff {
+                table: table.to_string(),
+                source: a,
+                target: b,
+            });
+        }
+    }
+    let _ = src.batch_execute("COMMIT").await;
+    let _ = tgt.batch_execute("COMMIT").await;
+    Ok(report)
+}
+
+fn comparable(o: &Object) -> bool {
+    !matches!(
+        o.kind,
+        Kind::TableData { .. }
+            | Kind::SequenceSet { .. }
+            | Kind::MatViewRefresh { .. }
+            | Kind::DefaultAcl { .. }
+    )
+}
+
+/// Objects and columns present on one side only or defined differently.
+pub(crate) fn schema_drift(source: &Catalog, target: &Catalog) -> Vec<String> {
+    let index = |c: &Catalog| -> BTreeMap<(String, String), Object> {
+        c.objects
+            .iter()
+            .filter(|o| comparable(o))
+            .map(|o| ((o.kind.label().to_string(), o.display_name()), o.clone()))
+            .collect()
+    };
+    let (a, b) = (index(source), index(target));
+    let opts = RenderOptions::default();
+    let mut out = Vec::new();
+    for (key, o) in &a {
+        match b.get(key) {
+            None => out.push(format!(
+                "only on source: {} {}: {}",
+                key.0,
+                key.1,
+                render_object(o, &opts).first().cloned().unwrap_or_default()
+            )),
+            Some(t) => match (&o.kind, &t.kind) {
+                (Kind::Table(x), Kind::Table(y)) => {
+                    let cols = |d: &pgferry_catalog::TableDef| -> BTreeMap<String, String> {
+                        d.columns
+                            .iter()
+                            .map(|c| {
+                                let mut s = c.type_sql.clone();
+                                if c.not_null {
+                                    s.push_str(" NOT NULL");
+                                }
+                                if let Some(d) = &c.default {
+                                    s.push_str(&format!(" DEFAULT {d}"));
+                                }
+                                (c.name.clone(), s)
+                            })
+                            .collect()
+                    };
+                    let (cx, cy) = (cols(x), cols(y));
+                    for (name, def) in &cx {
+                        match cy.get(name) {
+                            None => {
+                                out.push(format!("column only on source: {}.{name} {def}", key.1))
+                            }
+                            Some(d) if d != def => out.push(format!(
+                                "column differs: {}.{name}: source {def}, target {d}",
+                                key.1
+                            )),
+                            _ => {}
+                        }
+                    }
+                    for (name, def) in &cy {
+                        if !cx.contains_key(name) {
+                            out.push(format!("column only on target: {}.{name} {def}", key.1));
+                        }
+                    }
+                }
+                _ => {
+                    let (x, y) = (render_object(o, &opts), render_object(t, &opts));
+                    if x != y {
+                        out.push(format!(
+                            "differs: {} {}: source: {} | target: {}",
+                            key.0,
+                            key.1,
+                            x.join("; "),
+                            y.join("; ")
+                        ));
+                    }
+                }
+            },
+        }
+    }
+    for (key, o) in &b {
+        if !a.contains_key(key) {
+            out.push(format!(
+                "only on target: {} {}: {}",
+                key.0,
+                key.1,
+                render_object(o, &opts).first().cloned().unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
