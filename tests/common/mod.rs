@@ -93,3 +93,58 @@ pub fn assert_same_database(a: &TestDb, b: &TestDb) {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
+
+/// pg_dump --schema-only without pgferry's own bookkeeping schema.
+pub fn schema_without_pgferry(db: &TestDb) -> String {
+    pgferry_testkit::normalize_dump(&db.pg_dump(&["--schema-only", "--exclude-schema=pgferry"]))
+}
+
+/// Asserts the replica equals the source (ignoring the replica's `pgferry` schema).
+pub fn assert_replica_equals(src: &TestDb, replica: &TestDb) {
+    let (a, b) = (schema_without_pgferry(src), schema_without_pgferry(replica));
+    assert!(a == b, "schemas differ:\n{}", first_difference(&a, &b));
+    assert_eq!(
+        user_contents(src),
+        user_contents(replica),
+        "table contents differ"
+    );
+    assert_eq!(
+        strip(sequences(src)),
+        strip(sequences(replica)),
+        "sequences differ"
+    );
+    assert_eq!(
+        matviews(src),
+        matviews(replica),
+        "matview population differs"
+    );
+}
+
+fn strip(rows: Vec<Vec<Option<String>>>) -> Vec<Vec<Option<String>>> {
+    rows.into_iter()
+        .filter(|r| !r[0].as_deref().unwrap_or("").starts_with("pgferry."))
+        .collect()
+}
+
+/// [`table_contents`] without pgferry's own tables.
+pub fn user_contents(db: &TestDb) -> Vec<Vec<Option<String>>> {
+    strip(table_contents(db))
+}
+
+/// The first differing lines of two texts.
+pub fn first_difference(a: &str, b: &str) -> String {
+    a.lines()
+        .zip(b.lines())
+        .enumerate()
+        .filter(|(_, (x, y))| x != y)
+        .take(10)
+        .map(|(i, (x, y))| format!("line {}:\n  - {x}\n  + {y}", i + 1))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + &format!("\n({} vs {} lines)", a.lines().count(), b.lines().count())
+}
+
+/// `pgferry.sync_history` rows: (outcome, error).
+pub fn history(db: &TestDb) -> Vec<Vec<Option<String>>> {
+    db.query_strings("SELECT outcome, error, verify FROM pgferry.sync_history ORDER BY id")
+}

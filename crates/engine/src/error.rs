@@ -69,18 +69,18 @@ pub enum Error {
         message: String,
     },
     /// Reading the source catalog failed.
-    #[error("dump: {0}")]
+    #[error("{0}")]
     Catalog(#[from] CatalogError),
     /// Copying a table's data out of the source failed.
-    #[error("dump: copying data of table {table}: {message}")]
+    #[error("copying data of table {table}: {message}")]
     DumpData {
         /// Table.
         table: String,
         /// Server or stream message.
         message: String,
     },
-    /// A statement failed on the source.
-    #[error("dump: {what}: {message}")]
+    /// A statement failed (on the source or the target, as `what` says).
+    #[error("{what}: {message}")]
     Source {
         /// What was being done.
         what: String,

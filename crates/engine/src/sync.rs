@@ -120,7 +120,6 @@ pub async fn sync(
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     let tgt = connect(target, "target").await?;
-    history::ensure_history(&tgt).await?;
     let locked: bool = tgt
         .query_one(
             "SELECT pg_catalog.pg_try_advisory_lock($1)",
@@ -134,6 +133,7 @@ pub async fn sync(
             target: target.to_string(),
         });
     }
+    history::ensure_history(&tgt).await?;
     let mut record = Record {
         started_at_epoch: started,
         source: source.to_string(),
