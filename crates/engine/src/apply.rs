@@ -36,7 +36,16 @@ pub(crate) async fn apply_objects<F: TableFeed>(
 ) -> Result<Applied, Error> {
     let mut done = Applied::default();
     let mut post_reported = false;
+    // Tables created by this transaction load with FREEZE: no later
+    // vacuum/hint-bit writes on the target.
+    let mut created: std::collections::HashSet<QName> = std::collections::HashSet::new();
     for o in objects {
+        if let (Kind::Table(_), Some(schema)) = (&o.kind, &o.schema) {
+            created.insert(QName {
+                schema: schema.clone(),
+                name: o.name.clone(),
+            });
+        }
         if !post_reported && o.section() == Section::PostData {
             report(progress, Progress::PostData);
             post_reported = true;
@@ -53,11 +62,13 @@ pub(crate) async fn apply_objects<F: TableFeed>(
                     table: table.to_string(),
                 },
             );
-            let sql = format!(
-                "COPY {} FROM STDIN{}",
-                copy_target(table, columns),
-                copy_format(*format)
-            );
+            let freeze = created.contains(table);
+            let options = match (format, freeze) {
+                (pgferry_catalog::CopyFormat::Binary, true) => " (FORMAT binary, FREEZE)",
+                (pgferry_catalog::CopyFormat::Text, true) => " (FREEZE)",
+                (f, false) => copy_format(*f),
+            };
+            let sql = format!("COPY {} FROM STDIN{options}", copy_target(table, columns));
             let sink = client
                 .copy_in::<_, Bytes>(&sql)
                 .await

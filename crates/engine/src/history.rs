@@ -4,7 +4,8 @@ use tokio_postgres::Client;
 use crate::error::Error;
 
 /// DDL of the history table (the `pgferry` schema is never synced or dropped).
-const HISTORY_DDL: &str = "CREATE SCHEMA IF NOT EXISTS pgferry; \
+const HISTORY_DDL: &str =
+    "SET client_min_messages = warning; CREATE SCHEMA IF NOT EXISTS pgferry; \
     CREATE TABLE IF NOT EXISTS pgferry.sync_history ( \
       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
       started_at timestamptz NOT NULL, \

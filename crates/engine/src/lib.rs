@@ -24,6 +24,7 @@ mod restore;
 mod schedule;
 mod select;
 mod sync;
+mod tls;
 mod verify;
 
 pub use archive_file::{list, open_archive, ListEntry, VerifiedArchive};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use pgferry_catalog::{quote_ident, Catalog, CopyFormat, Kind, Object, QName, RenderOptions};
 use pgferry_format::CopyRowCounter;
@@ -23,6 +23,9 @@ use crate::history::{self, Record};
 use crate::progress::{report, Progress, ProgressFn};
 use crate::restore::{clean_statements, object_failed, target_roles, RESTORE_SETTINGS};
 use crate::verify::{fingerprint, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT};
+
+/// Bytes gathered from the source's COPY before they are written to the target.
+const BATCH: usize = 1 << 20;
 
 /// Advisory lock key taken on the target for the whole sync ("pgferry" in ASCII).
 pub const SYNC_LOCK_KEY: i64 = 0x0070_6766_6572_7279;
@@ -559,17 +562,32 @@ impl TableFeed for LiveFeed<'_> {
             CopyFormat::Text => CopyRowCounter::text(),
         };
         let mut bytes = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
-            counter.feed(&chunk).map_err(fail)?;
-            bytes += chunk.len() as u64;
-            if let Some(a) = &self.archive {
-                if a.send(Msg::Frame(o.id, chunk.clone())).await.is_err() {
-                    self.archive = None;
-                }
+        // The server sends one CopyData message per row: batch them so the
+        // target gets large writes (and the archive large frames).
+        let mut batch = BytesMut::with_capacity(BATCH + 65536);
+        loop {
+            let next = stream.next().await;
+            let done = next.is_none();
+            if let Some(chunk) = next {
+                let chunk = chunk.map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
+                counter.feed(&chunk).map_err(fail)?;
+                bytes += chunk.len() as u64;
+                batch.extend_from_slice(&chunk);
             }
-            sink.send(chunk).await.map_err(|e| object_failed(o, &e))?;
+            if batch.len() >= BATCH || (done && !batch.is_empty()) {
+                let frame = batch.split().freeze();
+                if let Some(a) = &self.archive {
+                    if a.send(Msg::Frame(o.id, frame.clone())).await.is_err() {
+                        self.archive = None;
+                    }
+                }
+                sink.feed(frame).await.map_err(|e| object_failed(o, &e))?;
+            }
+            if done {
+                break;
+            }
         }
+        sink.flush().await.map_err(|e| object_failed(o, &e))?;
         if !counter.finished() {
             return Err(fail("COPY stream ended early".into()));
         }
