@@ -200,8 +200,14 @@ pub(crate) fn setup(spec: &ConnSpec) -> Result<Option<Tls>, String> {
         Some((path, chain, key)) => {
             let key_path = key_path(spec);
             let config = builder.with_client_auth_cert(chain, key).map_err(|e| {
+                let why = match e {
+                    rustls::Error::InconsistentKeys(_) => {
+                        "the private key does not match the certificate".to_string()
+                    }
+                    other => other.to_string(),
+                };
                 format!(
-                    "cannot use client certificate \"{}\" with key \"{}\": {e} (sslcert/sslkey)",
+                    "cannot use client certificate \"{}\" with key \"{}\": {why} (sslcert/sslkey)",
                     path.display(),
                     key_path.as_deref().unwrap_or(Path::new("?")).display()
                 )

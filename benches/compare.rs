@@ -1,0 +1,380 @@
+//! Side-by-side benchmark: pgferry against pg_dump / pg_restore and the
+//! failover script they are used in, on the same throwaway cluster, runs
+//! interleaved (A B A B ...), medians reported. Run with
+//! `bash scripts/bench.sh` (or `cargo bench --bench compare`).
+//!
+//! Environment: `PGFERRY_BENCH_SCALE` (pgbench scale, default 20 ≈ 560 MB with
+//! the events table), `PGFERRY_BENCH_ROUNDS` (default 3), `PGFERRY_BENCH_PG_DUMP`
+//! (a pg_dump ≥ 16 for the zstd competitors; its pg_restore is taken from the
+//! same directory).
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pgferry_testkit::{Cluster, TestDb};
+
+struct Sample {
+    secs: f64,
+    rss_kb: Option<u64>,
+    bytes: Option<u64>,
+}
+
+/// Runs a command, sampling its VmHWM until it exits.
+fn measure(cmd: &mut Command, output: Option<&Path>) -> Sample {
+    if let Some(p) = output {
+        let _ = std::fs::remove_file(p);
+        let _ = std::fs::remove_dir_all(p);
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut rss = 0u64;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            if let Some(v) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            {
+                rss = rss.max(v);
+            }
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            let secs = start.elapsed().as_secs_f64();
+            if !status.success() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("{cmd:?} failed: {err}");
+            }
+            let bytes = output.map(dir_or_file_size);
+            return Sample {
+                secs,
+                rss_kb: (rss > 0).then_some(rss),
+                bytes,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn dir_or_file_size(p: &Path) -> u64 {
+    if p.is_dir() {
+        std::fs::read_dir(p)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    } else {
+        std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+struct Contender {
+    name: String,
+    /// Prepares the round (not timed), returns the command to time and its output path.
+    run: Box<dyn Fn() -> (Command, Option<PathBuf>)>,
+    samples: Vec<Sample>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn report(title: &str, reference: &str, contenders: &[Contender]) {
+    println!("\n### {title}\n");
+    println!("| tool | median s | min s | max s | output MB | peak RSS MB | time vs {reference} |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let refm = contenders
+        .iter()
+        .find(|c| c.name == reference)
+        .map(|c| median(c.samples.iter().map(|s| s.secs).collect()));
+    for c in contenders {
+        let secs: Vec<f64> = c.samples.iter().map(|s| s.secs).collect();
+        let m = median(secs.clone());
+        let min = secs.iter().cloned().fold(f64::INFINITY, f64::min);
+        let max = secs.iter().cloned().fold(0.0, f64::max);
+        let size = c
+            .samples
+            .last()
+            .and_then(|s| s.bytes)
+            .map(|b| format!("{:.1}", b as f64 / 1e6))
+            .unwrap_or("—".into());
+        let rss = c
+            .samples
+            .iter()
+            .filter_map(|s| s.rss_kb)
+            .max()
+            .map(|k| format!("{:.1}", k as f64 / 1024.0))
+            .unwrap_or("—".into());
+        let ratio = refm.map(|r| format!("{:.2}×", m / r)).unwrap_or("—".into());
+        println!(
+            "| {} | {m:.2} | {min:.2} | {max:.2} | {size} | {rss} | {ratio} |",
+            c.name
+        );
+    }
+}
+
+fn rounds(contenders: &mut [Contender], n: usize) {
+    for round in 0..n {
+        for c in contenders.iter_mut() {
+            let (mut cmd, out) = (c.run)();
+            let s = measure(&mut cmd, out.as_deref());
+            eprintln!("round {}: {} {:.2}s", round + 1, c.name, s.secs);
+            c.samples.push(s);
+        }
+    }
+}
+
+fn build_database(db: &TestDb, bin: &Path, scale: u32) {
+    let t = Instant::now();
+    let status = Command::new(bin.join("pgbench"))
+        .args([
+            "-i",
+            "-q",
+            "-s",
+            &scale.to_string(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &db.port().to_string(),
+            "-U",
+            "postgres",
+            &db.name,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("pgbench");
+    assert!(status.success(), "pgbench -i failed");
+    let rows = 50_000 * scale;
+    db.execute_batch(&format!(
+        "CREATE TABLE public.events (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL, amount numeric(12,2), \
+           payload jsonb, tags text[], uid uuid NOT NULL, flag boolean); \
+         INSERT INTO public.events (created_at, amount, payload, tags, uid, flag) \
+         SELECT now() - (i || ' seconds')::interval, (random() * 10000)::numeric(12,2), \
+           jsonb_build_object('user', i % 1000, 'kind', (ARRAY['click','view','buy'])[1 + i % 3], 'score', random()), \
+           ARRAY['t' || (i % 7), 'x' || (i % 13)], gen_random_uuid(), i % 2 = 0 \
+         FROM generate_series(1, {rows}) i; \
+         CREATE INDEX events_created_idx ON public.events (created_at); \
+         CREATE INDEX events_uid_idx ON public.events (uid);"
+    ));
+    db.execute_batch("VACUUM ANALYZE");
+    eprintln!(
+        "benchmark database: scale {scale}, {} ({:.1}s to build)",
+        db.query_one_string("SELECT pg_size_pretty(pg_database_size(current_database()))")
+            .unwrap_or_default(),
+        t.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; ignore arguments.
+    let scale: u32 = std::env::var("PGFERRY_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let n: usize = std::env::var("PGFERRY_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let pgferry = PathBuf::from(env!("CARGO_BIN_EXE_pgferry"));
+    let cluster = Cluster::start();
+    let bin = cluster.bin_dir().to_path_buf();
+    let src = cluster.create_database("bench_src");
+    build_database(&src, &bin, scale);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_path_buf();
+    let port = src.port().to_string();
+    let host_args = move |c: &mut Command, port: &str| {
+        c.args(["-h", "127.0.0.1", "-p", port, "-U", "postgres"]);
+    };
+    let newer = std::env::var("PGFERRY_BENCH_PG_DUMP")
+        .ok()
+        .map(PathBuf::from);
+
+    // ---- dump
+    let mut dump: Vec<Contender> = Vec::new();
+    {
+        let (p, s, d) = (pgferry.clone(), src.conn_string(), d.clone());
+        dump.push(Contender {
+            name: "pgferry dump".into(),
+            run: Box::new(move || {
+                let out = d.join("bench.pgf");
+                let mut c = Command::new(&p);
+                c.args(["-q", "dump", "--source", &s, "-o", out.to_str().unwrap()]);
+                (c, Some(out))
+            }),
+            samples: vec![],
+        });
+    }
+    {
+        let (b, db, d, port) = (
+            bin.join("pg_dump"),
+            src.name.clone(),
+            d.clone(),
+            port.clone(),
+        );
+        dump.push(Contender {
+            name: "pg_dump -Fc".into(),
+            run: Box::new(move || {
+                let out = d.join("bench.dump");
+                let mut c = Command::new(&b);
+                host_args(&mut c, &port);
+                c.args(["-Fc", "-f", out.to_str().unwrap(), &db]);
+                (c, Some(out))
+            }),
+            samples: vec![],
+        });
+    }
+    if let Some(pd) = &newer {
+        for (name, args) in [
+            ("pg_dump -Fc -Z zstd", vec!["-Fc", "-Z", "zstd"]),
+            ("pg_dump -Fd -j2 -Z zstd", vec!["-Fd", "-j2", "-Z", "zstd"]),
+        ] {
+            let (b, db, d, port) = (pd.clone(), src.name.clone(), d.clone(), port.clone());
+            let args: Vec<String> = args.into_iter().map(String::from).collect();
+            let fname = name.replace([' ', '-'], "_");
+            dump.push(Contender {
+                name: name.into(),
+                run: Box::new(move || {
+                    let out = d.join(&fname);
+                    let mut c = Command::new(&b);
+                    host_args(&mut c, &port);
+                    c.args(&args).args(["-f", out.to_str().unwrap(), &db]);
+                    (c, Some(out))
+                }),
+                samples: vec![],
+            });
+        }
+    }
+    rounds(&mut dump, n);
+
+    // ---- restore (into a fresh database each time; creation not timed)
+    let mut restore: Vec<Contender> = Vec::new();
+    {
+        let (p, cl, d) = (
+            pgferry.clone(),
+            &cluster as *const Cluster as usize,
+            d.clone(),
+        );
+        let _ = cl;
+        let target_db = cluster.create_database("bench_restore_a");
+        let target = target_db.conn_string();
+        let name = target_db.name.clone();
+        let admin = src.clone();
+        restore.push(Contender {
+            name: "pgferry restore".into(),
+            run: Box::new(move || {
+                admin.execute_batch(&format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+                ));
+                let mut c = Command::new(&p);
+                c.args([
+                    "-q",
+                    "restore",
+                    "--target",
+                    &target,
+                    d.join("bench.pgf").to_str().unwrap(),
+                ]);
+                (c, None)
+            }),
+            samples: vec![],
+        });
+    }
+    {
+        let (b, d, port) = (bin.join("pg_restore"), d.clone(), port.clone());
+        let target_db = cluster.create_database("bench_restore_b");
+        let name = target_db.name.clone();
+        let admin = src.clone();
+        restore.push(Contender {
+            name: "pg_restore --single-transaction".into(),
+            run: Box::new(move || {
+                admin.execute_batch(&format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+                ));
+                let mut c = Command::new(&b);
+                host_args(&mut c, &port);
+                c.args([
+                    "--single-transaction",
+                    "--no-owner",
+                    "-d",
+                    &name,
+                    d.join("bench.dump").to_str().unwrap(),
+                ]);
+                (c, None)
+            }),
+            samples: vec![],
+        });
+    }
+    rounds(&mut restore, n);
+
+    // ---- sync vs the failover cycle (replica already populated, as in production)
+    let replica_a = cluster.create_database("bench_replica_a");
+    let replica_b = cluster.create_database("bench_replica_b");
+    let mut sync: Vec<Contender> = Vec::new();
+    {
+        let (p, s, t) = (pgferry.clone(), src.conn_string(), replica_a.conn_string());
+        sync.push(Contender {
+            name: "pgferry sync".into(),
+            run: Box::new(move || {
+                let mut c = Command::new(&p);
+                c.args(["-q", "sync", "--source", &s, "--target", &t]);
+                (c, None)
+            }),
+            samples: vec![],
+        });
+    }
+    {
+        let (bin, src_name, rep, port) = (
+            bin.clone(),
+            src.name.clone(),
+            replica_b.name.clone(),
+            port.clone(),
+        );
+        let script = format!(
+            "set -e; H='-h 127.0.0.1 -p {port} -U postgres'; \
+             {psql} $H -d {rep} -q -c \"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{rep}' AND pid <> pg_backend_pid()\" \
+               -c 'DROP SCHEMA public CASCADE' -c 'CREATE SCHEMA public' >/dev/null 2>&1; \
+             {dump} $H -Fc {src_name} | {restore} $H --no-owner --single-transaction -d {rep}",
+            psql = bin.join("psql").display(),
+            dump = bin.join("pg_dump").display(),
+            restore = bin.join("pg_restore").display(),
+        );
+        sync.push(Contender {
+            name: "failover cycle (pg_dump -Fc | pg_restore -1)".into(),
+            run: Box::new(move || {
+                let mut c = Command::new("bash");
+                c.args(["-c", &script]);
+                (c, None)
+            }),
+            samples: vec![],
+        });
+    }
+    rounds(&mut sync, n);
+
+    println!("\n## pgferry benchmark: PostgreSQL {}, pgbench scale {scale} + events, {n} interleaved rounds, {} cores\n",
+        cluster.major_version(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    report("dump", "pg_dump -Fc", &dump);
+    report(
+        "restore (one transaction)",
+        "pg_restore --single-transaction",
+        &restore,
+    );
+    report(
+        "sync a populated replica",
+        "failover cycle (pg_dump -Fc | pg_restore -1)",
+        &sync,
+    );
+    println!("\nPeak RSS of the failover cycle is not sampled (a shell pipeline).");
+}
