@@ -24,7 +24,7 @@ fn sample_archive(dir: &Path, name: &str) -> (TestDb, String) {
 fn failed_restore_leaves_the_target_unchanged_and_names_the_object() {
     let dir = tempdir();
     let src = shared_cluster().create_database("fail_src");
-    src.load_fixture("schema.sql");
+    src.load_fixture_for_major(shared_cluster().major_version());
     let archive = dir.path().join("f.pgf");
     let archive = archive.to_str().unwrap();
     pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);

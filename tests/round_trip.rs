@@ -9,7 +9,7 @@ use pgferry_testkit::shared_cluster;
 fn fixture_round_trip_is_identical() {
     let cluster = shared_cluster();
     let src = cluster.create_database("rt_src");
-    src.load_fixture("schema.sql");
+    src.load_fixture_for_major(cluster.major_version());
     let dst = cluster.create_database("rt_dst");
     let dir = tempdir();
     let archive = dir.path().join("fixture.pgf");
@@ -34,7 +34,7 @@ fn fixture_round_trip_is_identical() {
 fn restore_clean_replaces_a_stale_copy_atomically() {
     let cluster = shared_cluster();
     let src = cluster.create_database("clean_src");
-    src.load_fixture("schema.sql");
+    src.load_fixture_for_major(cluster.major_version());
     let dst = cluster.create_database("clean_dst");
     dst.execute_batch(
         "CREATE TABLE public.stale (id int); INSERT INTO public.stale VALUES (1); \
@@ -127,5 +127,58 @@ fn ddl_prints_the_script_a_restore_runs() {
     assert_eq!(
         pgferry_testkit::pg_dump_schema(&src),
         pgferry_testkit::pg_dump_schema(&dst)
+    );
+}
+
+#[test]
+fn parallel_dump_splits_large_tables_and_restores_identically() {
+    let cluster = shared_cluster();
+    let src = cluster.create_database("par_src");
+    src.load_fixture("schema.sql");
+    src.execute_batch(
+        "CREATE TABLE public.wide (id bigint PRIMARY KEY, v text, n numeric, ts timestamptz); \
+         INSERT INTO public.wide SELECT i, md5(i::text), i / 7.0, now() - i * interval '1 min' \
+         FROM generate_series(1, 40000) i;",
+    );
+    let dst = cluster.create_database("par_dst");
+    let dir = tempdir();
+    let archive = dir.path().join("par.pgf");
+    let archive = archive.to_str().unwrap();
+    pgferry_ok(&[
+        "dump",
+        "-j",
+        "2",
+        "--split-pages",
+        "40",
+        "--source",
+        &src.conn_string(),
+        "-o",
+        archive,
+    ]);
+    let listed = String::from_utf8(pgferry_ok(&["list", "--json", archive]).stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let wide = v["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "TABLE DATA" && o["name"] == "wide")
+        .unwrap();
+    assert_eq!(wide["rows"], 40000);
+    assert!(wide["parts"].as_u64().unwrap() > 2, "{wide}");
+    pgferry_ok(&["restore", "--target", &dst.conn_string(), archive]);
+    assert_same_database(&src, &dst);
+    let out = pgferry(&[
+        "verify",
+        "--checksums",
+        "--source",
+        &src.conn_string(),
+        "--target",
+        &dst.conn_string(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }

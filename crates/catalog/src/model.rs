@@ -1,6 +1,18 @@
 //! The typed model of a database's schema, as read from `pg_catalog`.
 use serde::{Deserialize, Serialize};
 
+/// Archive entry id of part `k` of the table data object `id`.
+pub fn part_entry(id: u32, k: u32) -> u32 {
+    if k == 0 {
+        id
+    } else {
+        id + k * PART_STRIDE
+    }
+}
+
+/// Spacing of part entry ids (object ids stay below it).
+pub const PART_STRIDE: u32 = 1 << 22;
+
 /// Version of the catalog model serialization, bumped on incompatible changes.
 pub const MODEL_VERSION: u32 = 1;
 
@@ -133,12 +145,21 @@ pub struct Column {
     pub type_sql: String,
     /// NOT NULL.
     pub not_null: bool,
+    /// Name of the NOT NULL constraint (PostgreSQL 18+ stores them in
+    /// `pg_constraint`) when it is not the default `<table>_<column>_not_null`,
+    /// e.g. a partition's constraint inherited from its parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_null_name: Option<String>,
     /// DEFAULT expression.
     pub default: Option<String>,
     /// Identity column.
     pub identity: Option<Identity>,
-    /// Stored generated expression.
+    /// Generated-column expression (`GENERATED ALWAYS AS (...) STORED`, or
+    /// `VIRTUAL` when [`Column::generated_virtual`]).
     pub generated: Option<String>,
+    /// The generated column is virtual (PostgreSQL 18+, `attgenerated = 'v'`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generated_virtual: bool,
     /// Non-default collation, qualified.
     pub collation: Option<String>,
     /// Non-default storage: `PLAIN`, `EXTERNAL`, `EXTENDED`, `MAIN`.
@@ -350,6 +371,11 @@ pub enum Kind {
         columns: Vec<String>,
         /// Copy format.
         format: CopyFormat,
+        /// Number of block-range parts the data was dumped in (0 or 1: one
+        /// stream in entry `id`; n > 1: entries [`part_entry`]`(id, 0..n)`,
+        /// each a complete COPY BINARY stream).
+        #[serde(default)]
+        parts: u32,
     },
     /// A sequence's current value.
     SequenceSet {

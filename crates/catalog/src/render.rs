@@ -651,12 +651,21 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
             s.push_str(&format!(" COLLATE {coll}"));
         }
         if let Some(g) = &c.generated {
-            s.push_str(&format!(" GENERATED ALWAYS AS ({g}) STORED"));
+            let kind = if c.generated_virtual {
+                "VIRTUAL"
+            } else {
+                "STORED"
+            };
+            s.push_str(&format!(" GENERATED ALWAYS AS ({g}) {kind}"));
         }
         if let Some(d) = &c.default {
             s.push_str(&format!(" DEFAULT {d}"));
         }
         if c.not_null {
+            // Older servers accept (and ignore) the constraint name.
+            if let Some(n) = &c.not_null_name {
+                s.push_str(&format!(" CONSTRAINT {}", quote_ident(n)));
+            }
             s.push_str(" NOT NULL");
         }
         if let Some(id) = &c.identity {

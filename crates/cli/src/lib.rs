@@ -12,6 +12,7 @@ use pgferry_engine::{
     Schedule, SyncOptions, VerifyMode, VerifyOptions,
 };
 
+mod bars;
 mod config;
 
 /// Exit code: success.
@@ -196,9 +197,12 @@ struct DumpArgs {
     /// zstd compression level (1-22).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
     compress_level: i32,
-    /// Parallel workers (this build copies tables on one connection).
-    #[arg(short = 'j', long, default_value_t = 1)]
-    jobs: usize,
+    /// Parallel source connections sharing one snapshot [default: number of CPUs].
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    /// With several jobs, split tables of at least this many 8 kB pages into block ranges.
+    #[arg(long, default_value_t = 16384)]
+    split_pages: i64,
     /// Only definitions.
     #[arg(long, conflicts_with = "data_only")]
     schema_only: bool,
@@ -231,6 +235,9 @@ struct RestoreArgs {
     /// Restore the source's object owners (default: the connecting user owns everything).
     #[arg(long)]
     keep_owners: bool,
+    /// Parallel connections; above 1 the restore is NOT one transaction (like pg_restore -j), for fresh databases.
+    #[arg(short = 'j', long, default_value_t = 1)]
+    jobs: usize,
     #[command(flatten)]
     filters: FilterArgs,
 }
@@ -355,17 +362,15 @@ fn progress(quiet: bool) -> Option<ProgressFn> {
     if quiet {
         return None;
     }
-    let tty = std::io::stderr().is_terminal();
+    if std::io::stderr().is_terminal() {
+        return Some(bars::terminal());
+    }
     Some(Arc::new(move |p: &Progress| match p {
         Progress::CatalogRead { objects, tables } => {
             tracing::info!(objects, tables, "catalog read");
         }
         Progress::TableDone { table, rows, bytes } => {
-            if tty {
-                eprintln!("  {table}: {rows} rows, {bytes} bytes");
-            } else {
-                tracing::info!(%table, rows, bytes, "table done");
-            }
+            tracing::info!(%table, rows, bytes, "table done");
         }
         Progress::PostData => {
             tracing::info!("creating indexes, constraints and other post-data objects")
@@ -385,14 +390,14 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                 schema_only: a.schema_only,
                 data_only: a.data_only,
                 lock_timeout: Some(std::time::Duration::from_secs(a.lock_timeout)),
+                jobs: a.jobs.unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                }),
+                split_pages: Some(a.split_pages),
                 progress: progress(cli.quiet),
             };
-            if a.jobs > 1 {
-                tracing::info!(
-                    jobs = a.jobs,
-                    "parallel dump is not available yet; using one connection"
-                );
-            }
             let s = if a.output.as_os_str() == "-" {
                 pgferry_engine::dump(&source, &opts, std::io::stdout()).await?
             } else {
@@ -417,6 +422,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                 schema_only: a.schema_only,
                 data_only: a.data_only,
                 keep_owners: a.keep_owners,
+                jobs: a.jobs,
                 progress: progress(cli.quiet),
             };
             let s = pgferry_engine::restore(&target, &a.file, &opts).await?;
@@ -438,7 +444,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                     .map(|e| {
                         serde_json::json!({
                             "id": e.id, "kind": e.kind, "schema": e.schema, "name": e.name,
-                            "owner": e.owner, "rows": e.rows, "bytes": e.bytes.map(|b| b.0),
+                            "owner": e.owner, "rows": e.rows, "parts": e.parts, "bytes": e.bytes.map(|b| b.0),
                             "stored_bytes": e.bytes.map(|b| b.1),
                         })
                     })

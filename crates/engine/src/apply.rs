@@ -13,8 +13,14 @@ use crate::restore::object_failed;
 
 /// Where table data comes from: an archive, or a live source.
 pub(crate) trait TableFeed {
-    /// Streams the data of `o` (a `TableData` object) into `sink`; returns the bytes moved.
-    async fn feed(&mut self, o: &Object, sink: Pin<&mut CopyInSink<Bytes>>) -> Result<u64, Error>;
+    /// Streams the data of `o` (a `TableData` object) into `sink`, reporting
+    /// [`Progress::Bytes`] as it goes; returns the bytes moved.
+    async fn feed(
+        &mut self,
+        o: &Object,
+        sink: Pin<&mut CopyInSink<Bytes>>,
+        progress: &Option<ProgressFn>,
+    ) -> Result<u64, Error>;
 }
 
 /// What applying did.
@@ -54,6 +60,7 @@ pub(crate) async fn apply_objects<F: TableFeed>(
             table,
             columns,
             format,
+            ..
         } = &o.kind
         {
             report(
@@ -74,7 +81,7 @@ pub(crate) async fn apply_objects<F: TableFeed>(
                 .await
                 .map_err(|e| object_failed(o, &e))?;
             futures::pin_mut!(sink);
-            let bytes = feed.feed(o, sink.as_mut()).await?;
+            let bytes = feed.feed(o, sink.as_mut(), progress).await?;
             let rows = sink.finish().await.map_err(|e| object_failed(o, &e))?;
             done.rows += rows;
             done.bytes += bytes;

@@ -3,8 +3,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use pgferry_catalog::{Catalog, Kind, MODEL_VERSION};
-use pgferry_format::{ArchiveReader, EntryIndex};
+use pgferry_catalog::{part_entry, Catalog, Kind, MODEL_VERSION};
+use pgferry_format::{ArchiveReader, EntryIndex, FormatError, COPY_BINARY_SIGNATURE};
 
 use crate::error::Error;
 
@@ -47,14 +47,16 @@ pub fn open_archive(path: &Path) -> Result<VerifiedArchive, Error> {
         });
     }
     for o in &catalog.objects {
-        if matches!(o.kind, Kind::TableData { .. }) {
-            match reader.entries().get(&o.id) {
-                Some(EntryIndex { complete: true, .. }) => {}
-                _ => {
-                    return Err(bad(pgferry_format::FormatError::Corrupt(format!(
-                        "data of table {} is missing or incomplete",
-                        o.display_name()
-                    ))))
+        if let Kind::TableData { parts, .. } = o.kind {
+            for k in 0..parts.max(1) {
+                match reader.entries().get(&part_entry(o.id, k)) {
+                    Some(EntryIndex { complete: true, .. }) => {}
+                    _ => {
+                        return Err(bad(pgferry_format::FormatError::Corrupt(format!(
+                            "data of table {} is missing or incomplete",
+                            o.display_name()
+                        ))))
+                    }
                 }
             }
         }
@@ -83,6 +85,8 @@ pub struct ListEntry {
     pub rows: Option<u64>,
     /// Uncompressed/stored bytes (table data only).
     pub bytes: Option<(u64, u64)>,
+    /// Block-range parts of a parallel dump (table data only).
+    pub parts: u32,
 }
 
 /// The archive's table of contents, verified.
@@ -93,17 +97,83 @@ pub fn list(path: &Path) -> Result<(Catalog, Vec<ListEntry>), Error> {
         .objects
         .iter()
         .map(|o| {
-            let idx = a.reader.entries().get(&o.id);
+            let parts = match o.kind {
+                Kind::TableData { parts, .. } => parts.max(1),
+                _ => 1,
+            };
+            let idx: Vec<&EntryIndex> = (0..parts)
+                .filter_map(|k| a.reader.entries().get(&part_entry(o.id, k)))
+                .collect();
+            let has = !idx.is_empty();
             ListEntry {
                 id: o.id,
                 kind: o.kind.label(),
                 schema: o.schema.clone(),
                 name: o.name.clone(),
                 owner: o.owner.clone(),
-                rows: idx.map(|i| i.rows),
-                bytes: idx.map(|i| (i.raw_bytes, i.stored_bytes)),
+                parts,
+                rows: has.then(|| idx.iter().map(|i| i.rows).sum()),
+                bytes: has.then(|| {
+                    (
+                        idx.iter().map(|i| i.raw_bytes).sum(),
+                        idx.iter().map(|i| i.stored_bytes).sum(),
+                    )
+                }),
             }
         })
         .collect();
     Ok((a.catalog, entries))
+}
+
+/// Header length of a COPY BINARY stream as PostgreSQL writes it (no extension).
+const COPY_HEADER_LEN: usize = 19;
+
+/// Streams the COPY data of table data object `id` to `send`, joining the
+/// block-range parts of a parallel dump into one COPY BINARY stream (the
+/// header of parts after the first and the trailer of parts before the last
+/// are dropped). Returns `Ok(false)` when `send` asked to stop.
+pub(crate) fn table_stream<R: std::io::Read + std::io::Seek>(
+    reader: &mut ArchiveReader<R>,
+    id: u32,
+    parts: u32,
+    mut send: impl FnMut(Vec<u8>) -> bool,
+) -> Result<bool, FormatError> {
+    let n = parts.max(1);
+    for k in 0..n {
+        let mut skip = if k > 0 { COPY_HEADER_LEN } else { 0 };
+        let mut header = Vec::new();
+        let mut pending: Option<Vec<u8>> = None;
+        for frame in reader.entry_frames(part_entry(id, k))? {
+            let mut f = frame?;
+            if skip > 0 {
+                let s = skip.min(f.len());
+                header.extend(f.drain(..s));
+                skip -= s;
+                if skip == 0 && header[..COPY_BINARY_SIGNATURE.len()] != COPY_BINARY_SIGNATURE[..] {
+                    return Err(FormatError::Corrupt(format!(
+                        "part {k} of entry {id} is not a COPY BINARY stream"
+                    )));
+                }
+            }
+            if let Some(p) = pending.replace(f) {
+                if !p.is_empty() && !send(p) {
+                    return Ok(false);
+                }
+            }
+        }
+        if let Some(mut p) = pending {
+            if k + 1 < n {
+                if p.len() < 2 || p[p.len() - 2..] != [0xff, 0xff] {
+                    return Err(FormatError::Corrupt(format!(
+                        "part {k} of entry {id} lacks its COPY trailer"
+                    )));
+                }
+                p.truncate(p.len() - 2);
+            }
+            if !p.is_empty() && !send(p) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }

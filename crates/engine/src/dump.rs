@@ -35,6 +35,11 @@ pub struct DumpOptions {
     pub data_only: bool,
     /// How long to wait for each table lock (default 10 s).
     pub lock_timeout: Option<Duration>,
+    /// Parallel source connections (they share the leader's snapshot); 0 or 1: one.
+    pub jobs: usize,
+    /// With several jobs, tables of at least this many 8 kB pages are split
+    /// into block ranges (default 16384 = 128 MB; PostgreSQL 14+).
+    pub split_pages: Option<i64>,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -46,6 +51,7 @@ impl std::fmt::Debug for DumpOptions {
             .field("compress_level", &self.compress_level)
             .field("schema_only", &self.schema_only)
             .field("data_only", &self.data_only)
+            .field("jobs", &self.jobs)
             .finish()
     }
 }
@@ -69,6 +75,8 @@ pub struct DumpSummary {
 pub(crate) enum Msg {
     /// Raw COPY bytes of an entry, compressed by the writer.
     Frame(u32, Bytes),
+    /// An already compressed frame: entry, raw length, zstd bytes.
+    Compressed(u32, usize, Vec<u8>),
     /// The entry is complete with this many rows.
     End(u32, u64),
 }
@@ -92,6 +100,9 @@ pub(crate) fn spawn_archive_writer<W: Write + Send + 'static>(
                 Msg::Frame(entry, raw) => {
                     let c = compress_frame(&raw, level).map_err(to_io)?;
                     w.write_frame(entry, raw.len(), &c).map_err(to_io)?;
+                }
+                Msg::Compressed(entry, raw_len, c) => {
+                    w.write_frame(entry, raw_len, &c).map_err(to_io)?;
                 }
                 Msg::End(entry, rows) => w.end_entry(entry, rows).map_err(to_io)?,
             }
@@ -234,23 +245,15 @@ pub async fn dump<W: Write + Send + 'static>(
             .objects
             .retain(|o| matches!(o.kind, Kind::TableData { .. } | Kind::SequenceSet { .. }));
     }
-    let tables: Vec<_> = catalog
-        .objects
-        .iter()
-        .filter_map(|o| match &o.kind {
-            Kind::TableData {
-                table,
-                columns,
-                format,
-            } => Some((o.id, table.clone(), columns.clone(), *format)),
-            _ => None,
-        })
-        .collect();
+    let jobs = opts.jobs.max(1);
+    let split = opts.split_pages.unwrap_or(SPLIT_PAGES).max(1);
+    let work = plan_work(&client, &mut catalog, jobs, split).await?;
+    let tables = work.iter().filter(|w| w.part == 0).count();
     report(
         &opts.progress,
         Progress::CatalogRead {
             objects: catalog.objects.len(),
-            tables: tables.len(),
+            tables,
         },
     );
     let toc = serde_json::to_vec(&catalog).map_err(|e| Error::Toc {
@@ -259,41 +262,30 @@ pub async fn dump<W: Write + Send + 'static>(
     })?;
     let level = opts.compress_level.unwrap_or(3);
     let (tx, writer) = spawn_archive_writer(out, toc, level);
-    let mut summary = DumpSummary {
-        objects: catalog.objects.len(),
-        tables: tables.len(),
-        ..Default::default()
+    let snapshot = if jobs > 1 && work.len() > 1 {
+        let row = client
+            .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
+            .await
+            .map_err(|e| Error::source_stmt("exporting the snapshot for parallel workers", &e))?;
+        Some(row.get::<_, String>(0))
+    } else {
+        None
     };
-    let copy_result = async {
-        for (entry, table, columns, format) in &tables {
-            let name = table.to_string();
-            report(
-                &opts.progress,
-                Progress::TableStarted {
-                    table: name.clone(),
-                },
-            );
-            let (rows, bytes) =
-                copy_table_out(&client, *entry, table, columns, *format, &tx).await?;
-            summary.rows += rows;
-            summary.raw_bytes += bytes;
-            report(
-                &opts.progress,
-                Progress::TableDone {
-                    table: name,
-                    rows,
-                    bytes,
-                },
-            );
-        }
-        Ok::<(), Error>(())
-    }
+    let copied = copy_all(
+        source,
+        client,
+        snapshot,
+        work,
+        jobs,
+        level,
+        tx,
+        &opts.progress,
+    )
     .await;
-    drop(tx);
     let written = writer.await;
-    copy_result?;
+    let (client, rows, raw_bytes) = copied?;
     let _ = client.batch_execute("COMMIT").await;
-    summary.archive_bytes = match written {
+    let archive_bytes = match written {
         Ok(Ok(n)) => n,
         Ok(Err(e)) => {
             return Err(Error::Io {
@@ -309,55 +301,304 @@ pub async fn dump<W: Write + Send + 'static>(
         }
     };
     report(&opts.progress, Progress::Finished);
-    Ok(summary)
+    Ok(DumpSummary {
+        objects: catalog.objects.len(),
+        tables,
+        rows,
+        raw_bytes,
+        archive_bytes,
+    })
 }
 
-async fn copy_table_out(
-    client: &Client,
+/// Default for [`DumpOptions::split_pages`].
+const SPLIT_PAGES: i64 = 16_384;
+
+/// One unit of data work: a table, or a block range of one.
+#[derive(Debug, Clone)]
+struct Work {
     entry: u32,
-    table: &QName,
-    columns: &[String],
+    part: u32,
+    parts: u32,
+    table: QName,
+    columns: Vec<String>,
     format: CopyFormat,
+    /// Block range `[from, to)`; `to = None` means to the end.
+    blocks: Option<(i64, Option<i64>)>,
+    pages: i64,
+}
+
+impl Work {
+    fn sql(&self) -> String {
+        match self.blocks {
+            None => copy_out_sql(&self.table, &self.columns, self.format),
+            Some((from, to)) => {
+                let cols: Vec<String> = self
+                    .columns
+                    .iter()
+                    .map(|c| pgferry_catalog::quote_ident(c))
+                    .collect();
+                let upper = to
+                    .map(|t| format!(" AND ctid < '({t},0)'::pg_catalog.tid"))
+                    .unwrap_or_default();
+                format!(
+                    "COPY (SELECT {} FROM ONLY {} WHERE ctid >= '({from},0)'::pg_catalog.tid{upper}) TO STDOUT{}",
+                    cols.join(", "),
+                    self.table.sql(),
+                    copy_format(self.format)
+                )
+            }
+        }
+    }
+}
+
+/// Lists the data work, largest first; with several jobs (PostgreSQL 14+, whose
+/// TID range scans make it cheap) large binary tables are split into block
+/// ranges so one huge table keeps every worker busy. Records the part counts
+/// in the catalog, which becomes the archive's table of contents.
+async fn plan_work(
+    client: &Client,
+    catalog: &mut Catalog,
+    jobs: usize,
+    split_pages: i64,
+) -> Result<Vec<Work>, Error> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text, \
+             pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int8, \
+             pg_catalog.current_setting('server_version_num')::int4 \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r'",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("reading table sizes", &e))?;
+    let version = rows.first().map(|r| r.get::<_, i32>(3)).unwrap_or(0);
+    let pages: std::collections::HashMap<(String, String), i64> = rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
+    let mut work = Vec::new();
+    for o in &mut catalog.objects {
+        let id = o.id;
+        let Kind::TableData {
+            table,
+            columns,
+            format,
+            parts,
+        } = &mut o.kind
+        else {
+            continue;
+        };
+        let p = pages
+            .get(&(table.schema.clone(), table.name.clone()))
+            .copied()
+            .unwrap_or(0);
+        let split = jobs > 1
+            && version >= 140000
+            && *format == CopyFormat::Binary
+            && !columns.is_empty()
+            && p >= split_pages;
+        let n = if split {
+            let chunk = (p / (jobs as i64 * 4)).max(split_pages / 2).max(1);
+            ((p + chunk - 1) / chunk).clamp(2, 256) as u32
+        } else {
+            1
+        };
+        *parts = if n > 1 { n } else { 0 };
+        let chunk = (p + i64::from(n) - 1) / i64::from(n);
+        for k in 0..n {
+            let blocks = (n > 1).then(|| {
+                let from = i64::from(k) * chunk;
+                (from, (k + 1 < n).then(|| from + chunk))
+            });
+            work.push(Work {
+                entry: pgferry_catalog::part_entry(id, k),
+                part: k,
+                parts: n,
+                table: table.clone(),
+                columns: columns.clone(),
+                format: *format,
+                blocks,
+                pages: if n > 1 { chunk } else { p },
+            });
+        }
+    }
+    work.sort_by_key(|w| std::cmp::Reverse(w.pages));
+    Ok(work)
+}
+
+type Copied = (Client, u64, u64);
+
+/// Copies every work item out of the source with `jobs` connections in one
+/// snapshot (the leader's `client` plus workers that import `snapshot`).
+#[allow(clippy::too_many_arguments)]
+async fn copy_all(
+    source: &ConnSpec,
+    client: Client,
+    snapshot: Option<String>,
+    work: Vec<Work>,
+    jobs: usize,
+    level: i32,
+    tx: mpsc::Sender<Msg>,
+    progress: &Option<ProgressFn>,
+) -> Result<Copied, Error> {
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(
+        work,
+    )));
+    let mut set = tokio::task::JoinSet::new();
+    let workers = if snapshot.is_some() { jobs } else { 1 };
+    let leader = std::sync::Arc::new(client);
+    for w in 0..workers {
+        let queue = queue.clone();
+        let tx = tx.clone();
+        let progress = progress.clone();
+        let source = source.clone();
+        let snapshot = snapshot.clone();
+        let leader = leader.clone();
+        set.spawn(async move {
+            let own;
+            let c: &Client = if w == 0 {
+                &leader
+            } else {
+                own = connect(&source, "source").await?;
+                let snap = snapshot.unwrap_or_default();
+                own.batch_execute(&format!(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+                     SET TRANSACTION SNAPSHOT {}; SET LOCAL row_security = off; \
+                     SELECT pg_catalog.set_config('search_path', '', true)",
+                    pgferry_catalog::quote_literal(&snap)
+                ))
+                .await
+                .map_err(|e| {
+                    Error::source_stmt("starting a parallel worker on the exported snapshot", &e)
+                })?;
+                &own
+            };
+            let mut rows = 0u64;
+            let mut bytes = 0u64;
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                let Some(item) = next else { break };
+                let name = item.table.to_string();
+                if item.part == 0 {
+                    report(
+                        &progress,
+                        Progress::TableStarted {
+                            table: name.clone(),
+                        },
+                    );
+                }
+                let (r, b) = copy_work(c, &item, level, &tx, &progress).await?;
+                rows += r;
+                bytes += b;
+                if item.part + 1 == item.parts {
+                    report(
+                        &progress,
+                        Progress::TableDone {
+                            table: name,
+                            rows: r,
+                            bytes: b,
+                        },
+                    );
+                }
+            }
+            Ok::<(u64, u64), Error>((rows, bytes))
+        });
+    }
+    drop(tx);
+    let mut rows = 0;
+    let mut bytes = 0;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok((r, b))) => {
+                rows += r;
+                bytes += b;
+            }
+            Ok(Err(e)) => {
+                set.abort_all();
+                return Err(e);
+            }
+            Err(e) => {
+                set.abort_all();
+                return Err(Error::DumpData {
+                    table: "-".into(),
+                    message: format!("worker failed: {e}"),
+                });
+            }
+        }
+    }
+    let client = std::sync::Arc::try_unwrap(leader).map_err(|_| Error::DumpData {
+        table: "-".into(),
+        message: "leader connection still in use".into(),
+    })?;
+    Ok((client, rows, bytes))
+}
+
+/// Streams one work item: COPY chunks gathered into ~1 MiB frames, each
+/// compressed on a blocking thread while the next one is read.
+async fn copy_work(
+    client: &Client,
+    w: &Work,
+    level: i32,
     tx: &mpsc::Sender<Msg>,
+    progress: &Option<ProgressFn>,
 ) -> Result<(u64, u64), Error> {
     let fail = |message: String| Error::DumpData {
-        table: table.to_string(),
+        table: w.table.to_string(),
         message,
     };
     let stream = client
-        .copy_out(&copy_out_sql(table, columns, format))
+        .copy_out(&w.sql())
         .await
         .map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
     futures::pin_mut!(stream);
-    let mut counter = match format {
+    let mut counter = match w.format {
         CopyFormat::Binary => CopyRowCounter::binary(),
         CopyFormat::Text => CopyRowCounter::text(),
     };
     let mut buf: Vec<u8> = Vec::with_capacity(FRAME_RAW + 65536);
     let mut total = 0u64;
+    let mut in_flight: Option<tokio::task::JoinHandle<Result<Msg, String>>> = None;
     let closed = || fail("the archive writer stopped".into());
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
-        counter.feed(&chunk).map_err(fail)?;
-        total += chunk.len() as u64;
-        buf.extend_from_slice(&chunk);
-        if buf.len() >= FRAME_RAW {
-            let frame = Bytes::from(std::mem::replace(
-                &mut buf,
-                Vec::with_capacity(FRAME_RAW + 65536),
-            ));
-            tx.send(Msg::Frame(entry, frame))
-                .await
-                .map_err(|_| closed())?;
+    let entry = w.entry;
+    loop {
+        let next = stream.next().await;
+        let done = next.is_none();
+        if let Some(chunk) = next {
+            let chunk = chunk.map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
+            counter.feed(&chunk).map_err(fail)?;
+            total += chunk.len() as u64;
+            buf.extend_from_slice(&chunk);
         }
+        if buf.len() >= FRAME_RAW || (done && !buf.is_empty()) {
+            let raw = std::mem::replace(&mut buf, Vec::with_capacity(FRAME_RAW + 65536));
+            report(
+                progress,
+                Progress::Bytes {
+                    table: w.table.to_string(),
+                    bytes: raw.len() as u64,
+                },
+            );
+            if let Some(prev) = in_flight.take() {
+                let msg = prev.await.map_err(|e| fail(e.to_string()))?.map_err(fail)?;
+                tx.send(msg).await.map_err(|_| closed())?;
+            }
+            in_flight = Some(tokio::task::spawn_blocking(move || {
+                compress_frame(&raw, level)
+                    .map(|c| Msg::Compressed(entry, raw.len(), c))
+                    .map_err(|e| e.to_string())
+            }));
+        }
+        if done {
+            break;
+        }
+    }
+    if let Some(prev) = in_flight.take() {
+        let msg = prev.await.map_err(|e| fail(e.to_string()))?.map_err(fail)?;
+        tx.send(msg).await.map_err(|_| closed())?;
     }
     if !counter.finished() {
         return Err(fail("COPY stream ended early".into()));
-    }
-    if !buf.is_empty() {
-        tx.send(Msg::Frame(entry, Bytes::from(buf)))
-            .await
-            .map_err(|_| closed())?;
     }
     tx.send(Msg::End(entry, counter.rows()))
         .await

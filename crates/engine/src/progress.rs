@@ -17,6 +17,13 @@ pub enum Progress {
         /// `schema.table`.
         table: String,
     },
+    /// More bytes of a table's data moved (sent about every MiB).
+    Bytes {
+        /// `schema.table`.
+        table: String,
+        /// Bytes moved since the last event for this table.
+        bytes: u64,
+    },
     /// A table's data is done.
     TableDone {
         /// `schema.table`.

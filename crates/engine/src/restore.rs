@@ -13,7 +13,7 @@ use std::pin::Pin;
 use tokio_postgres::CopyInSink;
 
 use crate::apply::{apply_objects, TableFeed};
-use crate::archive_file::{open_archive, VerifiedArchive};
+use crate::archive_file::{open_archive, table_stream, VerifiedArchive};
 use crate::conn::ConnSpec;
 use crate::connect::connect;
 use crate::error::Error;
@@ -34,6 +34,11 @@ pub struct RestoreOptions {
     pub data_only: bool,
     /// Restore the source's ownership.
     pub keep_owners: bool,
+    /// Parallel connections. With more than one the restore is **not
+    /// atomic** (like `pg_restore -j`): definitions commit first, tables load
+    /// in their own transactions, indexes build concurrently. Meant for a
+    /// fresh database; a failure leaves a partial restore behind.
+    pub jobs: usize,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -211,6 +216,9 @@ pub async fn restore(
             source: std::io::Error::other(e.to_string()),
         })??;
     let objects = select_objects(&archive.catalog, opts)?;
+    if opts.jobs > 1 {
+        return crate::parallel_restore::restore_parallel(target, archive, &objects, opts).await;
+    }
     let client = connect(target, "target").await?;
     let result = restore_into(&client, archive, &objects, opts).await;
     if result.is_err() {
@@ -244,37 +252,31 @@ async fn restore_into(
         }
     }
     // Frames flow from a reader thread through a bounded channel.
-    let order: Vec<u32> = objects
+    let order: Vec<(u32, u32)> = objects
         .iter()
-        .filter(|o| matches!(o.kind, Kind::TableData { .. }))
-        .map(|o| o.id)
+        .filter_map(|o| match o.kind {
+            Kind::TableData { parts, .. } => Some((o.id, parts)),
+            _ => None,
+        })
         .collect();
     let (tx, rx) = mpsc::channel::<Result<Option<Bytes>, Error>>(4);
     let path = archive.path.clone();
     let mut reader = archive.reader;
     let feeder = tokio::task::spawn_blocking(move || {
-        for id in order {
-            let frames = match reader.entry_frames(id) {
-                Ok(f) => f,
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(Error::Archive {
-                        path: path.clone(),
-                        source: e,
-                    }));
-                    return;
-                }
-            };
-            for f in frames {
-                let msg = f.map(|b| Some(Bytes::from(b))).map_err(|e| Error::Archive {
+        for (id, parts) in order {
+            let sent = table_stream(&mut reader, id, parts, |frame| {
+                tx.blocking_send(Ok(Some(Bytes::from(frame)))).is_ok()
+            });
+            let end = match sent {
+                Ok(true) => Ok(None),
+                Ok(false) => return,
+                Err(e) => Err(Error::Archive {
                     path: path.clone(),
                     source: e,
-                });
-                let stop = msg.is_err();
-                if tx.blocking_send(msg).is_err() || stop {
-                    return;
-                }
-            }
-            if tx.blocking_send(Ok(None)).is_err() {
+                }),
+            };
+            let stop = end.is_err();
+            if tx.blocking_send(end).is_err() || stop {
                 return;
             }
         }
@@ -307,12 +309,20 @@ impl TableFeed for ArchiveFeed {
         &mut self,
         o: &Object,
         mut sink: Pin<&mut CopyInSink<Bytes>>,
+        progress: &Option<ProgressFn>,
     ) -> Result<u64, Error> {
         let mut bytes = 0u64;
         loop {
             match self.rx.recv().await {
                 Some(Ok(Some(frame))) => {
                     bytes += frame.len() as u64;
+                    report(
+                        progress,
+                        Progress::Bytes {
+                            table: o.display_name(),
+                            bytes: frame.len() as u64,
+                        },
+                    );
                     sink.send(frame).await.map_err(|e| object_failed(o, &e))?;
                 }
                 Some(Ok(None)) => return Ok(bytes),

@@ -538,11 +538,13 @@ impl TableFeed for LiveFeed<'_> {
         &mut self,
         o: &Object,
         mut sink: Pin<&mut CopyInSink<Bytes>>,
+        progress: &Option<ProgressFn>,
     ) -> Result<u64, Error> {
         let Kind::TableData {
             table,
             columns,
             format,
+            ..
         } = &o.kind
         else {
             return Ok(0);
@@ -576,6 +578,13 @@ impl TableFeed for LiveFeed<'_> {
             }
             if batch.len() >= BATCH || (done && !batch.is_empty()) {
                 let frame = batch.split().freeze();
+                report(
+                    progress,
+                    Progress::Bytes {
+                        table: table.to_string(),
+                        bytes: frame.len() as u64,
+                    },
+                );
                 if let Some(a) = &self.archive {
                     if a.send(Msg::Frame(o.id, frame.clone())).await.is_err() {
                         self.archive = None;

@@ -65,7 +65,8 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `PGFERRY_PG_BIN` | PostgreSQL bin directory to use |
-//! | `PGFERRY_PG_CACHE` | cache of downloaded/built versions, `<cache>/<major>/bin` (default `~/.cache/pgferry/pg`) |
+//! | `PGFERRY_PG_CACHE` | cache of extra server majors, `<cache>/<major>/bin` (default `/var/cache/pgferry/pg`; filled by `scripts/install-pg-versions.sh`) |
+//! | `PGFERRY_PG_VERSIONS` | majors a version-matrix test runs, e.g. `13,14,15,16,17,18` (default: the default bin directory's major); see [`requested_majors`] |
 //! | `PGFERRY_TMPDIR` | where cluster directories are created (default: the system temp dir, `/tmp` when root) |
 //! | `PGFERRY_KEEP_CLUSTER` | keep the cluster directory after `Drop` |
 
@@ -130,7 +131,7 @@ pub fn find_bin_dir() -> Option<PathBuf> {
             }
         }
     }
-    installed_majors("/usr/lib/postgresql")
+    majors_under(Path::new("/usr/lib/postgresql"))
         .into_iter()
         .rev()
         .map(|m| PathBuf::from(format!("/usr/lib/postgresql/{m}/bin")))
@@ -138,7 +139,7 @@ pub fn find_bin_dir() -> Option<PathBuf> {
 }
 
 /// Major versions with a directory under `root` (numeric names only), ascending.
-fn installed_majors(root: &str) -> Vec<u32> {
+fn majors_under(root: &Path) -> Vec<u32> {
     let mut majors: Vec<u32> = fs::read_dir(root)
         .into_iter()
         .flatten()
@@ -173,14 +174,89 @@ pub fn default_bin_dir() -> PathBuf {
     }
 }
 
+/// Default of `$PGFERRY_PG_CACHE`, shared with `scripts/install-pg-versions.sh`.
+/// Outside the repository and outside `/root`, so that the `postgres` OS user
+/// can execute the binaries when the tests run as root.
+pub const DEFAULT_PG_CACHE: &str = "/var/cache/pgferry/pg";
+
+/// The command that installs the extra server majors of the version matrix,
+/// quoted when a requested major is missing.
+pub const VERSIONS_INSTALL_HINT: &str = "bash scripts/install-pg-versions.sh \
+     (installs majors 13, 14, 16, 17, 18 into $PGFERRY_PG_CACHE, default /var/cache/pgferry/pg; \
+     15 comes from: bash scripts/install-postgres.sh)";
+
 /// The cache of extra PostgreSQL versions: `$PGFERRY_PG_CACHE`, default
-/// `~/.cache/pgferry/pg`. Layout: `<cache>/<major>/bin`.
+/// [`DEFAULT_PG_CACHE`] (`/var/cache/pgferry/pg`). Layout:
+/// `<cache>/<major>/{bin,lib,share}`, as `scripts/install-pg-versions.sh`
+/// lays it out.
 pub fn pg_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PGFERRY_PG_CACHE").filter(|v| !v.is_empty()) {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    home.join(".cache").join("pgferry").join("pg")
+    PathBuf::from(DEFAULT_PG_CACHE)
+}
+
+/// Every major version for which [`bin_dir_for_major`] finds server binaries
+/// (Debian's `/usr/lib/postgresql/<major>` and the cache), ascending.
+pub fn installed_majors() -> Vec<u32> {
+    let mut majors = majors_under(Path::new("/usr/lib/postgresql"));
+    majors.extend(majors_under(&pg_cache_dir()));
+    majors.sort_unstable();
+    majors.dedup();
+    majors.retain(|m| bin_dir_for_major(*m).is_some());
+    majors
+}
+
+/// The major versions a version-matrix test should run against:
+/// `$PGFERRY_PG_VERSIONS` (comma- or space-separated, e.g. `13,14,15,16,17,18`),
+/// sorted and deduplicated; when unset or empty, only the major of the
+/// default bin directory ([`default_bin_dir`]).
+///
+/// Whether they are installed is not checked here: see [`require_major`].
+///
+/// # Panics
+///
+/// Panics if `$PGFERRY_PG_VERSIONS` holds something that is not a number.
+pub fn requested_majors() -> Vec<u32> {
+    let spec = std::env::var("PGFERRY_PG_VERSIONS").unwrap_or_default();
+    let mut majors = parse_majors(&spec).unwrap_or_else(|bad| {
+        panic!(
+            "pgferry-testkit: PGFERRY_PG_VERSIONS={spec:?}: {bad:?} is not a major version number"
+        )
+    });
+    if majors.is_empty() {
+        majors.push(major_version_of(&default_bin_dir()));
+    }
+    majors
+}
+
+fn parse_majors(spec: &str) -> Result<Vec<u32>, String> {
+    let mut majors = spec
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u32>().map_err(|_| s.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    majors.sort_unstable();
+    majors.dedup();
+    Ok(majors)
+}
+
+/// The bin directory of `major` ([`bin_dir_for_major`]).
+///
+/// # Panics
+///
+/// Panics with the install command ([`VERSIONS_INSTALL_HINT`]) when that
+/// major is not installed: a requested version is never skipped silently.
+pub fn require_major(major: u32) -> PathBuf {
+    bin_dir_for_major(major).unwrap_or_else(|| {
+        panic!(
+            "pgferry-testkit: PostgreSQL {major} was requested (PGFERRY_PG_VERSIONS={:?}) but is not installed \
+             (looked at /usr/lib/postgresql/{major}/bin and {}/{major}/bin; installed: {:?}). Install it with: {VERSIONS_INSTALL_HINT}",
+            std::env::var("PGFERRY_PG_VERSIONS").unwrap_or_default(),
+            pg_cache_dir().display(),
+            installed_majors(),
+        )
+    })
 }
 
 /// The bin directory of a specific major version, if installed:
@@ -1065,6 +1141,17 @@ impl TestDb {
     pub fn load_fixture(&self, name: &str) {
         self.execute_batch(&fixture_sql(name));
     }
+
+    /// Loads `fixtures/schema.sql`, then every `fixtures/versions/NN.sql` with
+    /// `NN <= major` in ascending order (the objects that need a newer server
+    /// than the oldest supported one). Pass the major of the server holding
+    /// this database, e.g. `cluster.major_version()`.
+    pub fn load_fixture_for_major(&self, major: u32) {
+        self.load_fixture("schema.sql");
+        for (_, name) in version_fixtures(major) {
+            self.load_fixture(&name);
+        }
+    }
 }
 
 impl fmt::Display for TestDb {
@@ -1118,6 +1205,23 @@ pub fn fixtures_dir() -> PathBuf {
 /// Path of `fixtures/<name>`.
 pub fn fixture_path(name: &str) -> PathBuf {
     fixtures_dir().join(name)
+}
+
+/// The version-specific fixtures `versions/NN.sql` with `NN <= major`, as
+/// `(NN, "versions/NN.sql")`, ascending.
+pub fn version_fixtures(major: u32) -> Vec<(u32, String)> {
+    let mut files: Vec<(u32, String)> = fs::read_dir(fixtures_dir().join("versions"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            let nn: u32 = name.strip_suffix(".sql")?.parse().ok()?;
+            (nn <= major).then(|| (nn, format!("versions/{name}")))
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 /// Contents of `fixtures/<name>`. Panics if it cannot be read.
@@ -1292,5 +1396,23 @@ mod tests {
             assert_eq!(bin_dir_for_major(major), Some(dir));
         }
         assert_eq!(bin_dir_for_major(1), None);
+        assert!(installed_majors().contains(&major));
+    }
+
+    #[test]
+    fn parses_requested_majors() {
+        assert_eq!(parse_majors(""), Ok(vec![]));
+        assert_eq!(parse_majors("18,13, 15 15"), Ok(vec![13, 15, 18]));
+        assert_eq!(parse_majors("13,x"), Err("x".to_string()));
+    }
+
+    #[test]
+    fn lists_version_fixtures() {
+        let all = version_fixtures(99);
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "{all:?}");
+        assert!(version_fixtures(13).iter().all(|(nn, _)| *nn <= 13));
+        assert!(all
+            .iter()
+            .any(|(nn, f)| *nn == 15 && f == "versions/15.sql"));
     }
 }

@@ -11,7 +11,7 @@ fn one(db: &pgferry_testkit::TestDb, sql: &str) -> String {
 #[test]
 fn schema_fixture_loads_and_covers_every_kind() {
     let db = shared_cluster().create_database("fixture_schema");
-    db.load_fixture("schema.sql");
+    db.load_fixture_for_major(shared_cluster().major_version());
 
     // Relation kinds: table, partitioned table, view, matview, sequence,
     // index, partitioned index, composite type.
@@ -132,7 +132,7 @@ fn schema_fixture_loads_and_covers_every_kind() {
 
     // Loading is deterministic: a second copy dumps identically.
     let db2 = shared_cluster().create_database("fixture_schema_again");
-    db2.load_fixture("schema.sql");
+    db2.load_fixture_for_major(shared_cluster().major_version());
     assert_eq!(schema, pg_dump_schema(&db2));
 }
 

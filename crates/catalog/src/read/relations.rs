@@ -16,7 +16,14 @@ struct Rel {
 }
 
 pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogError> {
-    let am = "CASE WHEN c.relkind IN ('r', 'm') AND am.amname <> 'heap' THEN am.amname::text END";
+    // Partitioned tables have an access method (for their partitions) from 17
+    // on, set only when given explicitly (relam = 0 otherwise).
+    let am = if r.version >= 170000 {
+        "CASE WHEN c.relkind IN ('r', 'm') AND am.amname <> 'heap' THEN am.amname::text \
+         WHEN c.relkind = 'p' AND c.relam <> 0 THEN am.amname::text END"
+    } else {
+        "CASE WHEN c.relkind IN ('r', 'm') AND am.amname <> 'heap' THEN am.amname::text END"
+    };
     let sql = format!(
         "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistence::text, \
          pg_catalog.pg_get_userbyid(c.relowner)::text, pg_catalog.obj_description(c.oid, 'pg_class'), {acl}, \
@@ -276,6 +283,22 @@ async fn read_columns(
 ) -> Result<(), CatalogError> {
     let oids: Vec<u32> = rels.iter().map(|x| x.oid).collect();
     let generated = "a.attgenerated::text";
+    // PostgreSQL 18 keeps NOT NULL constraints in pg_constraint (contype 'n'),
+    // named. Valid, inheritable ones stay inline in CREATE TABLE (with their
+    // name where it is not the default); NOT VALID or NO INHERIT ones are
+    // added as separate constraints (read_constraints).
+    let (not_null, not_null_name, not_null_join) = if r.version >= 180000 {
+        (
+            "a.attnotnull AND (nn.oid IS NULL OR (nn.convalidated AND NOT nn.connoinherit))",
+            "CASE WHEN nn.conname <> pg_catalog.left(rc.relname || '_' || a.attname || '_not_null', 63) \
+             THEN nn.conname::text END",
+            "LEFT JOIN pg_catalog.pg_constraint nn ON nn.conrelid = a.attrelid AND nn.contype = 'n' \
+             AND nn.conkey[1] = a.attnum \
+             LEFT JOIN pg_catalog.pg_class rc ON rc.oid = a.attrelid",
+        )
+    } else {
+        ("a.attnotnull", "NULL::text", "")
+    };
     let compression = if r.version >= 140000 {
         "CASE WHEN a.attcompression <> '' THEN CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END END"
     } else {
@@ -284,7 +307,7 @@ async fn read_columns(
     // The binary COPY form embeds type OIDs for arrays of user types and for
     // composites; such tables are copied as text.
     let sql = format!(
-        "SELECT a.attrelid, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+        "SELECT a.attrelid, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), {not_null}, \
          pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), ad.oid, a.attidentity::text, {generated}, \
          CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN {COLLATION_SQL} a.attcollation) END, \
          CASE WHEN a.attstorage <> t.typstorage THEN CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' \
@@ -297,10 +320,11 @@ async fn read_columns(
           OR (bt.typcategory = 'A' AND bt.typelem >= 16384) \
           OR (bt.typtype = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_range rg JOIN pg_catalog.pg_type st ON st.oid = rg.rngsubtype \
               WHERE rg.rngtypid = bt.oid AND (st.typtype = 'c' OR st.typcategory = 'A')))), \
-         a.attnum \
+         a.attnum, {not_null_name} \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
          JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
          LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
+         {not_null_join} \
          WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attrelid, a.attnum",
         acl = acl_sql("a.attacl"),
@@ -355,9 +379,11 @@ async fn read_columns(
                 name,
                 type_sql: row.get(2),
                 not_null: row.get(3),
+                not_null_name: row.get(18),
                 default,
                 identity: ident,
                 generated,
+                generated_virtual: gen == "v",
                 collation: row.get(8),
                 storage: row.get(9),
                 compression: row.get(10),
@@ -538,6 +564,7 @@ fn add_table_data(r: &mut Reader<'_>, rels: &[Rel]) -> HashMap<u32, usize> {
                     table: rel.name.clone(),
                     columns,
                     format,
+                    parts: 0,
                 },
             ),
         );
@@ -562,20 +589,25 @@ async fn read_constraints(
     data: &HashMap<u32, usize>,
 ) -> Result<(), CatalogError> {
     let oids: Vec<u32> = rels.iter().map(|x| x.oid).collect();
-    let rows = r
-        .query(
-            "constraints",
+    // PostgreSQL 18: NOT NULL constraints that cannot be written inline in
+    // CREATE TABLE (NOT VALID, NO INHERIT) are added like a CHECK; the others
+    // are part of their column (read_columns).
+    let not_null = if r.version >= 180000 {
+        " OR (c.contype = 'n' AND c.conislocal AND (NOT c.convalidated OR c.connoinherit))"
+    } else {
+        ""
+    };
+    let sql = format!(
             "SELECT c.oid, c.conrelid, c.conname::text, c.contype::text, pg_catalog.pg_get_constraintdef(c.oid), \
              c.convalidated, c.conislocal, c.coninhcount, c.conindid, c.conparentid, \
              pg_catalog.obj_description(c.oid, 'pg_constraint'), \
              COALESCE(i.indisreplident, false), COALESCE(i.indisclustered, false), c.confrelid \
              FROM pg_catalog.pg_constraint c \
              LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.conindid AND c.contype IN ('p', 'u', 'x') \
-             WHERE c.conrelid = ANY($1) AND c.contype IN ('c', 'p', 'u', 'x', 'f') \
-             ORDER BY c.conrelid, c.conname",
-            &[&oids],
-        )
-        .await?;
+             WHERE c.conrelid = ANY($1) AND (c.contype IN ('c', 'p', 'u', 'x', 'f'){not_null}) \
+             ORDER BY c.conrelid, c.conname"
+    );
+    let rows = r.query("constraints", &sql, &[&oids]).await?;
     for row in rows {
         let Some(&ri) = by_oid.get(&row.get::<_, u32>(1)) else {
             continue;

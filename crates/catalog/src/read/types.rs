@@ -73,6 +73,7 @@ async fn read_default_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
             "f" => "FUNCTIONS",
             "T" => "TYPES",
             "n" => "SCHEMAS",
+            "L" => "LARGE OBJECTS", // PostgreSQL 18+
             _ => continue,
         };
         let role: String = row.get(0);

@@ -1,0 +1,332 @@
+//! `restore --jobs N`: a faster, non-atomic restore for fresh databases, like
+//! `pg_restore -j`. Definitions commit first; tables load concurrently, each
+//! in its own transaction (`COPY ... FREEZE` after a `TRUNCATE` of the table
+//! just created); indexes and primary/unique/exclusion constraints build
+//! concurrently; everything else follows in dependency order.
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
+use std::io::BufReader;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::SinkExt;
+use pgferry_catalog::{render_object, ConstraintKind, Kind, Object, RenderOptions, Section};
+use pgferry_format::ArchiveReader;
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+use crate::archive_file::{table_stream, VerifiedArchive};
+use crate::conn::ConnSpec;
+use crate::connect::connect;
+use crate::dump::{copy_format, copy_target};
+use crate::error::Error;
+use crate::progress::{report, Progress};
+use crate::restore::{
+    clean_statements, object_failed, target_roles, RestoreOptions, RestoreSummary, RESTORE_SETTINGS,
+};
+
+async fn run_statements(client: &Client, o: &Object, render: &RenderOptions) -> Result<(), Error> {
+    for stmt in render_object(o, render) {
+        client
+            .batch_execute(&stmt)
+            .await
+            .map_err(|e| object_failed(o, &e))?;
+    }
+    Ok(())
+}
+
+/// Session settings outside a transaction block (`SET`, not `SET LOCAL`).
+fn session_settings() -> String {
+    RESTORE_SETTINGS
+        .replace("SET LOCAL", "SET")
+        .replace("', true)", "', false)")
+}
+
+pub(crate) async fn restore_parallel(
+    target: &ConnSpec,
+    archive: VerifiedArchive,
+    objects: &[Object],
+    opts: &RestoreOptions,
+) -> Result<RestoreSummary, Error> {
+    let jobs = opts.jobs.max(2);
+    let client = connect(target, "target").await?;
+    let render = RenderOptions {
+        keep_owners: opts.keep_owners,
+        roles: Some(target_roles(&client).await?),
+        target_version: 0,
+    };
+    // Phase 1: the definitions before the data, in one transaction.
+    let split = objects
+        .iter()
+        .position(|o| o.section() != Section::PreData)
+        .unwrap_or(objects.len());
+    let (pre, rest) = objects.split_at(split);
+    client
+        .batch_execute(&format!("BEGIN; {RESTORE_SETTINGS}"))
+        .await
+        .map_err(|e| Error::source_stmt("starting the restore", &e))?;
+    if opts.clean {
+        for s in clean_statements(objects) {
+            client
+                .batch_execute(&s)
+                .await
+                .map_err(|e| Error::source_stmt(format!("--clean: {s}"), &e))?;
+        }
+    }
+    for o in pre {
+        run_statements(&client, o, &render).await?;
+    }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| Error::source_stmt("committing the definitions", &e))?;
+    let created: HashSet<String> = pre
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Table(_)))
+        .map(Object::display_name)
+        .collect();
+
+    // Phase 2: table data, largest first, over `jobs` connections.
+    let mut data: Vec<&Object> = rest
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::TableData { .. }))
+        .collect();
+    let size = |o: &Object| -> u64 {
+        let parts = match o.kind {
+            Kind::TableData { parts, .. } => parts.max(1),
+            _ => 1,
+        };
+        (0..parts)
+            .filter_map(|k| {
+                archive
+                    .reader
+                    .entries()
+                    .get(&pgferry_catalog::part_entry(o.id, k))
+            })
+            .map(|e| e.raw_bytes)
+            .sum()
+    };
+    data.sort_by_key(|o| std::cmp::Reverse(size(o)));
+    let queue: Arc<Mutex<VecDeque<Object>>> =
+        Arc::new(Mutex::new(data.iter().map(|o| (*o).clone()).collect()));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..jobs {
+        let (queue, target, path, created, progress) = (
+            queue.clone(),
+            target.clone(),
+            archive.path.clone(),
+            created.clone(),
+            opts.progress.clone(),
+        );
+        set.spawn(async move {
+            let c = connect(&target, "target").await?;
+            c.batch_execute(&session_settings())
+                .await
+                .map_err(|e| Error::source_stmt("restore worker settings", &e))?;
+            let mut rows = 0u64;
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                let Some(o) = next else { break };
+                rows += load_table(
+                    &c,
+                    &o,
+                    &path,
+                    created.contains(&o.display_name()),
+                    &progress,
+                )
+                .await?;
+            }
+            Ok::<u64, Error>(rows)
+        });
+    }
+    let mut summary = RestoreSummary::default();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(rows)) => summary.rows += rows,
+            Ok(Err(e)) => {
+                set.abort_all();
+                return Err(e);
+            }
+            Err(e) => {
+                set.abort_all();
+                return Err(Error::Io {
+                    path: archive.path.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                });
+            }
+        }
+    }
+    summary.tables = data.len();
+
+    // Phase 3: indexes and key constraints concurrently, then the rest in order.
+    report(&opts.progress, Progress::PostData);
+    let done: HashSet<u32> = pre
+        .iter()
+        .chain(data.iter().copied())
+        .map(|o| o.id)
+        .collect();
+    let (parallel, serial): (Vec<&Object>, Vec<&Object>) = rest
+        .iter()
+        .filter(|o| !matches!(o.kind, Kind::TableData { .. }))
+        .partition(|o| {
+            let kind_ok = matches!(o.kind, Kind::Index { .. })
+                || matches!(
+                    o.kind,
+                    Kind::Constraint {
+                        kind: ConstraintKind::PrimaryKey
+                            | ConstraintKind::Unique
+                            | ConstraintKind::Exclude,
+                        ..
+                    }
+                );
+            kind_ok && o.deps.iter().all(|d| done.contains(d))
+        });
+    let queue: Arc<Mutex<VecDeque<Object>>> =
+        Arc::new(Mutex::new(parallel.iter().map(|o| (*o).clone()).collect()));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..jobs {
+        let (queue, target, render) = (queue.clone(), target.clone(), render.clone());
+        set.spawn(async move {
+            let c = connect(&target, "target").await?;
+            c.batch_execute(&session_settings())
+                .await
+                .map_err(|e| Error::source_stmt("restore worker settings", &e))?;
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                let Some(o) = next else { break };
+                run_statements(&c, &o, &render).await?;
+            }
+            Ok::<(), Error>(())
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                set.abort_all();
+                return Err(e);
+            }
+            Err(e) => {
+                set.abort_all();
+                return Err(Error::Io {
+                    path: archive.path.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                });
+            }
+        }
+    }
+    client
+        .batch_execute(&session_settings())
+        .await
+        .map_err(|e| Error::source_stmt("restore settings", &e))?;
+    for o in &serial {
+        run_statements(&client, o, &render).await?;
+    }
+    summary.objects = objects.len();
+    report(&opts.progress, Progress::Finished);
+    Ok(summary)
+}
+
+/// Loads one table in its own transaction; tables this restore created are
+/// truncated first so COPY can FREEZE.
+async fn load_table(
+    c: &Client,
+    o: &Object,
+    path: &std::path::Path,
+    created: bool,
+    progress: &Option<crate::progress::ProgressFn>,
+) -> Result<u64, Error> {
+    let Kind::TableData {
+        table,
+        columns,
+        format,
+        parts,
+    } = &o.kind
+    else {
+        return Ok(0);
+    };
+    report(
+        progress,
+        Progress::TableStarted {
+            table: table.to_string(),
+        },
+    );
+    let mut begin = String::from("BEGIN");
+    if created {
+        begin.push_str(&format!("; TRUNCATE ONLY {}", table.sql()));
+    }
+    c.batch_execute(&begin)
+        .await
+        .map_err(|e| object_failed(o, &e))?;
+    let options = match (format, created) {
+        (pgferry_catalog::CopyFormat::Binary, true) => " (FORMAT binary, FREEZE)",
+        (pgferry_catalog::CopyFormat::Text, true) => " (FREEZE)",
+        (f, false) => copy_format(*f),
+    };
+    let sink = c
+        .copy_in::<_, Bytes>(&format!(
+            "COPY {} FROM STDIN{options}",
+            copy_target(table, columns)
+        ))
+        .await
+        .map_err(|e| object_failed(o, &e))?;
+    futures::pin_mut!(sink);
+    // Frames come from this worker's own reader of the (already verified) archive.
+    let (tx, mut rx) = mpsc::channel::<Result<Vec<u8>, Error>>(4);
+    let (path_buf, id, parts) = (path.to_path_buf(), o.id, *parts);
+    let reader = tokio::task::spawn_blocking(move || {
+        let bad = |source| Error::Archive {
+            path: path_buf.clone(),
+            source,
+        };
+        let file = match File::open(&path_buf) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(Error::Io {
+                    path: path_buf.clone(),
+                    source: e,
+                }));
+                return;
+            }
+        };
+        let mut r = match ArchiveReader::new(BufReader::with_capacity(1 << 20, file)) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(bad(e)));
+                return;
+            }
+        };
+        if let Err(e) = table_stream(&mut r, id, parts, |f| tx.blocking_send(Ok(f)).is_ok()) {
+            let _ = tx.blocking_send(Err(bad(e)));
+        }
+    });
+    let mut bytes = 0u64;
+    while let Some(frame) = rx.recv().await {
+        let frame = frame?;
+        bytes += frame.len() as u64;
+        report(
+            progress,
+            Progress::Bytes {
+                table: table.to_string(),
+                bytes: frame.len() as u64,
+            },
+        );
+        sink.feed(Bytes::from(frame))
+            .await
+            .map_err(|e| object_failed(o, &e))?;
+    }
+    let _ = reader.await;
+    let rows = sink.finish().await.map_err(|e| object_failed(o, &e))?;
+    c.batch_execute("COMMIT")
+        .await
+        .map_err(|e| object_failed(o, &e))?;
+    report(
+        progress,
+        Progress::TableDone {
+            table: table.to_string(),
+            rows,
+            bytes,
+        },
+    );
+    Ok(rows)
+}
