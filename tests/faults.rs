@@ -276,3 +276,38 @@ fn wrong_password_is_refused_and_never_printed() {
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert!(!String::from_utf8_lossy(&std::fs::read(&out).unwrap()).contains("Right-Secret-1"));
 }
+
+#[test]
+fn missing_archive_is_bad_input() {
+    let db = shared_cluster().create_database("no_file");
+    refused(
+        &[
+            "restore",
+            "--target",
+            &db.conn_string(),
+            "/nonexistent/dir/x.pgf",
+        ],
+        "x.pgf",
+    );
+    refused(&["list", "/nonexistent/dir/x.pgf"], "No such file");
+}
+
+#[test]
+fn a_closed_stdout_ends_the_dump_quietly() {
+    use std::io::Read;
+    let db = shared_cluster().create_database("pipe");
+    db.load_fixture("sample_app.sql");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pgferry"))
+        .args(["-q", "dump", "--source", &db.conn_string(), "-o", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // stdout is closed now; the dump must stop without an error message.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(&head[..8], b"PGFERRY\x1a");
+    assert!(!out.status.success());
+    assert!(stderr(&out).trim().is_empty(), "{}", stderr(&out));
+}

@@ -72,6 +72,10 @@ fn schema_only_then_data_only_equals_full() {
     let cluster = shared_cluster();
     let src = cluster.create_database("split_src");
     src.load_fixture("sample_app.sql");
+    src.execute_batch(
+        "CREATE MATERIALIZED VIEW public.order_counts AS \
+         SELECT customer_id, count(*) AS n FROM public.orders GROUP BY customer_id",
+    );
     let dst = cluster.create_database("split_dst");
     let dir = tempdir();
     let schema = dir.path().join("schema.pgf");
@@ -99,6 +103,14 @@ fn schema_only_then_data_only_equals_full() {
         dst.query_one_string("SELECT count(*) FROM public.orders")
             .as_deref(),
         Some("0")
+    );
+    assert_eq!(
+        dst.query_one_string(
+            "SELECT count(*) FROM pg_class WHERE relkind = 'm' AND relispopulated"
+        )
+        .as_deref(),
+        Some("0"),
+        "a schema-only restore leaves materialized views unpopulated"
     );
     pgferry_ok(&["restore", "--target", &t, data.to_str().unwrap()]);
     assert_same_database(&src, &dst);

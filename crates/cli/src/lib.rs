@@ -235,6 +235,9 @@ struct RestoreArgs {
     /// Restore the source's object owners (default: the connecting user owns everything).
     #[arg(long)]
     keep_owners: bool,
+    /// Allow a target server older than the archive's source.
+    #[arg(long)]
+    allow_downgrade: bool,
     /// Parallel connections; above 1 the restore is NOT one transaction (like pg_restore -j), for fresh databases.
     #[arg(short = 'j', long, default_value_t = 1)]
     jobs: usize,
@@ -423,6 +426,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                 data_only: a.data_only,
                 keep_owners: a.keep_owners,
                 jobs: a.jobs,
+                allow_downgrade: a.allow_downgrade,
                 progress: progress(cli.quiet),
             };
             let s = pgferry_engine::restore(&target, &a.file, &opts).await?;

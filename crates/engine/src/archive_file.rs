@@ -26,10 +26,7 @@ pub fn open_archive(path: &Path) -> Result<VerifiedArchive, Error> {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let file = File::open(path).map_err(|e| bad(FormatError::Io(e)))?;
     let mut reader = ArchiveReader::new(BufReader::with_capacity(1 << 20, file)).map_err(bad)?;
     reader.verify().map_err(bad)?;
     let toc = reader.toc().map_err(bad)?;

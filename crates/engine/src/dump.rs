@@ -93,7 +93,10 @@ pub(crate) fn spawn_archive_writer<W: Write + Send + 'static>(
 ) {
     let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_DEPTH);
     let writer = tokio::task::spawn_blocking(move || -> Result<u64, std::io::Error> {
-        let to_io = |e: pgferry_format::FormatError| std::io::Error::other(e.to_string());
+        let to_io = |e: pgferry_format::FormatError| match e {
+            pgferry_format::FormatError::Io(e) => e,
+            other => std::io::Error::other(other.to_string()),
+        };
         let mut w = ArchiveWriter::new(out, &toc, level).map_err(to_io)?;
         while let Some(msg) = rx.blocking_recv() {
             match msg {
@@ -107,8 +110,7 @@ pub(crate) fn spawn_archive_writer<W: Write + Send + 'static>(
                 Msg::End(entry, rows) => w.end_entry(entry, rows).map_err(to_io)?,
             }
         }
-        let n = w.bytes_written();
-        w.finish().map_err(to_io)?;
+        let (_, n) = w.finish_counted().map_err(to_io)?;
         Ok(n)
     });
     (tx, writer)
@@ -133,14 +135,23 @@ pub(crate) async fn begin_snapshot(
     if !compiled.is_empty() {
         check_patterns(client, &compiled).await?;
     }
-    let catalog = read_catalog(client, &compiled).await?;
-    let tables: Vec<String> = catalog
-        .objects
+    // Lock the dumped tables before reading their definitions, so a
+    // concurrent ALTER/DROP waits for us (or we fail fast on lock_timeout).
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') \
+             AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("listing the tables to lock", &e))?;
+    let tables: Vec<String> = rows
         .iter()
-        .filter_map(|o| match &o.kind {
-            Kind::Table(_) => Some(o.qualified_name()),
-            _ => None,
-        })
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+        .filter(|(s, t)| compiled.table_included(s, t))
+        .map(|(s, t)| pgferry_catalog::qualified(&s, &t))
         .collect();
     for chunk in tables.chunks(500) {
         client
@@ -151,6 +162,7 @@ pub(crate) async fn begin_snapshot(
             .await
             .map_err(|e| Error::source_stmt("locking the dumped tables", &e))?;
     }
+    let catalog = read_catalog(client, &compiled).await?;
     Ok(catalog)
 }
 
@@ -158,7 +170,9 @@ async fn check_patterns(client: &Client, f: &crate::filter::CompiledFilters) -> 
     let rows = client
         .query(
             "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_namespace n \
-             LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r','p','v','m','S','f')",
+             LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r','p','v','m','S','f') \
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') \
+             AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1, 2",
             &[],
         )
         .await
@@ -235,15 +249,19 @@ pub async fn dump<W: Write + Send + 'static>(
         opts.lock_timeout.unwrap_or(Duration::from_secs(10)),
     )
     .await?;
+    // Materialized view contents count as data: a schema-only archive leaves
+    // them unpopulated, a data-only one refreshes them after loading.
+    let is_data = |k: &Kind| {
+        matches!(
+            k,
+            Kind::TableData { .. } | Kind::SequenceSet { .. } | Kind::MatViewRefresh { .. }
+        )
+    };
     if opts.schema_only {
-        catalog
-            .objects
-            .retain(|o| !matches!(o.kind, Kind::TableData { .. } | Kind::SequenceSet { .. }));
+        catalog.objects.retain(|o| !is_data(&o.kind));
     }
     if opts.data_only {
-        catalog
-            .objects
-            .retain(|o| matches!(o.kind, Kind::TableData { .. } | Kind::SequenceSet { .. }));
+        catalog.objects.retain(|o| is_data(&o.kind));
     }
     let jobs = opts.jobs.max(1);
     let split = opts.split_pages.unwrap_or(SPLIT_PAGES).max(1);
@@ -283,6 +301,13 @@ pub async fn dump<W: Write + Send + 'static>(
     )
     .await;
     let written = writer.await;
+    // When the writer failed (broken pipe, full disk), its error is the cause.
+    if let (Err(_), Ok(Err(e))) = (&copied, &written) {
+        return Err(Error::Io {
+            path: PathBuf::from("archive"),
+            source: std::io::Error::new(e.kind(), e.to_string()),
+        });
+    }
     let (client, rows, raw_bytes) = copied?;
     let _ = client.batch_execute("COMMIT").await;
     let archive_bytes = match written {

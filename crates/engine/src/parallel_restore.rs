@@ -22,7 +22,8 @@ use crate::dump::{copy_format, copy_target};
 use crate::error::Error;
 use crate::progress::{report, Progress};
 use crate::restore::{
-    clean_statements, object_failed, target_roles, RestoreOptions, RestoreSummary, RESTORE_SETTINGS,
+    check_target_version, clean_statements, object_failed, target_roles, RestoreOptions,
+    RestoreSummary, RESTORE_SETTINGS,
 };
 
 async fn run_statements(client: &Client, o: &Object, render: &RenderOptions) -> Result<(), Error> {
@@ -50,10 +51,16 @@ pub(crate) async fn restore_parallel(
 ) -> Result<RestoreSummary, Error> {
     let jobs = opts.jobs.max(2);
     let client = connect(target, "target").await?;
+    let target_version = check_target_version(
+        &client,
+        archive.catalog.server_version_num,
+        opts.allow_downgrade,
+    )
+    .await?;
     let render = RenderOptions {
         keep_owners: opts.keep_owners,
         roles: Some(target_roles(&client).await?),
-        target_version: 0,
+        target_version,
     };
     // Phase 1: the definitions before the data, in one transaction.
     let split = objects

@@ -34,6 +34,8 @@ pub struct RestoreOptions {
     pub data_only: bool,
     /// Restore the source's ownership.
     pub keep_owners: bool,
+    /// Allow a target server older than the archive's source server.
+    pub allow_downgrade: bool,
     /// Parallel connections. With more than one the restore is **not
     /// atomic** (like `pg_restore -j`): definitions commit first, tables load
     /// in their own transactions, indexes build concurrently. Meant for a
@@ -173,6 +175,30 @@ pub(crate) const RESTORE_SETTINGS: &str = "SET LOCAL check_function_bodies = fal
      SET LOCAL maintenance_work_mem = '512MB'; \
      SELECT pg_catalog.set_config('search_path', '', true)";
 
+/// Refuses a target older than the source unless allowed; returns the target's `server_version_num`.
+pub(crate) async fn check_target_version(
+    client: &Client,
+    source_version_num: i32,
+    allow_downgrade: bool,
+) -> Result<i32, Error> {
+    let v: i32 = client
+        .query_one(
+            "SELECT pg_catalog.current_setting('server_version_num')::int4",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::source_stmt("reading the target's version", &e))?
+        .get(0);
+    if v / 10000 < source_version_num / 10000 && !allow_downgrade {
+        return Err(Error::Version(format!(
+            "the target runs PostgreSQL {} but the archive comes from PostgreSQL {}: restoring to an older server needs --allow-downgrade",
+            v / 10000,
+            source_version_num / 10000
+        )));
+    }
+    Ok(v)
+}
+
 /// Roles that exist on the target.
 pub(crate) async fn target_roles(client: &Client) -> Result<HashSet<String>, Error> {
     let rows = client
@@ -233,11 +259,17 @@ async fn restore_into(
     objects: &[Object],
     opts: &RestoreOptions,
 ) -> Result<RestoreSummary, Error> {
+    let target_version = check_target_version(
+        client,
+        archive.catalog.server_version_num,
+        opts.allow_downgrade,
+    )
+    .await?;
     let roles = target_roles(client).await?;
     let render = RenderOptions {
         keep_owners: opts.keep_owners,
         roles: Some(roles),
-        target_version: 0,
+        target_version,
     };
     client
         .batch_execute(&format!("BEGIN; {RESTORE_SETTINGS}"))

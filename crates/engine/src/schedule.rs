@@ -110,6 +110,9 @@ pub async fn sync_every<S, F>(
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<u64>() {
+        if secs == 0 {
+            return Err(format!("invalid duration {s:?}: must be more than zero"));
+        }
         return Ok(Duration::from_secs(secs));
     }
     let mut total = Duration::ZERO;
@@ -141,7 +144,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "d" => v * 86400.0,
             _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
         };
-        total += Duration::from_secs_f64(secs);
+        total = Duration::try_from_secs_f64(secs)
+            .ok()
+            .and_then(|d| total.checked_add(d))
+            .ok_or_else(|| format!("invalid duration {s:?}: too long"))?;
         num.clear();
         any = true;
     }
@@ -165,6 +171,9 @@ mod tests {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
     }
 
     #[test]

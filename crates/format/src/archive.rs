@@ -18,8 +18,9 @@ pub const FORMAT_MINOR: u16 = 0;
 const HEADER_LEN: u64 = 16;
 const RECORD_HEADER_LEN: usize = 21;
 const FOOTER_LEN: u64 = 24;
-/// Refuse absurd record sizes instead of allocating them.
-const MAX_PAYLOAD: u32 = 256 << 20;
+/// Refuse absurd record sizes instead of allocating them (a single COPY
+/// message, and so a frame, can carry a value of up to 1 GB).
+const MAX_PAYLOAD: u32 = 2 << 30;
 
 const TAG_TOC: u8 = 1;
 const TAG_DATA: u8 = 2;
@@ -151,7 +152,12 @@ impl<W: Write> ArchiveWriter<W> {
     }
 
     /// Writes the trailer and footer, flushes, and returns the inner writer.
-    pub fn finish(mut self) -> Result<W, FormatError> {
+    pub fn finish(self) -> Result<W, FormatError> {
+        self.finish_counted().map(|(w, _)| w)
+    }
+
+    /// Like [`ArchiveWriter::finish`], also returning the archive's total size.
+    pub fn finish_counted(mut self) -> Result<(W, u64), FormatError> {
         let trailer = serde_json::to_vec(&Trailer {
             entries: std::mem::take(&mut self.entries),
         })
@@ -163,7 +169,7 @@ impl<W: Write> ArchiveWriter<W> {
         footer.extend_from_slice(FOOTER_MAGIC);
         self.out.write_all(&footer)?;
         self.out.flush()?;
-        Ok(self.out)
+        Ok((self.out, self.offset + FOOTER_LEN))
     }
 }
 

@@ -107,6 +107,55 @@ pub(crate) fn parse_acl(json: Option<String>) -> Result<Acl, CatalogError> {
     ))
 }
 
+/// Writes a grantee's complete set of table privileges as one `ALL`, as
+/// pg_dump does: restored on a newer server, `GRANT ALL` includes the
+/// privileges that server added (`MAINTAIN` from PostgreSQL 17 on), so the
+/// owner and full grantees keep everything they had.
+pub(crate) fn collapse_table_all(acl: Acl, version: i32) -> Acl {
+    const BEFORE_17: [&str; 7] = [
+        "INSERT",
+        "SELECT",
+        "UPDATE",
+        "DELETE",
+        "TRUNCATE",
+        "REFERENCES",
+        "TRIGGER",
+    ];
+    let grants = acl?;
+    let full = |privs: &[&str]| {
+        BEFORE_17.iter().all(|p| privs.contains(p))
+            && (version < 170000 || privs.contains(&"MAINTAIN"))
+    };
+    let mut keys: Vec<(Option<&str>, &str, bool)> = Vec::new();
+    for g in &grants {
+        let k = (g.grantee.as_deref(), g.grantor.as_str(), g.grantable);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let mut out = Vec::new();
+    for (grantee, grantor, grantable) in keys {
+        let group: Vec<&Grant> = grants
+            .iter()
+            .filter(|g| {
+                g.grantee.as_deref() == grantee && g.grantor == grantor && g.grantable == grantable
+            })
+            .collect();
+        let privs: Vec<&str> = group.iter().map(|g| g.privilege.as_str()).collect();
+        if full(&privs) {
+            out.push(Grant {
+                grantee: grantee.map(str::to_string),
+                grantor: grantor.to_string(),
+                privilege: "ALL".into(),
+                grantable,
+            });
+        } else {
+            out.extend(group.into_iter().cloned());
+        }
+    }
+    Some(out)
+}
+
 /// Reading state: objects found so far and the catalog identities that map onto them.
 pub(crate) struct Reader<'a> {
     pub client: &'a Client,

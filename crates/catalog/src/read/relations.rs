@@ -109,6 +109,9 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
         o.owner = row.get(5);
         o.comment = row.get(6);
         o.acl = parse_acl(row.get(7))?;
+        if relkind != "S" {
+            o.acl = super::collapse_table_all(o.acl, r.version);
+        }
         let index = r.add(Some((class::CLASS, oid)), o);
         for t in [row.get::<_, u32>(8), row.get::<_, u32>(9)] {
             if t != 0 {
@@ -599,7 +602,7 @@ async fn read_constraints(
     };
     let sql = format!(
             "SELECT c.oid, c.conrelid, c.conname::text, c.contype::text, pg_catalog.pg_get_constraintdef(c.oid), \
-             c.convalidated, c.conislocal, c.coninhcount, c.conindid, c.conparentid, \
+             c.convalidated, c.conislocal, c.coninhcount::int4, c.conindid, c.conparentid, \
              pg_catalog.obj_description(c.oid, 'pg_constraint'), \
              COALESCE(i.indisreplident, false), COALESCE(i.indisclustered, false), c.confrelid \
              FROM pg_catalog.pg_constraint c \
