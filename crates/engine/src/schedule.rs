@@ -156,6 +156,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "invalid duration {s:?}: expected e.g. 20m, 30s, 1h"
         ));
     }
+    if total.is_zero() {
+        return Err(format!("invalid duration {s:?}: must be more than zero"));
+    }
     Ok(total)
 }
 
