@@ -92,7 +92,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn report(title: &str, reference: &str, contenders: &[Contender]) {
     println!("\n### {title}\n");
-    println!("| tool | median s | min s | max s | output MB | peak RSS MB | time vs {reference} |");
+    println!(
+        "| tool | median s | min s | max s | output MB | peak RSS MB | time vs {} |",
+        reference.replace('|', "\\|")
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let refm = contenders
         .iter()
@@ -275,9 +278,8 @@ fn main() {
         restore.push(Contender {
             name: "pgferry restore".into(),
             run: Box::new(move || {
-                admin.execute_batch(&format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-                ));
+                admin.execute_batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                admin.execute_batch(&format!("CREATE DATABASE {name}"));
                 let mut c = Command::new(&p);
                 c.args([
                     "-q",
@@ -299,9 +301,8 @@ fn main() {
         restore.push(Contender {
             name: "pg_restore --single-transaction".into(),
             run: Box::new(move || {
-                admin.execute_batch(&format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-                ));
+                admin.execute_batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                admin.execute_batch(&format!("CREATE DATABASE {name}"));
                 let mut c = Command::new(&b);
                 host_args(&mut c, &port);
                 c.args([
@@ -311,6 +312,59 @@ fn main() {
                     &name,
                     d.join("bench.dump").to_str().unwrap(),
                 ]);
+                (c, None)
+            }),
+            samples: vec![],
+        });
+    }
+    // Non-atomic parallel restores, for reference.
+    for (name, is_pgferry) in [
+        ("pgferry restore -j2 (not atomic)", true),
+        ("pg_restore -j2 (not atomic)", false),
+    ] {
+        let target_db = cluster.create_database(if is_pgferry {
+            "bench_restore_c"
+        } else {
+            "bench_restore_d"
+        });
+        let db = target_db.name.clone();
+        let target = target_db.conn_string();
+        let admin = src.clone();
+        let (p, b, d, port) = (
+            pgferry.clone(),
+            bin.join("pg_restore"),
+            d.clone(),
+            port.clone(),
+        );
+        restore.push(Contender {
+            name: name.into(),
+            run: Box::new(move || {
+                admin.execute_batch(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+                admin.execute_batch(&format!("CREATE DATABASE {db}"));
+                let mut c;
+                if is_pgferry {
+                    c = Command::new(&p);
+                    c.args([
+                        "-q",
+                        "restore",
+                        "-j",
+                        "2",
+                        "--target",
+                        &target,
+                        d.join("bench.pgf").to_str().unwrap(),
+                    ]);
+                } else {
+                    c = Command::new(&b);
+                    host_args(&mut c, &port);
+                    c.args([
+                        "-j",
+                        "2",
+                        "--no-owner",
+                        "-d",
+                        &db,
+                        d.join("bench.dump").to_str().unwrap(),
+                    ]);
+                }
                 (c, None)
             }),
             samples: vec![],

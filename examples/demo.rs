@@ -5,7 +5,11 @@
 //! 2. loads `fixtures/sample_app.sql` into the primary and puts stale data into
 //!    the replica (an old `orders` table with other rows, a leftover table);
 //! 3. runs `pgferry dump`, `pgferry list` and `pgferry restore --clean`;
-//! 4. checks with SQL that the replica now has exactly the primary's tables,
+//! 4. changes the primary (new rows, a new column) while an application
+//!    session sits on the replica, then runs the failover cycle in one
+//!    command: `pgferry sync --verify checksums`, then `pgferry status` and
+//!    `pgferry verify`;
+//! 5. checks with SQL that the replica now has exactly the primary's tables,
 //!    row counts and contents, and prints a report. Exits 1 if anything differs.
 //!
 //! Run it with `bash scripts/demo.sh`, or by hand:
@@ -91,7 +95,7 @@ fn tables(db: &TestDb) -> Result<Vec<TableState>> {
     let names = db.query_strings(
         "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') \
            AND n.nspname !~ '^pg_' ORDER BY 1",
     );
     let mut out = Vec::new();
@@ -173,6 +177,50 @@ fn run() -> Result<bool> {
     println!();
     let (_, restore_time) = pgferry(&bin, &["restore", "--clean", "--target", &dst, archive_s])?;
 
+    // The primary moves on; an application keeps a session open on the replica.
+    println!();
+    primary.execute_batch(
+        "ALTER TABLE public.customers ADD COLUMN loyalty_tier text DEFAULT 'bronze'; \
+         INSERT INTO public.orders (customer_id, placed_at, status) \
+         SELECT 1 + g % 1000, now(), 'new' FROM generate_series(1, 250) g;",
+    );
+    println!("the primary changed: customers.loyalty_tier added, 250 new orders");
+    let app_session = std::thread::spawn({
+        let replica = replica.clone();
+        move || {
+            let _ = replica.try_execute_batch("SELECT pg_sleep(30)");
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    println!("an application session is busy on the replica");
+    println!();
+    let (_, sync_time) = pgferry(
+        &bin,
+        &[
+            "sync",
+            "--source",
+            &src,
+            "--target",
+            &dst,
+            "--verify",
+            "checksums",
+        ],
+    )?;
+    let _ = app_session.join();
+    println!();
+    let (status, _) = pgferry(&bin, &["status", "--target", &dst])?;
+    for line in String::from_utf8_lossy(&status.stdout).lines() {
+        println!("  {line}");
+    }
+    println!();
+    let (verified, _) = pgferry(
+        &bin,
+        &["verify", "--checksums", "--source", &src, "--target", &dst],
+    )?;
+    for line in String::from_utf8_lossy(&verified.stdout).lines() {
+        println!("  {line}");
+    }
+
     // Check: the same tables, the same row counts, the same contents.
     let (a, b) = (tables(&primary)?, tables(&replica)?);
     let total = |v: &[TableState]| v.iter().map(|t| t.rows).sum::<u64>();
@@ -191,6 +239,10 @@ fn run() -> Result<bool> {
         restore_time.as_secs_f64()
     );
     println!("  archive  {} ({archive_size} bytes)", kib(archive_size));
+    println!(
+        "  sync     {:>7.2} s  (one transaction: terminate, replace, load, verify checksums, record)",
+        sync_time.as_secs_f64()
+    );
     println!();
     println!(
         "  {:<28} {:>10} {:>10}  contents",

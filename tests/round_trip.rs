@@ -50,20 +50,24 @@ fn restore_clean_replaces_a_stale_copy_atomically() {
 
 #[test]
 fn dump_to_stdout_streams_a_valid_archive() {
+    use std::process::{Command, Stdio};
     let cluster = shared_cluster();
     let src = cluster.create_database("stdout_src");
     src.load_fixture("sample_app.sql");
     let dst = cluster.create_database("stdout_dst");
-    let out = pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", "-"]);
-    let dir = tempdir();
-    let archive = dir.path().join("piped.pgf");
-    std::fs::write(&archive, &out.stdout).unwrap();
-    pgferry_ok(&[
-        "restore",
-        "--target",
-        &dst.conn_string(),
-        archive.to_str().unwrap(),
-    ]);
+    // pgferry dump -o - | pgferry restore -
+    let mut dump = Command::new(env!("CARGO_BIN_EXE_pgferry"))
+        .args(["-q", "dump", "--source", &src.conn_string(), "-o", "-"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let restore = Command::new(env!("CARGO_BIN_EXE_pgferry"))
+        .args(["-q", "restore", "--target", &dst.conn_string(), "-"])
+        .stdin(dump.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(dump.wait().unwrap().success());
+    assert!(restore.status.success(), "{}", stderr(&restore));
     assert_same_database(&src, &dst);
 }
 
@@ -146,7 +150,7 @@ fn ddl_prints_the_script_a_restore_runs() {
 fn parallel_dump_splits_large_tables_and_restores_identically() {
     let cluster = shared_cluster();
     let src = cluster.create_database("par_src");
-    src.load_fixture("schema.sql");
+    src.load_fixture_for_major(cluster.major_version());
     src.execute_batch(
         "CREATE TABLE public.wide (id bigint PRIMARY KEY, v text, n numeric, ts timestamptz); \
          INSERT INTO public.wide SELECT i, md5(i::text), i / 7.0, now() - i * interval '1 min' \

@@ -15,7 +15,7 @@ fn sync_args<'a>(src: &'a str, dst: &'a str, extra: &[&'a str]) -> Vec<&'a str> 
 
 fn fixture_db(name: &str) -> TestDb {
     let db = shared_cluster().create_database(name);
-    db.load_fixture("schema.sql");
+    db.load_fixture_for_major(shared_cluster().major_version());
     db
 }
 
@@ -311,4 +311,57 @@ fn every_runs_cycles_and_stops_cleanly_on_sigterm() {
         Some("200000")
     );
     assert_replica_equals(&src, &dst);
+}
+
+#[test]
+fn config_file_holds_both_sides_and_the_options() {
+    let src = shared_cluster().create_database("cfg_src");
+    src.load_fixture("sample_app.sql");
+    let dst = shared_cluster().create_database("cfg_dst");
+    dst.execute_batch(
+        "CREATE TABLE public.keep_me (x int); INSERT INTO public.keep_me VALUES (1), (2), (3);",
+    );
+    let dir = tempdir();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "unused-with-trust-auth\n").unwrap();
+    let cfg = dir.path().join("pgferry.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[source]\nconn = \"{}\"\npassword_file = \"{}\"\n\n[target]\nconn = \"{}\"\n\n[sync]\nverify = \"checksums\"\nexclude_tables = [\"public.keep_me\"]\n",
+            src.conn_string(),
+            pw.display(),
+            dst.conn_string()
+        ),
+    )
+    .unwrap();
+    let out = pgferry(&["sync", "--config", cfg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.keep_me")
+            .as_deref(),
+        Some("3")
+    );
+    assert_eq!(
+        dst.query_one_string("SELECT verify FROM pgferry.sync_history ORDER BY id DESC LIMIT 1")
+            .as_deref(),
+        Some("checksums: 4 tables identical")
+    );
+    // A password_env naming an unset variable is refused, naming the variable.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[source]\nconn = \"{}\"\npassword_env = \"PGFERRY_TEST_UNSET_PW\"\n[target]\nconn = \"{}\"\n",
+            src.conn_string(),
+            dst.conn_string()
+        ),
+    )
+    .unwrap();
+    let out = pgferry(&["sync", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("PGFERRY_TEST_UNSET_PW"),
+        "{}",
+        stderr(&out)
+    );
 }

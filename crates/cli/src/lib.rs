@@ -221,7 +221,7 @@ struct RestoreArgs {
     /// Target connection string.
     #[arg(long, env = "PGFERRY_TARGET", hide_env_values = true)]
     target: String,
-    /// Archive path.
+    /// Archive path, or `-` for stdin (spooled to a temporary file and verified first).
     file: PathBuf,
     /// Drop the archive's schemas first (same transaction).
     #[arg(long)]
@@ -429,7 +429,11 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                 allow_downgrade: a.allow_downgrade,
                 progress: progress(cli.quiet),
             };
-            let s = pgferry_engine::restore(&target, &a.file, &opts).await?;
+            let s = if a.file.as_os_str() == "-" {
+                pgferry_engine::restore_from_reader(&target, std::io::stdin(), &opts).await?
+            } else {
+                pgferry_engine::restore(&target, &a.file, &opts).await?
+            };
             tracing::info!(
                 objects = s.objects,
                 tables = s.tables,

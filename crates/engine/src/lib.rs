@@ -36,7 +36,7 @@ pub use error::{ConnectFailure, Error};
 pub use filter::{FilterError, Filters};
 pub use history::{history, HistoryRow};
 pub use progress::{Progress, ProgressFn};
-pub use restore::{restore, RestoreOptions, RestoreSummary};
+pub use restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
 pub use schedule::{parse_duration, sync_every, Cycle, Schedule};
 pub use sync::{record_interrupted, sync, SyncOptions, SyncReport, SYNC_LOCK_KEY};
 pub use verify::{verify, TableDiff, VerifyMode, VerifyOptions, VerifyReport};

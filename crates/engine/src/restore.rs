@@ -253,6 +253,40 @@ pub async fn restore(
     result
 }
 
+/// Restores an archive read from any reader (a pipe, stdin): it is first
+/// spooled to a temporary file, so every byte is verified before the target
+/// is touched.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), pgferry_engine::Error> {
+/// use pgferry_engine::{restore_from_reader, ConnSpec, RestoreOptions};
+/// let target = ConnSpec::parse("dbname=replica").unwrap();
+/// restore_from_reader(&target, std::io::stdin(), &RestoreOptions::default()).await?;
+/// # Ok(()) }
+/// ```
+pub async fn restore_from_reader<R: std::io::Read + Send + 'static>(
+    target: &ConnSpec,
+    mut reader: R,
+    opts: &RestoreOptions,
+) -> Result<RestoreSummary, Error> {
+    let spooled =
+        tokio::task::spawn_blocking(move || -> std::io::Result<tempfile::NamedTempFile> {
+            let mut tmp = tempfile::NamedTempFile::new()?;
+            std::io::copy(&mut reader, tmp.as_file_mut())?;
+            Ok(tmp)
+        })
+        .await
+        .map_err(|e| Error::Io {
+            path: "-".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+        .map_err(|e| Error::Io {
+            path: "-".into(),
+            source: e,
+        })?;
+    restore(target, spooled.path(), opts).await
+}
+
 async fn restore_into(
     client: &Client,
     archive: VerifiedArchive,

@@ -507,10 +507,14 @@ async fn add_sequence_ownership(
         }
     }
     for rel in rels.iter().filter(|x| x.relkind == "r" || x.relkind == "p") {
+        // A partitioned table has no data of its own, but its identity
+        // sequence (PostgreSQL 17+) is advanced by its partitions' rows.
+        let wanted = rel.has_data
+            || (rel.relkind == "p" && r.selector.data(&rel.name.schema, &rel.name.name));
         if let Some(Kind::Table(def)) = r.objects.get(rel.index).map(|o| &o.kind) {
             for c in &def.columns {
                 if let Some(id) = &c.identity {
-                    if rel.has_data {
+                    if wanted {
                         set.push((id.sequence.clone(), rel.index));
                     }
                 }
