@@ -261,6 +261,11 @@ pub enum Kind {
         /// Installed version.
         version: String,
     },
+    /// A collation: `provider = ..., locale = ...` options.
+    Collation {
+        /// `CREATE COLLATION` options.
+        options: Vec<String>,
+    },
     /// An enum type.
     Enum {
         /// Labels in sort order.
@@ -490,6 +495,7 @@ impl Kind {
         match self {
             Kind::Schema => "SCHEMA",
             Kind::Extension { .. } => "EXTENSION",
+            Kind::Collation { .. } => "COLLATION",
             Kind::Enum { .. } => "TYPE (enum)",
             Kind::Domain { .. } => "DOMAIN",
             Kind::Composite { .. } => "TYPE (composite)",
@@ -549,6 +555,7 @@ impl Kind {
         match self {
             Kind::Schema => 1,
             Kind::Extension { .. } => 2,
+            Kind::Collation { .. } => 3,
             Kind::Enum { .. } | Kind::Range { .. } | Kind::Composite { .. } => 3,
             Kind::Domain { .. } => 4,
             Kind::Function { .. } => 5,

@@ -51,6 +51,7 @@ fn designation(o: &Object) -> Option<(&'static str, String)> {
         Kind::Schema => ("SCHEMA", quote_ident(&o.name)),
         Kind::Extension { .. } => ("EXTENSION", quote_ident(&o.name)),
         Kind::Enum { .. } | Kind::Composite { .. } | Kind::Range { .. } => ("TYPE", q),
+        Kind::Collation { .. } => ("COLLATION", q),
         Kind::Domain { .. } => ("DOMAIN", q),
         Kind::Function {
             identity_args,
@@ -206,6 +207,9 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             "CREATE EXTENSION IF NOT EXISTS {q} WITH SCHEMA {}",
             quote_ident(schema)
         )),
+        Kind::Collation { options } => {
+            out.push(format!("CREATE COLLATION {q} ({})", options.join(", ")))
+        }
         Kind::Enum { labels } => out.push(format!(
             "CREATE TYPE {q} AS ENUM ({})",
             labels

@@ -63,6 +63,7 @@ pub(crate) mod class {
     pub const STATISTIC_EXT: u32 = 3381;
     pub const TS_DICT: u32 = 3600;
     pub const TS_CONFIG: u32 = 3602;
+    pub const COLLATION: u32 = 3456;
 }
 
 /// Excludes system schemas and pgferry's own bookkeeping schema.

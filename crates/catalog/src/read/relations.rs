@@ -709,7 +709,8 @@ async fn read_indexes(
              LEFT JOIN pg_catalog.pg_inherits pi ON pi.inhrelid = i.indexrelid \
              LEFT JOIN pg_catalog.pg_class pc ON pc.oid = pi.inhparent \
              LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace \
-             WHERE i.indrelid = ANY($1) ORDER BY i.indrelid, ic.relname",
+             WHERE i.indrelid = ANY($1) AND (i.indisvalid OR ic.relkind = 'I') \
+             ORDER BY i.indrelid, ic.relname",
             &[&oids],
         )
         .await?;

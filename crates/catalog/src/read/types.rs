@@ -26,6 +26,7 @@ pub(crate) async fn read_schemas_and_extensions(r: &mut Reader<'_>) -> Result<()
         return Ok(());
     }
     read_default_acls(r).await?;
+    read_collations(r).await?;
     let rows = r
         .query(
             "extensions",
@@ -51,6 +52,62 @@ pub(crate) async fn read_schemas_and_extensions(r: &mut Reader<'_>) -> Result<()
         );
         o.comment = row.get(4);
         r.add(Some((class::EXTENSION, row.get(0))), o);
+    }
+    Ok(())
+}
+
+async fn read_collations(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let locale = if r.version >= 170000 {
+        "c.colllocale"
+    } else if r.version >= 150000 {
+        "c.colliculocale"
+    } else {
+        "NULL::text"
+    };
+    let sql = format!(
+        "SELECT c.oid, n.nspname::text, c.collname::text, pg_catalog.pg_get_userbyid(c.collowner)::text, \
+         pg_catalog.obj_description(c.oid, 'pg_collation'), c.collprovider::text, c.collcollate::text, \
+         c.collctype::text, {locale}, c.collisdeterministic \
+         FROM pg_catalog.pg_collation c JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace \
+         WHERE {USER_SCHEMA} AND {ext} AND c.collprovider <> 'd' ORDER BY c.oid",
+        ext = not_ext_member(class::COLLATION, "c.oid"),
+    );
+    for row in r.query("collations", &sql, &[]).await? {
+        let schema: String = row.get(1);
+        if !r.selector.schema(&schema) {
+            continue;
+        }
+        let provider = match row.get::<_, String>(5).as_str() {
+            "i" => "icu",
+            "b" => "builtin",
+            _ => "libc",
+        };
+        let collate: Option<String> = row.get(6);
+        let ctype: Option<String> = row.get(7);
+        let locale: Option<String> = row.get::<_, Option<String>>(8).or_else(|| collate.clone());
+        let mut options = vec![format!("provider = {provider}")];
+        if provider == "libc" {
+            options.push(format!(
+                "lc_collate = {}",
+                crate::quote_literal(collate.as_deref().unwrap_or(""))
+            ));
+            options.push(format!(
+                "lc_ctype = {}",
+                crate::quote_literal(ctype.as_deref().unwrap_or(""))
+            ));
+        } else {
+            options.push(format!(
+                "locale = {}",
+                crate::quote_literal(locale.as_deref().unwrap_or(""))
+            ));
+        }
+        if !row.get::<_, bool>(9) {
+            options.push("deterministic = false".into());
+        }
+        let mut o = obj(Some(schema), row.get(2), Kind::Collation { options });
+        o.owner = row.get(3);
+        o.comment = row.get(4);
+        r.add(Some((class::COLLATION, row.get(0))), o);
     }
     Ok(())
 }
