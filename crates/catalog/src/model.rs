@@ -283,11 +283,17 @@ pub enum Kind {
         not_null: bool,
         /// (name, definition, validated).
         constraints: Vec<(String, String, bool)>,
+        /// Comments on the domain's constraints: (constraint, comment).
+        #[serde(default)]
+        constraint_comments: Vec<(String, String)>,
     },
     /// A composite type: (attribute, type, collation).
     Composite {
         /// Attributes.
         attributes: Vec<(String, String, Option<String>)>,
+        /// Comments on attributes: (attribute, comment).
+        #[serde(default)]
+        attribute_comments: Vec<(String, String)>,
     },
     /// A range type.
     Range {
@@ -478,6 +484,39 @@ pub enum Kind {
         /// The materialized view.
         view: QName,
     },
+    /// A user-defined cast.
+    Cast {
+        /// Source type.
+        source: String,
+        /// Target type.
+        target: String,
+        /// `WITH FUNCTION f(args)`, `WITHOUT FUNCTION` or `WITH INOUT`.
+        method: String,
+        /// `e`xplicit, `a`ssignment or `i`mplicit.
+        context: char,
+    },
+    /// A logical replication publication.
+    Publication {
+        /// FOR ALL TABLES.
+        all_tables: bool,
+        /// `publish = '...'` and other WITH options.
+        options: Vec<String>,
+        /// Tables: (table, column list, row filter).
+        tables: Vec<(QName, Option<String>, Option<String>)>,
+        /// `TABLES IN SCHEMA` (PostgreSQL 15+).
+        schemas: Vec<String>,
+    },
+    /// An event trigger (created last, so it cannot fire during the restore).
+    EventTrigger {
+        /// Event (`ddl_command_start`, ...).
+        event: String,
+        /// `WHEN TAG IN (...)`.
+        tags: Vec<String>,
+        /// Function, qualified.
+        function: String,
+        /// `O`, `D`, `R` or `A`.
+        enabled: char,
+    },
     /// `ALTER DEFAULT PRIVILEGES`: applied last so restored objects keep their own ACLs.
     DefaultAcl {
         /// Role whose future objects are affected.
@@ -529,6 +568,9 @@ impl Kind {
             Kind::Statistics { .. } => "STATISTICS",
             Kind::MatViewRefresh { .. } => "MATERIALIZED VIEW DATA",
             Kind::DefaultAcl { .. } => "DEFAULT ACL",
+            Kind::Cast { .. } => "CAST",
+            Kind::Publication { .. } => "PUBLICATION",
+            Kind::EventTrigger { .. } => "EVENT TRIGGER",
         }
     }
 
@@ -545,7 +587,9 @@ impl Kind {
             | Kind::Policy { .. }
             | Kind::Statistics { .. }
             | Kind::MatViewRefresh { .. }
-            | Kind::DefaultAcl { .. } => Section::PostData,
+            | Kind::DefaultAcl { .. }
+            | Kind::Publication { .. }
+            | Kind::EventTrigger { .. } => Section::PostData,
             _ => Section::PreData,
         }
     }
@@ -588,6 +632,9 @@ impl Kind {
             Kind::Statistics { .. } => 39,
             Kind::MatViewRefresh { .. } => 40,
             Kind::DefaultAcl { .. } => 41,
+            Kind::Cast { .. } => 8,
+            Kind::Publication { .. } => 42,
+            Kind::EventTrigger { .. } => 43,
         }
     }
 }

@@ -52,6 +52,9 @@ fn designation(o: &Object) -> Option<(&'static str, String)> {
         Kind::Extension { .. } => ("EXTENSION", quote_ident(&o.name)),
         Kind::Enum { .. } | Kind::Composite { .. } | Kind::Range { .. } => ("TYPE", q),
         Kind::Collation { .. } => ("COLLATION", q),
+        Kind::Cast { source, target, .. } => ("CAST", format!("({source} AS {target})")),
+        Kind::Publication { .. } => ("PUBLICATION", quote_ident(&o.name)),
+        Kind::EventTrigger { .. } => ("EVENT TRIGGER", quote_ident(&o.name)),
         Kind::Domain { .. } => ("DOMAIN", q),
         Kind::Function {
             identity_args,
@@ -207,6 +210,81 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             "CREATE EXTENSION IF NOT EXISTS {q} WITH SCHEMA {}",
             quote_ident(schema)
         )),
+        Kind::Cast {
+            source,
+            target,
+            method,
+            context,
+        } => out.push(format!(
+            "CREATE CAST ({source} AS {target}) {method}{}",
+            match context {
+                'a' => " AS ASSIGNMENT",
+                'i' => " AS IMPLICIT",
+                _ => "",
+            }
+        )),
+        Kind::Publication {
+            all_tables,
+            options,
+            tables,
+            schemas,
+        } => {
+            out.push(format!(
+                "CREATE PUBLICATION {}{} WITH ({})",
+                quote_ident(&o.name),
+                if *all_tables { " FOR ALL TABLES" } else { "" },
+                options.join(", ")
+            ));
+            for (t, cols, filter) in tables {
+                let mut stmt = format!(
+                    "ALTER PUBLICATION {} ADD TABLE ONLY {}",
+                    quote_ident(&o.name),
+                    t.sql()
+                );
+                if let Some(c) = cols {
+                    stmt.push_str(&format!(" ({c})"));
+                }
+                if let Some(w) = filter {
+                    stmt.push_str(&format!(" WHERE ({w})"));
+                }
+                out.push(stmt);
+            }
+            for sch in schemas {
+                out.push(format!(
+                    "ALTER PUBLICATION {} ADD TABLES IN SCHEMA {}",
+                    quote_ident(&o.name),
+                    quote_ident(sch)
+                ));
+            }
+        }
+        Kind::EventTrigger {
+            event,
+            tags,
+            function,
+            enabled,
+        } => {
+            let when = if tags.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " WHEN TAG IN ({})",
+                    tags.iter()
+                        .map(|t| quote_literal(t))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            out.push(format!(
+                "CREATE EVENT TRIGGER {} ON {event}{when} EXECUTE FUNCTION {function}()",
+                quote_ident(&o.name)
+            ));
+            if let Some(state) = enable_state(*enabled) {
+                out.push(format!(
+                    "ALTER EVENT TRIGGER {} {state}",
+                    quote_ident(&o.name)
+                ));
+            }
+        }
         Kind::Collation { options } => {
             out.push(format!("CREATE COLLATION {q} ({})", options.join(", ")))
         }
@@ -224,6 +302,7 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             default,
             not_null,
             constraints,
+            constraint_comments,
         } => {
             let mut s = format!("CREATE DOMAIN {q} AS {base}");
             if let Some(c) = collation {
@@ -249,18 +328,37 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                     ));
                 }
             }
+            for (name, text) in constraint_comments {
+                out.push(comment_stmt(
+                    "CONSTRAINT",
+                    &format!("{} ON DOMAIN {q}", quote_ident(name)),
+                    text,
+                ));
+            }
         }
-        Kind::Composite { attributes } => out.push(format!(
-            "CREATE TYPE {q} AS ({})",
-            attributes
-                .iter()
-                .map(|(n, t, c)| match c {
-                    Some(c) => format!("{} {t} COLLATE {c}", quote_ident(n)),
-                    None => format!("{} {t}", quote_ident(n)),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        Kind::Composite {
+            attributes,
+            attribute_comments,
+        } => {
+            out.push(format!(
+                "CREATE TYPE {q} AS ({})",
+                attributes
+                    .iter()
+                    .map(|(n, t, c)| match c {
+                        Some(c) => format!("{} {t} COLLATE {c}", quote_ident(n)),
+                        None => format!("{} {t}", quote_ident(n)),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            for (a, text) in attribute_comments {
+                out.push(comment_stmt(
+                    "COLUMN",
+                    &format!("{q}.{}", quote_ident(a)),
+                    text,
+                ));
+            }
+        }
         Kind::Range { options } => {
             out.push(format!("CREATE TYPE {q} AS RANGE ({})", options.join(", ")))
         }

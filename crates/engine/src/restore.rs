@@ -146,25 +146,42 @@ pub(crate) fn clean_statements(objects: &[Object]) -> Vec<String> {
         .filter(|o| matches!(o.kind, Kind::Schema))
         .map(|o| format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(&o.name)))
         .collect();
-    if !schemas.is_empty() {
-        return schemas;
+    let mut out = if !schemas.is_empty() {
+        schemas
+    } else {
+        objects
+            .iter()
+            .filter_map(|o| {
+                let kw = match o.kind {
+                    Kind::Table(_) => "TABLE",
+                    Kind::View { .. } => "VIEW",
+                    Kind::MatView { .. } => "MATERIALIZED VIEW",
+                    Kind::Sequence { .. } => "SEQUENCE",
+                    _ => return None,
+                };
+                Some(format!(
+                    "DROP {kw} IF EXISTS {} CASCADE",
+                    o.qualified_name()
+                ))
+            })
+            .collect()
+    };
+    // Database-wide objects the archive recreates (casts go with their
+    // schema's types and functions).
+    for o in objects {
+        match o.kind {
+            Kind::Publication { .. } => out.push(format!(
+                "DROP PUBLICATION IF EXISTS {}",
+                quote_ident(&o.name)
+            )),
+            Kind::EventTrigger { .. } => out.push(format!(
+                "DROP EVENT TRIGGER IF EXISTS {}",
+                quote_ident(&o.name)
+            )),
+            _ => {}
+        }
     }
-    objects
-        .iter()
-        .filter_map(|o| {
-            let kw = match o.kind {
-                Kind::Table(_) => "TABLE",
-                Kind::View { .. } => "VIEW",
-                Kind::MatView { .. } => "MATERIALIZED VIEW",
-                Kind::Sequence { .. } => "SEQUENCE",
-                _ => return None,
-            };
-            Some(format!(
-                "DROP {kw} IF EXISTS {} CASCADE",
-                o.qualified_name()
-            ))
-        })
-        .collect()
+    out
 }
 
 /// Session settings for a restore transaction.

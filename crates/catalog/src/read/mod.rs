@@ -3,6 +3,7 @@
 //! Every query runs with an empty `search_path` (set by the caller's
 //! transaction or here), so all names that PostgreSQL deparses come out
 //! schema-qualified.
+mod misc;
 mod relations;
 mod routines;
 mod types;
@@ -270,6 +271,7 @@ pub async fn read_catalog(
     routines::read_routines(&mut r).await?;
     routines::read_text_search(&mut r).await?;
     relations::read_relations(&mut r).await?;
+    misc::read_misc(&mut r).await?;
     let graph = read_dependencies(&r).await?;
     let objects = sort_objects(r.objects, graph);
     Ok(Catalog {

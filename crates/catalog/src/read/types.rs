@@ -196,7 +196,10 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         let typtype: String = row.get(3);
         let kind = match typtype.as_str() {
             "e" => Kind::Enum { labels: vec![] },
-            "c" => Kind::Composite { attributes: vec![] },
+            "c" => Kind::Composite {
+                attributes: vec![],
+                attribute_comments: vec![],
+            },
             "r" => Kind::Range { options: vec![] },
             _ => Kind::Domain {
                 base: row.get(8),
@@ -204,6 +207,7 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
                 default: row.get(10),
                 not_null: row.get(9),
                 constraints: vec![],
+                constraint_comments: vec![],
             },
         };
         let mut o = obj(Some(schema), row.get(2), kind);
@@ -250,7 +254,8 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     let relids: Vec<u32> = composites.iter().map(|c| c.0).collect();
     let sql = format!(
         "SELECT a.attrelid, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
-         CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN {COLLATION_SQL} a.attcollation) END \
+         CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN {COLLATION_SQL} a.attcollation) END, \
+         pg_catalog.col_description(a.attrelid, a.attnum) \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
          WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
     );
@@ -260,8 +265,16 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     {
         let rel: u32 = row.get(0);
         if let Some((_, i)) = composites.iter().find(|c| c.0 == rel) {
-            if let Kind::Composite { attributes } = &mut r.objects[*i].kind {
-                attributes.push((row.get(1), row.get(2), row.get(3)));
+            if let Kind::Composite {
+                attributes,
+                attribute_comments,
+            } = &mut r.objects[*i].kind
+            {
+                let name: String = row.get(1);
+                if let Some(c) = row.get::<_, Option<String>>(4) {
+                    attribute_comments.push((name.clone(), c));
+                }
+                attributes.push((name, row.get(2), row.get(3)));
             }
         }
     }
@@ -307,7 +320,8 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     let rows = r
         .query(
             "domain constraints",
-            "SELECT c.oid, c.contypid, c.conname::text, pg_catalog.pg_get_constraintdef(c.oid), c.convalidated \
+            "SELECT c.oid, c.contypid, c.conname::text, pg_catalog.pg_get_constraintdef(c.oid), c.convalidated, \
+             pg_catalog.obj_description(c.oid, 'pg_constraint') \
              FROM pg_catalog.pg_constraint c WHERE c.contypid = ANY($1) AND c.contype = 'c' \
              ORDER BY c.contypid, c.conname",
             &[&oids],
@@ -317,8 +331,17 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         let t: u32 = row.get(1);
         if let Some((_, i)) = domains.iter().find(|e| e.0 == t) {
             let i = *i;
-            if let Kind::Domain { constraints, .. } = &mut r.objects[i].kind {
-                constraints.push((row.get(2), row.get(3), row.get(4)));
+            if let Kind::Domain {
+                constraints,
+                constraint_comments,
+                ..
+            } = &mut r.objects[i].kind
+            {
+                let name: String = row.get(2);
+                if let Some(c) = row.get::<_, Option<String>>(5) {
+                    constraint_comments.push((name.clone(), c));
+                }
+                constraints.push((name, row.get(3), row.get(4)));
             }
             r.alias((class::CONSTRAINT, row.get(0)), i);
         }

@@ -1,0 +1,197 @@
+//! Casts, publications and event triggers: database-wide objects outside schemas.
+use super::{not_ext_member, obj, Reader};
+use crate::model::*;
+use crate::CatalogError;
+
+const CAST: u32 = 2605;
+const EVENT_TRIGGER: u32 = 3466;
+
+pub(crate) async fn read_misc(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    if r.selector.relations_only() {
+        return Ok(());
+    }
+    read_casts(r).await?;
+    read_publications(r).await?;
+    read_event_triggers(r).await
+}
+
+/// Casts involving a user-defined type or function (built-in ones exist everywhere).
+async fn read_casts(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT c.oid, pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL), \
+         c.castmethod::text, c.castcontext::text, \
+         CASE WHEN c.castfunc <> 0 THEN c.castfunc::regprocedure::text END, \
+         pg_catalog.obj_description(c.oid, 'pg_cast'), \
+         ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
+               WHERE t.oid IN (c.castsource, c.casttarget) \
+               UNION SELECT n.nspname::text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+               WHERE p.oid = c.castfunc) \
+         FROM pg_catalog.pg_cast c \
+         WHERE (c.castsource >= 16384 OR c.casttarget >= 16384 OR c.castfunc >= 16384) AND {ext} \
+         ORDER BY c.oid",
+        ext = not_ext_member(CAST, "c.oid"),
+    );
+    for row in r.query("casts", &sql, &[]).await? {
+        let schemas: Vec<String> = row.get(7);
+        let user_schemas: Vec<&String> = schemas
+            .iter()
+            .filter(|s| s.as_str() != "pg_catalog" && s.as_str() != "information_schema")
+            .collect();
+        if user_schemas.iter().any(|s| !r.selector.schema(s)) {
+            continue;
+        }
+        let source: String = row.get(1);
+        let target: String = row.get(2);
+        let method = match (
+            row.get::<_, String>(3).as_str(),
+            row.get::<_, Option<String>>(5),
+        ) {
+            ("f", Some(f)) => format!("WITH FUNCTION {f}"),
+            ("i", _) => "WITH INOUT".to_string(),
+            _ => "WITHOUT FUNCTION".to_string(),
+        };
+        let context = row.get::<_, String>(4).chars().next().unwrap_or('e');
+        let mut o = obj(
+            None,
+            format!("{source} AS {target}"),
+            Kind::Cast {
+                source,
+                target,
+                method,
+                context,
+            },
+        );
+        o.comment = row.get(6);
+        r.add(Some((CAST, row.get(0))), o);
+    }
+    Ok(())
+}
+
+async fn read_publications(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let via_root = if r.version >= 130000 {
+        "p.pubviaroot"
+    } else {
+        "false"
+    };
+    let sql = format!(
+        "SELECT p.oid, p.pubname::text, pg_catalog.pg_get_userbyid(p.pubowner)::text, \
+         pg_catalog.obj_description(p.oid, 'pg_publication'), p.puballtables, \
+         p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, {via_root} \
+         FROM pg_catalog.pg_publication p ORDER BY p.pubname"
+    );
+    let rows = r.query("publications", &sql, &[]).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (cols, qual) = if r.version >= 150000 {
+        (
+            "CASE WHEN pr.prattrs IS NOT NULL THEN (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) \
+             FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid AND a.attnum = ANY(pr.prattrs)) END",
+            "pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)",
+        )
+    } else {
+        ("NULL::text", "NULL::text")
+    };
+    let table_rows = r
+        .query(
+            "publication tables",
+            &format!(
+                "SELECT pr.prpubid, n.nspname::text, c.relname::text, {cols}, {qual} \
+                 FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ORDER BY 1, 2, 3"
+            ),
+            &[],
+        )
+        .await?;
+    let schema_rows = if r.version >= 150000 {
+        r.query(
+            "publication schemas",
+            "SELECT pn.pnpubid, n.nspname::text FROM pg_catalog.pg_publication_namespace pn \
+             JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid ORDER BY 1, 2",
+            &[],
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    for row in rows {
+        let oid: u32 = row.get(0);
+        let mut publish = Vec::new();
+        for (idx, what) in [(5, "insert"), (6, "update"), (7, "delete"), (8, "truncate")] {
+            if row.get::<_, bool>(idx) {
+                publish.push(what);
+            }
+        }
+        let mut options = vec![format!(
+            "publish = {}",
+            crate::quote_literal(&publish.join(", "))
+        )];
+        if row.get::<_, bool>(9) {
+            options.push("publish_via_partition_root = true".into());
+        }
+        let tables = table_rows
+            .iter()
+            .filter(|t| t.get::<_, u32>(0) == oid)
+            .filter(|t| {
+                r.selector
+                    .relation(&t.get::<_, String>(1), &t.get::<_, String>(2))
+            })
+            .map(|t| {
+                (
+                    QName {
+                        schema: t.get(1),
+                        name: t.get(2),
+                    },
+                    t.get(3),
+                    t.get(4),
+                )
+            })
+            .collect();
+        let schemas = schema_rows
+            .iter()
+            .filter(|s| s.get::<_, u32>(0) == oid)
+            .map(|s| s.get::<_, String>(1))
+            .filter(|s| r.selector.schema(s))
+            .collect();
+        let mut o = obj(
+            None,
+            row.get(1),
+            Kind::Publication {
+                all_tables: row.get(4),
+                options,
+                tables,
+                schemas,
+            },
+        );
+        o.owner = row.get(2);
+        o.comment = row.get(3);
+        r.add(None, o);
+    }
+    Ok(())
+}
+
+async fn read_event_triggers(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT e.oid, e.evtname::text, e.evtevent::text, pg_catalog.pg_get_userbyid(e.evtowner)::text, \
+         e.evtfoid::regproc::text, e.evtenabled::text, COALESCE(e.evttags, '{{}}'::text[]), \
+         pg_catalog.obj_description(e.oid, 'pg_event_trigger') \
+         FROM pg_catalog.pg_event_trigger e WHERE {ext} ORDER BY e.evtname",
+        ext = not_ext_member(EVENT_TRIGGER, "e.oid"),
+    );
+    for row in r.query("event triggers", &sql, &[]).await? {
+        let mut o = obj(
+            None,
+            row.get(1),
+            Kind::EventTrigger {
+                event: row.get(2),
+                tags: row.get(6),
+                function: row.get(4),
+                enabled: row.get::<_, String>(5).chars().next().unwrap_or('O'),
+            },
+        );
+        o.owner = row.get(3);
+        o.comment = row.get(7);
+        r.add(Some((EVENT_TRIGGER, row.get(0))), o);
+    }
+    Ok(())
+}
