@@ -23,6 +23,22 @@ pub(crate) trait TableFeed {
     ) -> Result<u64, Error>;
 }
 
+/// `COPY ... FROM STDIN` for a table's data; `freeze` when the table was
+/// created (or truncated) in the loading transaction.
+pub(crate) fn copy_in_sql(
+    table: &QName,
+    columns: &[String],
+    format: pgferry_catalog::CopyFormat,
+    freeze: bool,
+) -> String {
+    let options = match (format, freeze) {
+        (pgferry_catalog::CopyFormat::Binary, true) => " (FORMAT binary, FREEZE)",
+        (pgferry_catalog::CopyFormat::Text, true) => " (FREEZE)",
+        (f, false) => copy_format(f),
+    };
+    format!("COPY {} FROM STDIN{options}", copy_target(table, columns))
+}
+
 /// What applying did.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Applied {
@@ -69,13 +85,7 @@ pub(crate) async fn apply_objects<F: TableFeed>(
                     table: table.to_string(),
                 },
             );
-            let freeze = created.contains(table);
-            let options = match (format, freeze) {
-                (pgferry_catalog::CopyFormat::Binary, true) => " (FORMAT binary, FREEZE)",
-                (pgferry_catalog::CopyFormat::Text, true) => " (FREEZE)",
-                (f, false) => copy_format(*f),
-            };
-            let sql = format!("COPY {} FROM STDIN{options}", copy_target(table, columns));
+            let sql = copy_in_sql(table, columns, *format, created.contains(table));
             let sink = client
                 .copy_in::<_, Bytes>(&sql)
                 .await

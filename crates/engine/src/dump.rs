@@ -16,6 +16,7 @@ use crate::connect::connect;
 use crate::error::Error;
 use crate::filter::Filters;
 use crate::progress::{report, Progress, ProgressFn};
+use crate::workers::join_all;
 
 /// Raw bytes gathered before a frame is compressed.
 const FRAME_RAW: usize = 1 << 20;
@@ -531,27 +532,10 @@ async fn copy_all(
         });
     }
     drop(tx);
-    let mut rows = 0;
-    let mut bytes = 0;
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(Ok((r, b))) => {
-                rows += r;
-                bytes += b;
-            }
-            Ok(Err(e)) => {
-                set.abort_all();
-                return Err(e);
-            }
-            Err(e) => {
-                set.abort_all();
-                return Err(Error::DumpData {
-                    table: "-".into(),
-                    message: format!("worker failed: {e}"),
-                });
-            }
-        }
-    }
+    let (rows, bytes) = join_all(set)
+        .await?
+        .into_iter()
+        .fold((0, 0), |(r, b), (r2, b2)| (r + r2, b + b2));
     let client = std::sync::Arc::try_unwrap(leader).map_err(|_| Error::DumpData {
         table: "-".into(),
         message: "leader connection still in use".into(),

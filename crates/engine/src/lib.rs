@@ -27,6 +27,7 @@ mod select;
 mod sync;
 mod tls;
 mod verify;
+mod workers;
 
 pub use archive_file::{list, open_archive, ListEntry, VerifiedArchive};
 pub use conn::{ConnError, ConnSpec, SslMode};

@@ -15,16 +15,17 @@ use pgferry_format::ArchiveReader;
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
+use crate::apply::copy_in_sql;
 use crate::archive_file::{table_stream, VerifiedArchive};
 use crate::conn::ConnSpec;
 use crate::connect::connect;
-use crate::dump::{copy_format, copy_target};
 use crate::error::Error;
 use crate::progress::{report, Progress};
 use crate::restore::{
     check_target_version, clean_statements, object_failed, target_roles, RestoreOptions,
     RestoreSummary, RESTORE_SETTINGS,
 };
+use crate::workers::join_all;
 
 async fn run_statements(client: &Client, o: &Object, render: &RenderOptions) -> Result<(), Error> {
     for stmt in render_object(o, render) {
@@ -55,6 +56,7 @@ pub(crate) async fn restore_parallel(
         &client,
         archive.catalog.server_version_num,
         opts.allow_downgrade,
+        objects,
     )
     .await?;
     let render = RenderOptions {
@@ -146,23 +148,10 @@ pub(crate) async fn restore_parallel(
             Ok::<u64, Error>(rows)
         });
     }
-    let mut summary = RestoreSummary::default();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(Ok(rows)) => summary.rows += rows,
-            Ok(Err(e)) => {
-                set.abort_all();
-                return Err(e);
-            }
-            Err(e) => {
-                set.abort_all();
-                return Err(Error::Io {
-                    path: archive.path.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                });
-            }
-        }
-    }
+    let mut summary = RestoreSummary {
+        rows: join_all(set).await?.into_iter().sum(),
+        ..Default::default()
+    };
     summary.tables = data.len();
 
     // Phase 3: indexes and key constraints concurrently, then the rest in order.
@@ -206,22 +195,7 @@ pub(crate) async fn restore_parallel(
             Ok::<(), Error>(())
         });
     }
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                set.abort_all();
-                return Err(e);
-            }
-            Err(e) => {
-                set.abort_all();
-                return Err(Error::Io {
-                    path: archive.path.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                });
-            }
-        }
-    }
+    join_all(set).await?;
     client
         .batch_execute(&session_settings())
         .await
@@ -265,16 +239,8 @@ async fn load_table(
     c.batch_execute(&begin)
         .await
         .map_err(|e| object_failed(o, &e))?;
-    let options = match (format, created) {
-        (pgferry_catalog::CopyFormat::Binary, true) => " (FORMAT binary, FREEZE)",
-        (pgferry_catalog::CopyFormat::Text, true) => " (FREEZE)",
-        (f, false) => copy_format(*f),
-    };
     let sink = c
-        .copy_in::<_, Bytes>(&format!(
-            "COPY {} FROM STDIN{options}",
-            copy_target(table, columns)
-        ))
+        .copy_in::<_, Bytes>(&copy_in_sql(table, columns, *format, created))
         .await
         .map_err(|e| object_failed(o, &e))?;
     futures::pin_mut!(sink);
