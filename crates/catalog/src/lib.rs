@@ -21,6 +21,7 @@
 //! let script = pgferry_catalog::render_script(&catalog, &pgferry_catalog::RenderOptions::default());
 //! # let _ = script; Ok(()) }
 //! ```
+mod downgrade;
 mod error;
 mod model;
 mod order;
@@ -28,6 +29,7 @@ mod quote;
 mod read;
 mod render;
 
+pub use downgrade::check_target;
 pub use error::{server_message, CatalogError};
 pub use model::*;
 pub use order::sort_objects;

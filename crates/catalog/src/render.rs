@@ -20,6 +20,14 @@ impl RenderOptions {
     fn role_exists(&self, role: &str) -> bool {
         self.roles.as_ref().is_none_or(|r| r.contains(role))
     }
+
+    /// The target is a server older than `major` (never when `target_version`
+    /// is 0, i.e. the source's own version). What an older target does not
+    /// know and can safely lose is left out (see `downgrade.rs`); what it
+    /// cannot express is refused beforehand by [`crate::check_target`].
+    fn older_than(&self, major: i32) -> bool {
+        self.target_version != 0 && self.target_version / 10000 < major
+    }
 }
 
 /// Renders every object's statements as one SQL script (what a restore would run,
@@ -168,6 +176,13 @@ fn grant_stmts(
             j += 1;
         }
         i = j;
+        if opts.older_than(17) {
+            // MAINTAIN (17+) does not exist on the target.
+            privs.retain(|p| p != "MAINTAIN");
+            if privs.is_empty() {
+                continue;
+            }
+        }
         let grantee = match &g.grantee {
             None => "PUBLIC".to_string(),
             Some(r) if Some(r.as_str()) == source_owner => owner_sql.to_string(),
@@ -360,6 +375,12 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             }
         }
         Kind::Range { options } => {
+            let options: Vec<&str> = options
+                .iter()
+                .map(String::as_str)
+                // Multiranges (14+) do not exist on the target.
+                .filter(|o| !(opts.older_than(14) && o.starts_with("MULTIRANGE_TYPE_NAME ")))
+                .collect();
             out.push(format!("CREATE TYPE {q} AS RANGE ({})", options.join(", ")))
         }
         Kind::Function { def, .. } => out.push(def.clone()),
@@ -389,7 +410,12 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
         }
         Kind::Sequence { options, unlogged } => out.push(format!(
             "CREATE {}SEQUENCE {q} {}",
-            if *unlogged { "UNLOGGED " } else { "" },
+            // Unlogged sequences are 15+; older servers log every sequence.
+            if *unlogged && !opts.older_than(15) {
+                "UNLOGGED "
+            } else {
+                ""
+            },
             sequence_options(options)
         )),
         Kind::SequenceOwnedBy {
@@ -410,6 +436,17 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             column_defaults,
             column_comments,
         } => {
+            let options: Vec<&str> = options
+                .iter()
+                .map(String::as_str)
+                // security_invoker (15+) = false is what older servers do.
+                .filter(|o| {
+                    !(opts.older_than(15)
+                        && o.split_once('=').is_some_and(|(k, v)| {
+                            k.trim() == "security_invoker" && !crate::downgrade::reloption_true(v)
+                        }))
+                })
+                .collect();
             let with = if options.is_empty() {
                 String::new()
             } else {
@@ -764,8 +801,9 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
             s.push_str(&format!(" DEFAULT {d}"));
         }
         if c.not_null {
-            // Older servers accept (and ignore) the constraint name.
-            if let Some(n) = &c.not_null_name {
+            // Servers before 18 do not name NOT NULL constraints (names they
+            // could not take are refused by check_target).
+            if let Some(n) = c.not_null_name.as_ref().filter(|_| !opts.older_than(18)) {
                 s.push_str(&format!(" CONSTRAINT {}", quote_ident(n)));
             }
             s.push_str(" NOT NULL");
@@ -801,7 +839,12 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
     if let Some(k) = &def.partition_key {
         s.push_str(&format!(" PARTITION BY {k}"));
     }
-    if let Some(am) = &def.access_method {
+    // Partitioned tables take an access method from 17 on; heap is what
+    // older servers give the partitions (other methods are refused).
+    let am_dropped = def.partition_key.is_some()
+        && opts.older_than(17)
+        && def.access_method.as_deref() == Some("heap");
+    if let Some(am) = def.access_method.as_ref().filter(|_| !am_dropped) {
         s.push_str(&format!(" USING {}", quote_ident(am)));
     }
     if !def.reloptions.is_empty() {
@@ -821,7 +864,8 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
                 "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET STORAGE {st}"
             ));
         }
-        if let Some(cm) = &c.compression {
+        // Compression methods are 14+ (older servers always use pglz).
+        if let Some(cm) = c.compression.as_ref().filter(|_| !opts.older_than(14)) {
             out.push(format!(
                 "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET COMPRESSION {cm}"
             ));

@@ -192,11 +192,53 @@ pub(crate) const RESTORE_SETTINGS: &str = "SET LOCAL check_function_bodies = fal
      SET LOCAL maintenance_work_mem = '512MB'; \
      SELECT pg_catalog.set_config('search_path', '', true)";
 
-/// Refuses a target older than the source unless allowed; returns the target's `server_version_num`.
+/// How many of the objects that an older target cannot express an error lists.
+const DOWNGRADE_LISTED: usize = 5;
+
+/// With `--allow-downgrade` and a target older than the source: refuses
+/// (`Error::Version`) when some of `objects` cannot be expressed on the
+/// target, naming them. `source` says where the objects come from ("the
+/// archive comes from", "the source runs").
+pub(crate) fn check_downgrade(
+    objects: &[Object],
+    source_version_num: i32,
+    target_version_num: i32,
+    source: &str,
+) -> Result<(), Error> {
+    let Err(problems) =
+        pgferry_catalog::check_target(objects, source_version_num, target_version_num)
+    else {
+        return Ok(());
+    };
+    let (s, t) = (source_version_num / 10000, target_version_num / 10000);
+    let mut listed = problems
+        .iter()
+        .take(DOWNGRADE_LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > DOWNGRADE_LISTED {
+        listed.push_str(&format!("; and {} more", problems.len() - DOWNGRADE_LISTED));
+    }
+    Err(Error::Version(format!(
+        "the target runs PostgreSQL {t} but {source} PostgreSQL {s}: {} cannot be expressed on PostgreSQL {t}, \
+         nothing was changed on the target: {listed}",
+        if problems.len() == 1 {
+            "1 object".to_string()
+        } else {
+            format!("{} objects", problems.len())
+        }
+    )))
+}
+
+/// Refuses a target older than the source unless allowed, and with
+/// `allow_downgrade` refuses objects the target cannot express
+/// ([`check_downgrade`]); returns the target's `server_version_num`.
 pub(crate) async fn check_target_version(
     client: &Client,
     source_version_num: i32,
     allow_downgrade: bool,
+    objects: &[Object],
 ) -> Result<i32, Error> {
     let v: i32 = client
         .query_one(
@@ -213,6 +255,7 @@ pub(crate) async fn check_target_version(
             source_version_num / 10000
         )));
     }
+    check_downgrade(objects, source_version_num, v, "the archive comes from")?;
     Ok(v)
 }
 
@@ -314,6 +357,7 @@ async fn restore_into(
         client,
         archive.catalog.server_version_num,
         opts.allow_downgrade,
+        objects,
     )
     .await?;
     let roles = target_roles(client).await?;

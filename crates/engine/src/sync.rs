@@ -21,7 +21,9 @@ use crate::error::Error;
 use crate::filter::{CompiledFilters, Filters};
 use crate::history::{self, Record};
 use crate::progress::{report, Progress, ProgressFn};
-use crate::restore::{clean_statements, object_failed, target_roles, RESTORE_SETTINGS};
+use crate::restore::{
+    check_downgrade, clean_statements, object_failed, target_roles, RESTORE_SETTINGS,
+};
 use crate::verify::{fingerprint, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT};
 
 /// Bytes gathered from the source's COPY before they are written to the target.
@@ -230,6 +232,9 @@ async fn sync_locked(
         )));
     }
     let catalog = begin_snapshot(&src, &opts.filters, opts.lock_timeout).await?;
+    // An older target (--allow-downgrade): refuse what it cannot express
+    // before the target transaction starts.
+    check_downgrade(&catalog.objects, src_num, tgt_num, "the source runs")?;
     let snapshot_at: String = src
         .query_one(
             "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
