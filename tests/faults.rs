@@ -311,3 +311,34 @@ fn a_closed_stdout_ends_the_dump_quietly() {
     assert!(!out.status.success());
     assert!(stderr(&out).trim().is_empty(), "{}", stderr(&out));
 }
+
+#[test]
+fn excluding_a_partitioned_table_also_drops_its_index_attachments() {
+    let dir = tempdir();
+    let src = shared_cluster().create_database("attach_src");
+    src.load_fixture_for_major(shared_cluster().major_version());
+    let archive = dir.path().join("a.pgf");
+    let archive = archive.to_str().unwrap();
+    pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);
+    let dst = shared_cluster().create_database("attach_dst");
+    // Partitions and their indexes go with the pattern; nothing dangles.
+    pgferry_ok(&[
+        "restore",
+        "--target",
+        &dst.conn_string(),
+        "-T",
+        "*.measurements*",
+        archive,
+    ]);
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM pg_class WHERE relname LIKE 'measurements%'")
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.events")
+            .as_deref(),
+        src.query_one_string("SELECT count(*) FROM public.events")
+            .as_deref()
+    );
+}

@@ -136,7 +136,24 @@ pub(crate) fn select_objects(
             return Err(e.into());
         }
     }
+    drop_orphaned_attachments(&mut out, catalog.objects.len());
     Ok(out)
+}
+
+/// Objects that only connect two others (an index attached to its parent, a
+/// sequence's owner, a matview refresh) go when either side was filtered out.
+fn drop_orphaned_attachments(objects: &mut Vec<Object>, total: usize) {
+    if objects.len() == total {
+        return;
+    }
+    let kept: std::collections::HashSet<u32> = objects.iter().map(|o| o.id).collect();
+    objects.retain(|o| {
+        let attachment = matches!(
+            o.kind,
+            Kind::IndexAttach { .. } | Kind::SequenceOwnedBy { .. } | Kind::MatViewRefresh { .. }
+        );
+        !attachment || o.deps.iter().all(|d| kept.contains(d))
+    });
 }
 
 /// Statements that remove what the archive is about to create (`--clean`).
