@@ -365,3 +365,19 @@ fn config_file_holds_both_sides_and_the_options() {
         stderr(&out)
     );
 }
+
+#[test]
+fn syncing_a_database_onto_itself_is_refused() {
+    let db = shared_cluster().create_database("self_sync");
+    db.load_fixture("sample_app.sql");
+    let before = user_contents(&db);
+    let out = pgferry(&sync_args(&db.conn_string(), &db.uri(), &[]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("same database"), "{}", stderr(&out));
+    assert_eq!(before, user_contents(&db));
+    assert_eq!(
+        db.query_one_string("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgferry'")
+            .as_deref(),
+        Some("0")
+    );
+}

@@ -113,6 +113,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The request cannot be carried out as given.
+    #[error("{0}")]
+    Usage(String),
     /// Another sync holds the target's advisory lock.
     #[error("another sync holds the lock on target {target}; not starting a second one")]
     Locked {
@@ -137,6 +140,7 @@ impl Error {
                 | Error::Archive { .. }
                 | Error::Toc { .. }
                 | Error::Version(_)
+                | Error::Usage(_)
         )
     }
 

@@ -125,6 +125,14 @@ pub async fn sync(
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     let tgt = connect(target, "target").await?;
+    {
+        let src = connect(source, "source").await?;
+        if same_database(&src, &tgt).await? {
+            return Err(Error::Usage(format!(
+                "the source and the target are the same database ({source}); a sync would replace it with itself"
+            )));
+        }
+    }
     let locked: bool = tgt
         .query_one(
             "SELECT pg_catalog.pg_try_advisory_lock($1)",
@@ -202,6 +210,23 @@ fn major(version_num: i32) -> i32 {
     version_num / 10000
 }
 
+/// Server start time, port and database: equal on both sides means one database.
+async fn database_identity(c: &Client) -> Result<String, Error> {
+    c.query_one(
+        "SELECT pg_catalog.pg_postmaster_start_time()::text || '/' || \
+         pg_catalog.current_setting('port') || '/' || pg_catalog.current_database()",
+        &[],
+    )
+    .await
+    .map(|r| r.get::<_, String>(0))
+    .map_err(|e| Error::source_stmt("identifying the server", &e))
+}
+
+/// The same server and database on both sides?
+async fn same_database(a: &Client, b: &Client) -> Result<bool, Error> {
+    Ok(database_identity(a).await? == database_identity(b).await?)
+}
+
 async fn server_version_num(c: &Client) -> Result<(i32, String), Error> {
     let row = c
         .query_one(
@@ -222,6 +247,7 @@ async fn sync_locked(
     let src = connect(source, "source").await?;
     let (src_num, src_version) = server_version_num(&src).await?;
     let (tgt_num, tgt_version) = server_version_num(tgt).await?;
+
     record.source_version = Some(src_version.clone());
     record.target_version = Some(tgt_version.clone());
     if major(tgt_num) < major(src_num) && !opts.allow_downgrade {
