@@ -19,6 +19,7 @@ mod dump;
 mod error;
 pub mod filter;
 mod history;
+mod locks;
 mod parallel_restore;
 mod progress;
 mod restore;

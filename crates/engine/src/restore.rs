@@ -383,6 +383,16 @@ async fn restore_into(
         roles: Some(roles),
         target_version,
     };
+    let dropped: Vec<String> = if opts.clean {
+        objects
+            .iter()
+            .filter(|o| matches!(o.kind, Kind::Schema))
+            .map(|o| o.name.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    crate::locks::check_lock_budget(client, objects, &dropped).await?;
     client
         .batch_execute(&format!("BEGIN; {RESTORE_SETTINGS}"))
         .await

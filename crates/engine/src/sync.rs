@@ -288,6 +288,13 @@ async fn sync_locked(
         roles: Some(roles),
         target_version: tgt_num,
     };
+    let dropped: Vec<String> = catalog
+        .objects
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Schema))
+        .map(|o| o.name.clone())
+        .collect();
+    crate::locks::check_lock_budget(tgt, &catalog.objects, &dropped).await?;
     tgt.batch_execute(&format!(
         "BEGIN; {RESTORE_SETTINGS}; SET LOCAL lock_timeout = {}",
         opts.lock_timeout.as_millis()
