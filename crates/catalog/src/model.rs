@@ -382,6 +382,11 @@ pub enum Kind {
         columns: Vec<String>,
         /// Copy format.
         format: CopyFormat,
+        /// Columns read through a cast to keep their exact text: (column,
+        /// type). `xml` output drops the XML declaration and leading
+        /// newlines; `xml::text` returns the stored value unchanged.
+        #[serde(default)]
+        casts: Vec<(String, String)>,
         /// Number of block-range parts the data was dumped in (0 or 1: one
         /// stream in entry `id`; n > 1: entries [`part_entry`]`(id, 0..n)`,
         /// each a complete COPY BINARY stream).

@@ -200,7 +200,27 @@ async fn check_patterns(client: &Client, f: &crate::filter::CompiledFilters) -> 
 }
 
 /// The `COPY ... TO STDOUT` statement for a table's data.
-pub(crate) fn copy_out_sql(table: &QName, columns: &[String], format: CopyFormat) -> String {
+pub(crate) fn copy_out_sql(
+    table: &QName,
+    columns: &[String],
+    format: CopyFormat,
+    casts: &[(String, String)],
+) -> String {
+    if !casts.is_empty() {
+        let cols: Vec<String> = columns
+            .iter()
+            .map(|c| match casts.iter().find(|(n, _)| n == c) {
+                Some((_, t)) => format!("{}::{t}", pgferry_catalog::quote_ident(c)),
+                None => pgferry_catalog::quote_ident(c),
+            })
+            .collect();
+        return format!(
+            "COPY (SELECT {} FROM ONLY {}) TO STDOUT{}",
+            cols.join(", "),
+            table.sql(),
+            copy_format(format)
+        );
+    }
     format!(
         "COPY {} TO STDOUT{}",
         copy_target(table, columns),
@@ -348,6 +368,7 @@ struct Work {
     table: QName,
     columns: Vec<String>,
     format: CopyFormat,
+    casts: Vec<(String, String)>,
     /// Block range `[from, to)`; `to = None` means to the end.
     blocks: Option<(i64, Option<i64>)>,
     pages: i64,
@@ -356,7 +377,7 @@ struct Work {
 impl Work {
     fn sql(&self) -> String {
         match self.blocks {
-            None => copy_out_sql(&self.table, &self.columns, self.format),
+            None => copy_out_sql(&self.table, &self.columns, self.format, &self.casts),
             Some((from, to)) => {
                 let cols: Vec<String> = self
                     .columns
@@ -410,6 +431,7 @@ async fn plan_work(
             table,
             columns,
             format,
+            casts,
             parts,
         } = &mut o.kind
         else {
@@ -444,6 +466,7 @@ async fn plan_work(
                 table: table.clone(),
                 columns: columns.clone(),
                 format: *format,
+                casts: casts.clone(),
                 blocks,
                 pages: if n > 1 { chunk } else { p },
             });

@@ -222,6 +222,7 @@ async fn load_table(
         columns,
         format,
         parts,
+        ..
     } = &o.kind
     else {
         return Ok(0);

@@ -599,6 +599,7 @@ impl TableFeed for LiveFeed<'_> {
             table,
             columns,
             format,
+            casts,
             ..
         } = &o.kind
         else {
@@ -610,7 +611,7 @@ impl TableFeed for LiveFeed<'_> {
         };
         let stream = self
             .src
-            .copy_out(&copy_out_sql(table, columns, *format))
+            .copy_out(&copy_out_sql(table, columns, *format, casts))
             .await
             .map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
         futures::pin_mut!(stream);

@@ -172,6 +172,8 @@ pub(crate) struct Reader<'a> {
     pub ignore: std::collections::HashSet<((u32, u32), (u32, u32))>,
     /// Tables (oids) whose data must be copied in text format.
     pub text_copy: Vec<u32>,
+    /// Columns copied through a cast: (table oid, column, type).
+    pub text_casts: Vec<(u32, String, String)>,
 }
 
 impl<'a> Reader<'a> {
@@ -265,6 +267,7 @@ pub async fn read_catalog(
         edges: Vec::new(),
         ignore: Default::default(),
         text_copy: Vec::new(),
+        text_casts: Vec::new(),
     };
     types::read_schemas_and_extensions(&mut r).await?;
     types::read_types(&mut r).await?;

@@ -323,7 +323,8 @@ async fn read_columns(
           OR (bt.typcategory = 'A' AND bt.typelem >= 16384) \
           OR (bt.typtype = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_range rg JOIN pg_catalog.pg_type st ON st.oid = rg.rngsubtype \
               WHERE rg.rngtypid = bt.oid AND (st.typtype = 'c' OR st.typcategory = 'A')))), \
-         a.attnum, {not_null_name} \
+         a.attnum, {not_null_name}, \
+         CASE WHEN bt.oid = 142 THEN 'text' WHEN bt.typcategory = 'A' AND bt.typelem = 142 THEN 'text[]' END \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
          JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
          LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
@@ -416,6 +417,10 @@ async fn read_columns(
                 }
             }
             _ => {}
+        }
+        if let Some(cast) = row.get::<_, Option<String>>(19) {
+            binary_unsafe_tables(r).push(relid);
+            r.text_casts.push((relid, row.get::<_, String>(1), cast));
         }
         if row.get::<_, bool>(16) {
             binary_unsafe_tables(r).push(relid);
@@ -557,6 +562,12 @@ fn add_table_data(r: &mut Reader<'_>, rels: &[Rel]) -> HashMap<u32, usize> {
             .filter(|c| c.generated.is_none())
             .map(|c| c.name.clone())
             .collect();
+        let casts: Vec<(String, String)> = r
+            .text_casts
+            .iter()
+            .filter(|(t, c, _)| *t == rel.oid && columns.contains(c))
+            .map(|(_, c, cast)| (c.clone(), cast.clone()))
+            .collect();
         let format = if r.text_copy.contains(&rel.oid) {
             CopyFormat::Text
         } else {
@@ -571,6 +582,7 @@ fn add_table_data(r: &mut Reader<'_>, rels: &[Rel]) -> HashMap<u32, usize> {
                     table: rel.name.clone(),
                     columns,
                     format,
+                    casts,
                     parts: 0,
                 },
             ),
