@@ -384,3 +384,40 @@ fn syncing_a_database_onto_itself_is_refused() {
         Some("0")
     );
 }
+
+#[test]
+fn xml_values_keep_their_exact_text_and_verify_sees_it() {
+    let src = shared_cluster().create_database("xml_src");
+    src.execute_batch(
+        r#"CREATE TABLE public.docs (id int PRIMARY KEY, x xml, xs xml[]);
+           INSERT INTO public.docs VALUES
+             (1, '<?xml version="1.0"?><doc/>', ARRAY['<?xml version="1.0"?><a/>'::xml]),
+             (2, E'\n\n<a/>', NULL), (3, '<b/>', '{}');"#,
+    );
+    let dst = shared_cluster().create_database("xml_dst");
+    pgferry_ok(&sync_args(
+        &src.conn_string(),
+        &dst.conn_string(),
+        &["--verify", "checksums"],
+    ));
+    let text = |db: &TestDb| {
+        db.query_strings("SELECT id, x::text, xs::text[]::text FROM public.docs ORDER BY id")
+    };
+    assert_eq!(text(&src), text(&dst));
+    // A change only the stored text shows (the declaration) is noticed.
+    dst.execute_batch("UPDATE public.docs SET x = '<doc/>' WHERE id = 1");
+    let out = pgferry(&[
+        "verify",
+        "--checksums",
+        "--source",
+        &src.conn_string(),
+        "--target",
+        &dst.conn_string(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -431,13 +431,19 @@ async fn verify_after_sync(
     }
     let mut v = VerifyReport::default();
     for o in &catalog.objects {
-        let Kind::TableData { table, .. } = &o.kind else {
+        let Kind::TableData {
+            table,
+            columns,
+            casts,
+            ..
+        } = &o.kind
+        else {
             continue;
         };
         let (a, b) = match mode {
             VerifyMode::Checksums => (
-                fingerprint(src, table, true).await?,
-                fingerprint(tgt, table, true).await?,
+                fingerprint(src, table, true, columns, casts).await?,
+                fingerprint(tgt, table, true, columns, casts).await?,
             ),
             _ => {
                 let copied = source_rows
@@ -447,7 +453,7 @@ async fn verify_after_sync(
                     .unwrap_or(0);
                 (
                     format!("{copied} rows"),
-                    fingerprint(tgt, table, false).await?,
+                    fingerprint(tgt, table, false, columns, casts).await?,
                 )
             }
         };

@@ -69,15 +69,32 @@ pub(crate) const STABLE_OUTPUT: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'I
      SELECT pg_catalog.set_config('search_path', '', false)";
 
 /// Row count, and with `checksums` an order-independent content hash, of one table.
+///
+/// Columns with `casts` (xml) are hashed through the cast, so differences
+/// their output function would hide are seen.
 pub(crate) async fn fingerprint(
     client: &Client,
     table: &QName,
     checksums: bool,
+    columns: &[String],
+    casts: &[(String, String)],
 ) -> Result<String, Error> {
     let sql = if checksums {
+        let row = if casts.is_empty() {
+            "x::text".to_string()
+        } else {
+            let cols: Vec<String> = columns
+                .iter()
+                .map(|c| match casts.iter().find(|(n, _)| n == c) {
+                    Some((_, t)) => format!("x.{}::{t}", pgferry_catalog::quote_ident(c)),
+                    None => format!("x.{}", pgferry_catalog::quote_ident(c)),
+                })
+                .collect();
+            format!("ROW({})::text", cols.join(", "))
+        };
         format!(
             "SELECT count(*)::text || ' rows, content hash ' || \
-             COALESCE(sum(('x' || left(md5(x::text), 16))::bit(64)::bigint::numeric), 0)::text \
+             COALESCE(sum(('x' || left(md5({row}), 16))::bit(64)::bigint::numeric), 0)::text \
              FROM ONLY {} x",
             table.sql()
         )
@@ -133,15 +150,21 @@ pub async fn verify(
         .map(Object::display_name)
         .collect();
     for o in &src_cat.objects {
-        let Kind::TableData { table, .. } = &o.kind else {
+        let Kind::TableData {
+            table,
+            columns,
+            casts,
+            ..
+        } = &o.kind
+        else {
             continue;
         };
         if !target_tables.contains(&table.to_string()) {
             continue; // reported as drift
         }
         let (a, b) = (
-            fingerprint(&src, table, opts.checksums).await?,
-            fingerprint(&tgt, table, opts.checksums).await?,
+            fingerprint(&src, table, opts.checksums, columns, casts).await?,
+            fingerprint(&tgt, table, opts.checksums, columns, casts).await?,
         );
         report.tables_checked += 1;
         if a != b {
