@@ -421,3 +421,21 @@ fn xml_values_keep_their_exact_text_and_verify_sees_it() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn keep_archive_writes_a_restorable_archive_of_what_was_synced() {
+    let src = shared_cluster().create_database("keep_arch_src");
+    src.load_fixture("sample_app.sql");
+    let dst = shared_cluster().create_database("keep_arch_dst");
+    let copy = shared_cluster().create_database("keep_arch_copy");
+    let dir = tempdir();
+    let archive = dir.path().join("synced.pgf");
+    let archive = archive.to_str().unwrap();
+    pgferry_ok(&sync_args(
+        &src.conn_string(),
+        &dst.conn_string(),
+        &["--keep-archive", archive],
+    ));
+    pgferry_ok(&["restore", "--target", &copy.conn_string(), archive]);
+    assert_replica_equals(&src, &copy);
+}
