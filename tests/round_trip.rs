@@ -198,3 +198,61 @@ fn parallel_dump_splits_large_tables_and_restores_identically() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn large_objects_travel_with_their_oids_owners_grants_and_comments() {
+    let cluster = shared_cluster();
+    let src = cluster.create_database("lo_src");
+    src.execute_batch(
+        "SELECT lo_from_bytea(424242, convert_to(repeat('large object ', 50000), 'UTF8')); \
+         SELECT lo_from_bytea(424243, '\\x00ff00'::bytea); \
+         SELECT lo_create(424244); \
+         COMMENT ON LARGE OBJECT 424242 IS 'a big one'; \
+         DO $$ BEGIN CREATE ROLE pgferry_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
+         GRANT SELECT ON LARGE OBJECT 424243 TO pgferry_reader; \
+         CREATE TABLE public.docs (id int PRIMARY KEY, body oid); INSERT INTO public.docs VALUES (1, 424242);",
+    );
+    let los = |db: &pgferry_testkit::TestDb| {
+        db.query_strings(
+            "SELECT m.oid::text, md5(lo_get(m.oid)), m.lomacl::text, obj_description(m.oid, 'pg_largeobject') \
+             FROM pg_largeobject_metadata m ORDER BY 1",
+        )
+    };
+    let dir = tempdir();
+    let archive = dir.path().join("lo.pgf");
+    let archive = archive.to_str().unwrap();
+    pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);
+    for jobs in ["1", "2"] {
+        let dst = cluster.create_database("lo_dst");
+        pgferry_ok(&[
+            "restore",
+            "-j",
+            jobs,
+            "--target",
+            &dst.conn_string(),
+            archive,
+        ]);
+        assert_eq!(los(&src), los(&dst), "restore -j {jobs}");
+        assert_same_database(&src, &dst);
+        // --clean over existing large objects with the same OIDs.
+        pgferry_ok(&[
+            "restore",
+            "--clean",
+            "--target",
+            &dst.conn_string(),
+            archive,
+        ]);
+        assert_eq!(los(&src), los(&dst));
+    }
+    let replica = cluster.create_database("lo_replica");
+    for _ in 0..2 {
+        pgferry_ok(&[
+            "sync",
+            "--source",
+            &src.conn_string(),
+            "--target",
+            &replica.conn_string(),
+        ]);
+        assert_eq!(los(&src), los(&replica));
+    }
+}

@@ -248,6 +248,23 @@ pub struct AggregateDef {
     pub options: Vec<String>,
 }
 
+/// One large object's metadata (its data travels in the archive).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LargeObject {
+    /// Its OID, kept on restore.
+    pub oid: u32,
+    /// Owning role.
+    pub owner: Option<String>,
+    /// Privileges.
+    pub acl: Acl,
+    /// `COMMENT ON LARGE OBJECT`.
+    pub comment: Option<String>,
+}
+
+/// `COPY` of every large object's OID and contents (`lo_get`: at most 1 GB each).
+pub const LARGE_OBJECTS_COPY_OUT: &str = "COPY (SELECT m.oid, pg_catalog.lo_get(m.oid) \
+     FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid) TO STDOUT (FORMAT binary)";
+
 /// Kind-specific definitions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -489,6 +506,11 @@ pub enum Kind {
         /// The materialized view.
         view: QName,
     },
+    /// Every large object of the database (data in the archive entry `id`).
+    LargeObjects {
+        /// Metadata, by OID.
+        items: Vec<LargeObject>,
+    },
     /// A user-defined cast.
     Cast {
         /// Source type.
@@ -574,6 +596,7 @@ impl Kind {
             Kind::MatViewRefresh { .. } => "MATERIALIZED VIEW DATA",
             Kind::DefaultAcl { .. } => "DEFAULT ACL",
             Kind::Cast { .. } => "CAST",
+            Kind::LargeObjects { .. } => "LARGE OBJECTS",
             Kind::Publication { .. } => "PUBLICATION",
             Kind::EventTrigger { .. } => "EVENT TRIGGER",
         }
@@ -582,7 +605,9 @@ impl Kind {
     /// Section of the dump this kind belongs to.
     pub fn section(&self) -> Section {
         match self {
-            Kind::TableData { .. } | Kind::SequenceSet { .. } => Section::Data,
+            Kind::TableData { .. } | Kind::SequenceSet { .. } | Kind::LargeObjects { .. } => {
+                Section::Data
+            }
             Kind::Constraint { .. }
             | Kind::Index { .. }
             | Kind::IndexAttach { .. }
@@ -638,6 +663,7 @@ impl Kind {
             Kind::MatViewRefresh { .. } => 40,
             Kind::DefaultAcl { .. } => 41,
             Kind::Cast { .. } => 8,
+            Kind::LargeObjects { .. } => 22,
             Kind::Publication { .. } => 42,
             Kind::EventTrigger { .. } => 43,
         }

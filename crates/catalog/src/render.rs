@@ -225,6 +225,37 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             "CREATE EXTENSION IF NOT EXISTS {q} WITH SCHEMA {}",
             quote_ident(schema)
         )),
+        Kind::LargeObjects { items } => {
+            // Run after the data created the objects (see the engine's apply).
+            for lo in items {
+                let target = format!("LARGE OBJECT {}", lo.oid);
+                let owner = lo
+                    .owner
+                    .as_ref()
+                    .filter(|r| opts.keep_owners && opts.role_exists(r))
+                    .map(|r| quote_ident(r));
+                if let Some(o) = &owner {
+                    out.push(format!("ALTER {target} OWNER TO {o}"));
+                }
+                if let Some(acl) = &lo.acl {
+                    let owner_sql = owner.clone().unwrap_or_else(|| "CURRENT_USER".into());
+                    out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
+                    out.push(format!("REVOKE ALL ON {target} FROM {owner_sql}"));
+                    grant_stmts(
+                        &target,
+                        None,
+                        acl,
+                        &owner_sql,
+                        lo.owner.as_deref(),
+                        opts,
+                        &mut out,
+                    );
+                }
+                if let Some(c) = &lo.comment {
+                    out.push(comment_stmt("LARGE OBJECT", &lo.oid.to_string(), c));
+                }
+            }
+        }
         Kind::Cast {
             source,
             target,

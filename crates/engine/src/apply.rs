@@ -39,6 +39,40 @@ pub(crate) fn copy_in_sql(
     format!("COPY {} FROM STDIN{options}", copy_target(table, columns))
 }
 
+/// Loads the large objects' data (OIDs kept) through a temporary table:
+/// `COPY` in, then `lo_from_bytea` for each. Returns the bytes moved.
+pub(crate) async fn load_large_objects<F: TableFeed>(
+    client: &Client,
+    o: &Object,
+    feed: &mut F,
+    progress: &Option<ProgressFn>,
+) -> Result<u64, Error> {
+    let fail = |e: tokio_postgres::Error| object_failed(o, &e);
+    client
+        .batch_execute(
+            "CREATE TEMPORARY TABLE pgferry_large_objects (loid oid, data bytea) ON COMMIT DROP",
+        )
+        .await
+        .map_err(fail)?;
+    let sink = client
+        .copy_in::<_, Bytes>(
+            "COPY pg_temp.pgferry_large_objects (loid, data) FROM STDIN (FORMAT binary)",
+        )
+        .await
+        .map_err(fail)?;
+    futures::pin_mut!(sink);
+    let bytes = feed.feed(o, sink.as_mut(), progress).await?;
+    sink.finish().await.map_err(fail)?;
+    client
+        .batch_execute(
+            "SELECT pg_catalog.lo_from_bytea(loid, data) FROM pg_temp.pgferry_large_objects; \
+             DROP TABLE pg_temp.pgferry_large_objects",
+        )
+        .await
+        .map_err(fail)?;
+    Ok(bytes)
+}
+
 /// What applying did.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Applied {
@@ -71,6 +105,17 @@ pub(crate) async fn apply_objects<F: TableFeed>(
         if !post_reported && o.section() == Section::PostData {
             report(progress, Progress::PostData);
             post_reported = true;
+        }
+        if let Kind::LargeObjects { .. } = &o.kind {
+            done.bytes += load_large_objects(client, o, feed, progress).await?;
+            for stmt in render_object(o, render) {
+                client
+                    .batch_execute(&stmt)
+                    .await
+                    .map_err(|e| object_failed(o, &e))?;
+            }
+            done.objects += 1;
+            continue;
         }
         if let Kind::TableData {
             table,

@@ -275,7 +275,10 @@ pub async fn dump<W: Write + Send + 'static>(
     let is_data = |k: &Kind| {
         matches!(
             k,
-            Kind::TableData { .. } | Kind::SequenceSet { .. } | Kind::MatViewRefresh { .. }
+            Kind::TableData { .. }
+                | Kind::SequenceSet { .. }
+                | Kind::MatViewRefresh { .. }
+                | Kind::LargeObjects { .. }
         )
     };
     if opts.schema_only {
@@ -369,6 +372,8 @@ struct Work {
     columns: Vec<String>,
     format: CopyFormat,
     casts: Vec<(String, String)>,
+    /// A complete COPY statement instead of one built from the table (large objects).
+    sql: Option<&'static str>,
     /// Block range `[from, to)`; `to = None` means to the end.
     blocks: Option<(i64, Option<i64>)>,
     pages: i64,
@@ -376,6 +381,9 @@ struct Work {
 
 impl Work {
     fn sql(&self) -> String {
+        if let Some(sql) = self.sql {
+            return sql.to_string();
+        }
         match self.blocks {
             None => copy_out_sql(&self.table, &self.columns, self.format, &self.casts),
             Some((from, to)) => {
@@ -427,6 +435,24 @@ async fn plan_work(
     let mut work = Vec::new();
     for o in &mut catalog.objects {
         let id = o.id;
+        if let Kind::LargeObjects { items } = &o.kind {
+            work.push(Work {
+                entry: id,
+                part: 0,
+                parts: 1,
+                table: QName {
+                    schema: "pg_catalog".into(),
+                    name: "pg_largeobject".into(),
+                },
+                columns: Vec::new(),
+                format: CopyFormat::Binary,
+                casts: Vec::new(),
+                sql: Some(pgferry_catalog::LARGE_OBJECTS_COPY_OUT),
+                blocks: None,
+                pages: items.len() as i64,
+            });
+            continue;
+        }
         let Kind::TableData {
             table,
             columns,
@@ -467,6 +493,7 @@ async fn plan_work(
                 columns: columns.clone(),
                 format: *format,
                 casts: casts.clone(),
+                sql: None,
                 blocks,
                 pages: if n > 1 { chunk } else { p },
             });

@@ -201,11 +201,96 @@ pub(crate) async fn restore_parallel(
         .await
         .map_err(|e| Error::source_stmt("restore settings", &e))?;
     for o in &serial {
+        if let Kind::LargeObjects { .. } = o.kind {
+            load_large_objects_from(&client, o, &archive.path, &opts.progress).await?;
+        }
         run_statements(&client, o, &render).await?;
     }
     summary.objects = objects.len();
     report(&opts.progress, Progress::Finished);
     Ok(summary)
+}
+
+/// Table data (or large objects) read from the archive on a blocking thread.
+struct ChannelFeed {
+    rx: mpsc::Receiver<Result<Vec<u8>, Error>>,
+}
+
+impl crate::apply::TableFeed for ChannelFeed {
+    async fn feed(
+        &mut self,
+        o: &Object,
+        mut sink: std::pin::Pin<&mut tokio_postgres::CopyInSink<Bytes>>,
+        progress: &Option<crate::progress::ProgressFn>,
+    ) -> Result<u64, Error> {
+        let mut bytes = 0u64;
+        while let Some(frame) = self.rx.recv().await {
+            let frame = frame?;
+            bytes += frame.len() as u64;
+            report(
+                progress,
+                Progress::Bytes {
+                    table: o.display_name(),
+                    bytes: frame.len() as u64,
+                },
+            );
+            sink.feed(Bytes::from(frame))
+                .await
+                .map_err(|e| object_failed(o, &e))?;
+        }
+        Ok(bytes)
+    }
+}
+
+/// Starts a reader thread streaming entry `id` (all `parts`) of the archive at `path`.
+fn read_entry(path: &std::path::Path, id: u32, parts: u32) -> ChannelFeed {
+    let (tx, rx) = mpsc::channel::<Result<Vec<u8>, Error>>(4);
+    let path_buf = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let bad = |source| Error::Archive {
+            path: path_buf.clone(),
+            source,
+        };
+        let file = match File::open(&path_buf) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(Error::Io {
+                    path: path_buf.clone(),
+                    source: e,
+                }));
+                return;
+            }
+        };
+        let mut r = match ArchiveReader::new(BufReader::with_capacity(1 << 20, file)) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(bad(e)));
+                return;
+            }
+        };
+        if let Err(e) = table_stream(&mut r, id, parts, |f| tx.blocking_send(Ok(f)).is_ok()) {
+            let _ = tx.blocking_send(Err(bad(e)));
+        }
+    });
+    ChannelFeed { rx }
+}
+
+/// Loads the large objects in their own transaction.
+async fn load_large_objects_from(
+    c: &Client,
+    o: &Object,
+    path: &std::path::Path,
+    progress: &Option<crate::progress::ProgressFn>,
+) -> Result<(), Error> {
+    c.batch_execute("BEGIN")
+        .await
+        .map_err(|e| object_failed(o, &e))?;
+    let mut feed = read_entry(path, o.id, 0);
+    crate::apply::load_large_objects(c, o, &mut feed, progress).await?;
+    c.batch_execute("COMMIT")
+        .await
+        .map_err(|e| object_failed(o, &e))?;
+    Ok(())
 }
 
 /// Loads one table in its own transaction; tables this restore created are
@@ -246,50 +331,8 @@ async fn load_table(
         .map_err(|e| object_failed(o, &e))?;
     futures::pin_mut!(sink);
     // Frames come from this worker's own reader of the (already verified) archive.
-    let (tx, mut rx) = mpsc::channel::<Result<Vec<u8>, Error>>(4);
-    let (path_buf, id, parts) = (path.to_path_buf(), o.id, *parts);
-    let reader = tokio::task::spawn_blocking(move || {
-        let bad = |source| Error::Archive {
-            path: path_buf.clone(),
-            source,
-        };
-        let file = match File::open(&path_buf) {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(Error::Io {
-                    path: path_buf.clone(),
-                    source: e,
-                }));
-                return;
-            }
-        };
-        let mut r = match ArchiveReader::new(BufReader::with_capacity(1 << 20, file)) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(bad(e)));
-                return;
-            }
-        };
-        if let Err(e) = table_stream(&mut r, id, parts, |f| tx.blocking_send(Ok(f)).is_ok()) {
-            let _ = tx.blocking_send(Err(bad(e)));
-        }
-    });
-    let mut bytes = 0u64;
-    while let Some(frame) = rx.recv().await {
-        let frame = frame?;
-        bytes += frame.len() as u64;
-        report(
-            progress,
-            Progress::Bytes {
-                table: table.to_string(),
-                bytes: frame.len() as u64,
-            },
-        );
-        sink.feed(Bytes::from(frame))
-            .await
-            .map_err(|e| object_failed(o, &e))?;
-    }
-    let _ = reader.await;
+    let mut feed = read_entry(path, o.id, *parts);
+    let bytes = crate::apply::TableFeed::feed(&mut feed, o, sink.as_mut(), progress).await?;
     let rows = sink.finish().await.map_err(|e| object_failed(o, &e))?;
     c.batch_execute("COMMIT")
         .await

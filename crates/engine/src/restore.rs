@@ -78,11 +78,17 @@ pub(crate) fn select_objects(
     for o in &catalog.objects {
         let data = matches!(
             o.kind,
-            Kind::TableData { .. } | Kind::SequenceSet { .. } | Kind::MatViewRefresh { .. }
+            Kind::TableData { .. }
+                | Kind::SequenceSet { .. }
+                | Kind::MatViewRefresh { .. }
+                | Kind::LargeObjects { .. }
         );
-        if (opts.schema_only && data)
-            || (opts.data_only
-                && !matches!(o.kind, Kind::TableData { .. } | Kind::SequenceSet { .. }))
+        if (opts.schema_only && data) || (opts.data_only && !data) {
+            continue;
+        }
+        // Like pg_restore: large objects come with whole-database restores only.
+        if matches!(o.kind, Kind::LargeObjects { .. })
+            && (f.tables_only() || !f.source().include_schemas.is_empty())
         {
             continue;
         }
@@ -186,7 +192,11 @@ pub(crate) fn clean_statements(objects: &[Object]) -> Vec<String> {
     // Database-wide objects the archive recreates (casts go with their
     // schema's types and functions).
     for o in objects {
-        match o.kind {
+        match &o.kind {
+            Kind::LargeObjects { items } => out.push(format!(
+                "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid IN ({})",
+                items.iter().map(|l| l.oid.to_string()).collect::<Vec<_>>().join(", ")
+            )),
             Kind::Publication { .. } => out.push(format!(
                 "DROP PUBLICATION IF EXISTS {}",
                 quote_ident(&o.name)
@@ -410,6 +420,7 @@ async fn restore_into(
         .iter()
         .filter_map(|o| match o.kind {
             Kind::TableData { parts, .. } => Some((o.id, parts)),
+            Kind::LargeObjects { .. } => Some((o.id, 0)),
             _ => None,
         })
         .collect();

@@ -16,4 +16,7 @@ impl Selector for CompiledFilters {
     fn relations_only(&self) -> bool {
         self.tables_only()
     }
+    fn whole_database(&self) -> bool {
+        !self.tables_only() && self.source().include_schemas.is_empty()
+    }
 }

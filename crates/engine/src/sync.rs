@@ -601,23 +601,36 @@ impl TableFeed for LiveFeed<'_> {
         mut sink: Pin<&mut CopyInSink<Bytes>>,
         progress: &Option<ProgressFn>,
     ) -> Result<u64, Error> {
-        let Kind::TableData {
-            table,
-            columns,
-            format,
-            casts,
-            ..
-        } = &o.kind
-        else {
-            return Ok(0);
+        let (table, sql, format) = match &o.kind {
+            Kind::TableData {
+                table,
+                columns,
+                format,
+                casts,
+                ..
+            } => (
+                table.clone(),
+                copy_out_sql(table, columns, *format, casts),
+                *format,
+            ),
+            Kind::LargeObjects { .. } => (
+                QName {
+                    schema: "pg_catalog".into(),
+                    name: "pg_largeobject".into(),
+                },
+                pgferry_catalog::LARGE_OBJECTS_COPY_OUT.to_string(),
+                CopyFormat::Binary,
+            ),
+            _ => return Ok(0),
         };
+        let table = &table;
         let fail = |message: String| Error::DumpData {
             table: table.to_string(),
             message,
         };
         let stream = self
             .src
-            .copy_out(&copy_out_sql(table, columns, *format, casts))
+            .copy_out(&sql)
             .await
             .map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
         futures::pin_mut!(stream);

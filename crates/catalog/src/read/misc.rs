@@ -12,7 +12,36 @@ pub(crate) async fn read_misc(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     }
     read_casts(r).await?;
     read_publications(r).await?;
-    read_event_triggers(r).await
+    read_event_triggers(r).await?;
+    if r.selector.whole_database() {
+        read_large_objects(r).await?;
+    }
+    Ok(())
+}
+
+async fn read_large_objects(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT m.oid, pg_catalog.pg_get_userbyid(m.lomowner)::text, {}, \
+         pg_catalog.obj_description(m.oid, 'pg_largeobject') \
+         FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid",
+        super::acl_sql("m.lomacl")
+    );
+    let mut items = Vec::new();
+    for row in r.query("large objects", &sql, &[]).await? {
+        items.push(LargeObject {
+            oid: row.get(0),
+            owner: row.get(1),
+            acl: super::parse_acl(row.get(2))?,
+            comment: row.get(3),
+        });
+    }
+    if !items.is_empty() {
+        r.add(
+            None,
+            obj(None, "large objects".into(), Kind::LargeObjects { items }),
+        );
+    }
+    Ok(())
 }
 
 /// Casts involving a user-defined type or function (built-in ones exist everywhere).

@@ -27,6 +27,11 @@ pub trait Selector: Send + Sync {
     /// Only the selected relations (and objects attached to them) are wanted,
     /// not whole schemas (pg_dump's `-t`).
     fn relations_only(&self) -> bool;
+    /// The whole database is wanted (no include patterns): database-wide
+    /// data such as large objects comes along, as with pg_dump.
+    fn whole_database(&self) -> bool {
+        !self.relations_only()
+    }
 }
 
 /// Selects every user object.
