@@ -27,6 +27,9 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo doc --workspace --no-deps (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
 step "cargo test --workspace $*"
 log="$(mktemp "${TMPDIR:-/tmp}/pgferry-test.XXXXXX")"
 trap 'rm -f "$log"' EXIT
