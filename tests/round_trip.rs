@@ -256,3 +256,84 @@ fn large_objects_travel_with_their_oids_owners_grants_and_comments() {
         assert_eq!(los(&src), los(&replica));
     }
 }
+
+#[test]
+fn dump_filters_follow_pg_dump_patterns() {
+    let cluster = shared_cluster();
+    let src = cluster.create_database("filt_src");
+    src.load_fixture("sample_app.sql");
+    src.execute_batch(
+        r#"CREATE SCHEMA "Other Stuff"; CREATE TABLE "Other Stuff"."Mixed" (id int PRIMARY KEY);
+           CREATE TABLE "Other Stuff".mixed (id int); INSERT INTO "Other Stuff"."Mixed" VALUES (1), (2);
+           CREATE SCHEMA aux; CREATE TABLE aux.audit_a (x int); CREATE TABLE aux.audit_b (x int);"#,
+    );
+    let dir = tempdir();
+    let c = src.conn_string();
+    let dump = |name: &str, filter: &[&str]| -> pgferry_testkit::TestDb {
+        let archive = dir.path().join(format!("{name}.pgf"));
+        let archive = archive.to_str().unwrap();
+        let mut args = vec!["dump", "--source", c.as_str(), "-o", archive];
+        args.extend_from_slice(filter);
+        pgferry_ok(&args);
+        let dst = cluster.create_database(name);
+        if filter.contains(&"-t") {
+            // -t dumps the table, not its schema (as pg_dump does).
+            dst.execute_batch(r#"CREATE SCHEMA "Other Stuff""#);
+        }
+        pgferry_ok(&["restore", "--target", &dst.conn_string(), archive]);
+        dst
+    };
+    let tables = |db: &pgferry_testkit::TestDb| {
+        db.query_strings(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND n.nspname !~ '^pg_' ORDER BY 1",
+        )
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect::<Vec<_>>()
+    };
+    // -n twice (quoted mixed case, wildcard): those schemas, everything in them.
+    let two = dump("filt_n", &["-n", r#""Other Stuff""#, "-n", "a?x"]);
+    assert_eq!(
+        tables(&two),
+        [
+            "Other Stuff.Mixed",
+            "Other Stuff.mixed",
+            "aux.audit_a",
+            "aux.audit_b"
+        ]
+    );
+    // -t with a double-quoted, case-sensitive name: exactly that table.
+    let one = dump("filt_t", &["-t", r#""Other Stuff"."Mixed""#]);
+    assert_eq!(tables(&one), ["Other Stuff.Mixed"]);
+    assert_eq!(
+        one.query_one_string(r#"SELECT count(*) FROM "Other Stuff"."Mixed""#)
+            .as_deref(),
+        Some("2")
+    );
+    // -T with a wildcard and --exclude-table-data: definition kept, rows skipped.
+    let most = dump(
+        "filt_tt",
+        &[
+            "-T",
+            "aux.audit_*",
+            "--exclude-table-data",
+            "public.order_items",
+        ],
+    );
+    let t = tables(&most);
+    assert!(!t.iter().any(|x| x.starts_with("aux.")), "{t:?}");
+    assert!(t.contains(&"public.order_items".to_string()), "{t:?}");
+    assert_eq!(
+        most.query_one_string("SELECT count(*) FROM public.order_items")
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        most.query_one_string("SELECT count(*) FROM public.customers")
+            .as_deref(),
+        src.query_one_string("SELECT count(*) FROM public.customers")
+            .as_deref()
+    );
+}
