@@ -24,18 +24,30 @@
 //! ```
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
+use common::catalog::{self, assert_same_lines, cluster, DescribeOptions};
 use common::*;
-use pgferry_testkit::{requested_majors, require_major, Cluster, TestDb};
+use pgferry_testkit::{requested_majors, TestDb};
 
-/// The roles `fixtures/schema.sql` grants to (cluster-wide): every cluster
-/// gets them, as a real replica would.
-const ROLES: &str = "\
-DO $$ BEGIN CREATE ROLE pgferry_reader NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
-DO $$ BEGIN CREATE ROLE pgferry_writer NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;";
+/// What the catalog descriptions compare: the common objects, casts,
+/// publications and event triggers, without extension versions and the finer
+/// details the version matrix also compares.
+const DESCRIBE: DescribeOptions = DescribeOptions {
+    extension_versions: false,
+    fine_details: false,
+    more_objects: false,
+    casts_publications_event_triggers: true,
+    normalize_spellings: false,
+};
+
+/// A sorted, catalog-level description of the user objects of `db`, for
+/// comparing two databases on the same server.
+fn describe(db: &TestDb) -> Vec<String> {
+    catalog::describe(db, catalog::server_major(db), &DESCRIBE)
+}
 
 /// A stale replica: what the target holds before the command runs.
 const STALE: &str = "\
@@ -46,27 +58,6 @@ CREATE TABLE inventory.items (sku text);
 INSERT INTO inventory.items VALUES ('left-over');
 CREATE SEQUENCE public.stale_seq;
 SELECT pg_catalog.setval('public.stale_seq', 77);";
-
-/// One cluster per major, shared by the tests of this binary.
-fn cluster(major: u32) -> &'static Cluster {
-    static CLUSTERS: OnceLock<Mutex<HashMap<u32, &'static Cluster>>> = OnceLock::new();
-    let mut map = CLUSTERS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    map.entry(major).or_insert_with(|| {
-        let bin_dir = require_major(major);
-        let c: &'static Cluster = Box::leak(Box::new(Cluster::start_with(&bin_dir)));
-        assert_eq!(
-            c.major_version(),
-            major,
-            "{} is not PostgreSQL {major}",
-            bin_dir.display()
-        );
-        c.database("postgres").execute_batch(ROLES);
-        c
-    })
-}
 
 /// A database on the cluster of `major` holding the fixtures for `fixtures`
 /// (`schema.sql` + `versions/NN.sql` for NN <= `fixtures`), loaded once.
@@ -149,226 +140,6 @@ fn assert_refused(args: &[&str], target: &TestDb) -> String {
     err
 }
 
-/// User schemas (not pgferry's own, not system ones).
-const USER_NS: &str =
-    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') AND n.nspname !~ '^pg_'";
-
-/// An ACL as sorted text, NULL (the default) spelled out.
-fn acl(col: &str, kind: &str, owner: &str) -> String {
-    format!(
-        "(SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(coalesce({col}, acldefault({kind}, {owner}))) x)"
-    )
-}
-
-/// A sorted, catalog-level description of the user objects of `db`, through
-/// the server's own `pg_get_*def` functions, for comparing two databases on
-/// the same server.
-fn describe(db: &TestDb) -> Vec<String> {
-    let version: i32 = db
-        .query_one_string("SELECT current_setting('server_version_num')")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let compression = if version >= 140000 {
-        "a.attcompression::text"
-    } else {
-        "''"
-    };
-    let ext = |catalog: &str, oid: &str| {
-        format!(
-            "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{catalog}'::regclass \
-             AND e.objid = {oid} AND e.deptype = 'e')"
-        )
-    };
-    let queries: Vec<(&str, String)> = vec![
-        (
-            "schema",
-            format!(
-                "SELECT n.nspname, pg_get_userbyid(n.nspowner), obj_description(n.oid, 'pg_namespace'), {} \
-                 FROM pg_namespace n WHERE {USER_NS}",
-                acl("n.nspacl", "'n'", "n.nspowner")
-            ),
-        ),
-        (
-            "extension",
-            "SELECT e.extname, n.nspname, obj_description(e.oid, 'pg_extension') \
-             FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
-                .into(),
-        ),
-        (
-            "default acl",
-            "SELECT pg_get_userbyid(d.defaclrole), n.nspname, d.defaclobjtype, \
-             (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(d.defaclacl) x) \
-             FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace"
-                .into(),
-        ),
-        (
-            "type",
-            format!(
-                "SELECT n.nspname, t.typname, t.typtype, format_type(t.typbasetype, t.typtypmod), t.typnotnull, \
-                 t.typdefault, obj_description(t.oid, 'pg_type'), {acl}, \
-                 (SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = t.oid), \
-                 (SELECT string_agg(conname || ':' || pg_get_constraintdef(oid) || ':' || convalidated, ';' ORDER BY conname) \
-                  FROM pg_constraint WHERE contypid = t.oid), \
-                 (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ',' ORDER BY a.attnum) \
-                  FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) \
-                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-                 WHERE {USER_NS} AND {ext} AND t.typtype IN ('e', 'd', 'r', 'm', 'c') \
-                 AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')",
-                acl = acl("t.typacl", "'T'", "t.typowner"),
-                ext = ext("pg_type", "t.oid"),
-            ),
-        ),
-        (
-            "relation",
-            format!(
-                "SELECT n.nspname, c.relname, c.relkind, c.relpersistence, \
-                 (SELECT string_agg(x, ',' ORDER BY x) FROM unnest(c.reloptions) x), c.relrowsecurity, \
-                 c.relforcerowsecurity, c.relispartition, pg_get_expr(c.relpartbound, c.oid), \
-                 CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, pg_get_userbyid(c.relowner), \
-                 obj_description(c.oid, 'pg_class'), {acl}, c.relreplident, am.amname, \
-                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END, \
-                 CASE WHEN c.relkind = 'm' THEN c.relispopulated END \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 LEFT JOIN pg_am am ON am.oid = c.relam \
-                 WHERE {USER_NS} AND {ext} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
-                acl = acl(
-                    "c.relacl",
-                    "CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\"",
-                    "c.relowner"
-                ),
-                ext = ext("pg_class", "c.oid"),
-            ),
-        ),
-        (
-            "column",
-            format!(
-                "SELECT c.oid::regclass::text, row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum), \
-                 a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
-                 a.attidentity, a.attgenerated, (SELECT collname FROM pg_collation WHERE oid = a.attcollation), \
-                 a.attstorage, {compression}, a.attstattarget::int, \
-                 (SELECT string_agg(x, ',' ORDER BY x) FROM unnest(a.attoptions) x), a.attislocal, a.attinhcount, \
-                 col_description(a.attrelid, a.attnum), \
-                 (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(a.attacl) x) \
-                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-                 WHERE {USER_NS} AND {ext} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
-                 AND a.attnum > 0 AND NOT a.attisdropped",
-                ext = ext("pg_class", "c.oid"),
-            ),
-        ),
-        (
-            "constraint",
-            format!(
-                "SELECT r.oid::regclass::text, c.conname, c.contype, pg_get_constraintdef(c.oid), c.convalidated, \
-                 c.condeferrable, c.condeferred, c.conislocal, c.coninhcount, obj_description(c.oid, 'pg_constraint') \
-                 FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid \
-                 JOIN pg_namespace n ON n.oid = r.relnamespace WHERE {USER_NS}"
-            ),
-        ),
-        (
-            "index",
-            format!(
-                "SELECT pg_get_indexdef(i.indexrelid), i.indisclustered, i.indisreplident, i.indisvalid, \
-                 obj_description(i.indexrelid, 'pg_class') \
-                 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_NS}"
-            ),
-        ),
-        (
-            "trigger",
-            format!(
-                "SELECT pg_get_triggerdef(t.oid), t.tgenabled, obj_description(t.oid, 'pg_trigger') \
-                 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_NS} AND NOT t.tgisinternal"
-            ),
-        ),
-        (
-            "rule",
-            format!(
-                "SELECT pg_get_ruledef(r.oid), r.ev_enabled FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_NS} AND r.rulename <> '_RETURN'"
-            ),
-        ),
-        (
-            "policy",
-            "SELECT schemaname, tablename, policyname, permissive, roles::text, cmd, qual, with_check \
-             FROM pg_policies"
-                .into(),
-        ),
-        (
-            "function",
-            format!(
-                "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), p.prokind, \
-                 CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END, pg_get_userbyid(p.proowner), \
-                 obj_description(p.oid, 'pg_proc'), {acl} \
-                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_NS} AND {ext}",
-                acl = acl("p.proacl", "'f'", "p.proowner"),
-                ext = ext("pg_proc", "p.oid"),
-            ),
-        ),
-        (
-            "statistics",
-            format!(
-                "SELECT pg_get_statisticsobjdef(s.oid), obj_description(s.oid, 'pg_statistic_ext') \
-                 FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {USER_NS}"
-            ),
-        ),
-        (
-            "cast",
-            "SELECT c.castsource::regtype::text, c.casttarget::regtype::text, c.castfunc::regprocedure::text, \
-             c.castcontext, c.castmethod FROM pg_cast c WHERE c.oid >= 16384"
-                .into(),
-        ),
-        (
-            "publication",
-            "SELECT p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, \
-             (SELECT string_agg(pt.schemaname || '.' || pt.tablename, ',' ORDER BY 1) \
-              FROM pg_publication_tables pt WHERE pt.pubname = p.pubname) FROM pg_publication p"
-                .into(),
-        ),
-        (
-            "event trigger",
-            "SELECT evtname, evtevent, evtfoid::regproc::text, evtenabled, evttags::text FROM pg_event_trigger"
-                .into(),
-        ),
-    ];
-    let mut lines = Vec::new();
-    for (what, sql) in queries {
-        for row in db.query_strings(&sql) {
-            let fields: Vec<String> = row
-                .into_iter()
-                .map(|v| v.unwrap_or_else(|| "∅".into()))
-                .collect();
-            lines.push(format!("{what}: {}", fields.join(" | ")));
-        }
-    }
-    lines.sort();
-    lines
-}
-
-fn assert_same_lines(what: &str, reference: &[String], restored: &[String]) {
-    if reference == restored {
-        return;
-    }
-    let a: BTreeSet<&String> = reference.iter().collect();
-    let b: BTreeSet<&String> = restored.iter().collect();
-    let show = |d: Vec<&&String>| {
-        d.iter()
-            .map(|s| format!("  {s}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    panic!(
-        "{what}: the catalog differs from the reference ({} vs {} lines)\n--- only in the reference:\n{}\n--- only in the copy:\n{}",
-        reference.len(),
-        restored.len(),
-        show(a.difference(&b).take(25).collect()),
-        show(b.difference(&a).take(25).collect()),
-    );
-}
-
 /// Asserts `copy` (on the older server) is identical to `reference` (the
 /// same fixtures loaded there) and holds the rows of `src`.
 fn assert_arrived_identical(what: &str, src: &TestDb, reference: &TestDb, copy: &TestDb) {
@@ -383,7 +154,7 @@ fn assert_arrived_identical(what: &str, src: &TestDb, reference: &TestDb, copy: 
             first_difference(&a, &b)
         );
     }
-    assert_same_lines(what, &describe(reference), &describe(copy));
+    assert_same_lines(what, "the copy", &describe(reference), &describe(copy));
     assert_eq!(
         user_contents(src),
         user_contents(copy),

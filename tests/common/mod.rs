@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run the real binary, compare databases.
 #![allow(dead_code)]
 
+pub mod catalog;
+
 use std::process::{Command, Output};
 
 use pgferry_testkit::{pg_dump_schema, TestDb};
