@@ -126,7 +126,7 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
                 }
             }
             if row.get::<_, bool>(12) {
-                let mut rs = obj(
+                let rs = obj(
                     Some(schema.clone()),
                     name.clone(),
                     Kind::RowSecurity {
@@ -134,7 +134,6 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
                         force: row.get(13),
                     },
                 );
-                rs.deps.push(index as u32 + 1);
                 let i = r.add(None, rs);
                 r.edges.push((i, index));
             }
@@ -419,19 +418,14 @@ async fn read_columns(
             _ => {}
         }
         if let Some(cast) = row.get::<_, Option<String>>(19) {
-            binary_unsafe_tables(r).push(relid);
+            r.text_copy.push(relid);
             r.text_casts.push((relid, row.get::<_, String>(1), cast));
         }
         if row.get::<_, bool>(16) {
-            binary_unsafe_tables(r).push(relid);
+            r.text_copy.push(relid);
         }
     }
     Ok(())
-}
-
-/// Tables whose COPY must use text format (collected while reading columns).
-fn binary_unsafe_tables<'a>(r: &'a mut Reader<'_>) -> &'a mut Vec<u32> {
-    &mut r.text_copy
 }
 
 async fn read_view_rules(r: &mut Reader<'_>, rels: &[Rel]) -> Result<(), CatalogError> {
