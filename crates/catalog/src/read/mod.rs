@@ -114,11 +114,13 @@ pub(crate) fn parse_acl(json: Option<String>) -> Result<Acl, CatalogError> {
     ))
 }
 
-/// Writes a grantee's complete set of table privileges as one `ALL`, as
-/// pg_dump does: restored on a newer server, `GRANT ALL` includes the
-/// privileges that server added (`MAINTAIN` from PostgreSQL 17 on), so the
-/// owner and full grantees keep everything they had.
-pub(crate) fn collapse_table_all(acl: Acl, version: i32) -> Acl {
+/// Writes a complete set of table privileges as one `ALL` where that means
+/// the same on the target, as pg_dump (and pg_upgrade) do: on a 17+ source
+/// any full set (it includes `MAINTAIN`); on an older source only the
+/// owner's, whose full set is the default a newer server gives an owner
+/// (with `MAINTAIN`). Another role's full pre-17 set stays an explicit list,
+/// so it does not gain `MAINTAIN` on a 17+ target.
+pub(crate) fn collapse_table_all(acl: Acl, version: i32, owner: Option<&str>) -> Acl {
     const BEFORE_17: [&str; 7] = [
         "INSERT",
         "SELECT",
@@ -149,7 +151,7 @@ pub(crate) fn collapse_table_all(acl: Acl, version: i32) -> Acl {
             })
             .collect();
         let privs: Vec<&str> = group.iter().map(|g| g.privilege.as_str()).collect();
-        if full(&privs) {
+        if full(&privs) && (version >= 170000 || grantee.is_some() && grantee == owner) {
             out.push(Grant {
                 grantee: grantee.map(str::to_string),
                 grantor: grantor.to_string(),

@@ -110,7 +110,7 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
         o.comment = row.get(6);
         o.acl = parse_acl(row.get(7))?;
         if relkind != "S" {
-            o.acl = super::collapse_table_all(o.acl, r.version);
+            o.acl = super::collapse_table_all(o.acl, r.version, o.owner.as_deref());
         }
         let index = r.add(Some((class::CLASS, oid)), o);
         for t in [row.get::<_, u32>(8), row.get::<_, u32>(9)] {
