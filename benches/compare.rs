@@ -122,7 +122,7 @@ fn report(title: &str, reference: &str, contenders: &[Contender]) {
         let ratio = refm.map(|r| format!("{:.2}×", m / r)).unwrap_or("—".into());
         println!(
             "| {} | {m:.2} | {min:.2} | {max:.2} | {size} | {rss} | {ratio} |",
-            c.name
+            c.name.replace('|', "\\|")
         );
     }
 }
