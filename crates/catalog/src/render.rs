@@ -142,6 +142,25 @@ fn grant_target(o: &Object) -> Option<String> {
     Some(format!("{kw} {name}"))
 }
 
+/// `COMMENT ON COLUMN relation.column`.
+fn column_comment(relation: &str, column: &str, comment: &str) -> String {
+    comment_stmt(
+        "COLUMN",
+        &format!("{relation}.{}", quote_ident(column)),
+        comment,
+    )
+}
+
+/// ` WITH (a=b, ...)`, or nothing.
+fn with_clause<S: AsRef<str>>(options: &[S]) -> String {
+    if options.is_empty() {
+        String::new()
+    } else {
+        let o: Vec<&str> = options.iter().map(AsRef::as_ref).collect();
+        format!(" WITH ({})", o.join(", "))
+    }
+}
+
 fn comment_stmt(kw: &str, target: &str, comment: &str) -> String {
     format!("COMMENT ON {kw} {target} IS {}", quote_literal(comment))
 }
@@ -398,11 +417,7 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                     .join(", ")
             ));
             for (a, text) in attribute_comments {
-                out.push(comment_stmt(
-                    "COLUMN",
-                    &format!("{q}.{}", quote_ident(a)),
-                    text,
-                ));
+                out.push(column_comment(&q, a, text));
             }
         }
         Kind::Range { options } => {
@@ -478,11 +493,7 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                         }))
                 })
                 .collect();
-            let with = if options.is_empty() {
-                String::new()
-            } else {
-                format!(" WITH ({})", options.join(", "))
-            };
+            let with = with_clause(&options);
             let check = check_option
                 .as_ref()
                 .map(|c| format!(" WITH {c} CHECK OPTION"))
@@ -495,11 +506,7 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                 ));
             }
             for (c, text) in column_comments {
-                out.push(comment_stmt(
-                    "COLUMN",
-                    &format!("{q}.{}", quote_ident(c)),
-                    text,
-                ));
+                out.push(column_comment(&q, c, text));
             }
         }
         Kind::MatView {
@@ -507,20 +514,12 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             options,
             column_comments,
         } => {
-            let with = if options.is_empty() {
-                String::new()
-            } else {
-                format!(" WITH ({})", options.join(", "))
-            };
+            let with = with_clause(options);
             out.push(format!(
                 "CREATE MATERIALIZED VIEW {q}{with} AS\n{query}\nWITH NO DATA"
             ));
             for (c, text) in column_comments {
-                out.push(comment_stmt(
-                    "COLUMN",
-                    &format!("{q}.{}", quote_ident(c)),
-                    text,
-                ));
+                out.push(column_comment(&q, c, text));
             }
         }
         Kind::TsDictionary { template, options } => out.push(format!(
@@ -878,9 +877,7 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
     if let Some(am) = def.access_method.as_ref().filter(|_| !am_dropped) {
         s.push_str(&format!(" USING {}", quote_ident(am)));
     }
-    if !def.reloptions.is_empty() {
-        s.push_str(&format!(" WITH ({})", def.reloptions.join(", ")));
-    }
+    s.push_str(&with_clause(&def.reloptions));
     out.push(s);
     if let Some((parent, bound)) = &def.partition_of {
         out.push(format!(
@@ -920,11 +917,7 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
     }
     for c in &def.columns {
         if let Some(text) = &c.comment {
-            out.push(comment_stmt(
-                "COLUMN",
-                &format!("{q}.{}", quote_ident(&c.name)),
-                text,
-            ));
+            out.push(column_comment(&q, &c.name, text));
         }
     }
     for ch in &def.checks {
