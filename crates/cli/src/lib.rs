@@ -195,7 +195,7 @@ struct DumpArgs {
     #[arg(short = 'o', long = "output")]
     output: PathBuf,
     /// zstd compression level (1-22).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
     compress_level: i32,
     /// Parallel source connections sharing one snapshot [default: number of CPUs].
     #[arg(short = 'j', long)]

@@ -18,6 +18,7 @@ mod connect;
 mod dump;
 mod error;
 pub mod filter;
+mod frames;
 mod history;
 mod locks;
 mod parallel_restore;

@@ -16,7 +16,9 @@ use tokio_postgres::{Client, CopyInSink};
 use crate::apply::{apply_objects, TableFeed};
 use crate::conn::ConnSpec;
 use crate::connect::connect;
-use crate::dump::{begin_snapshot, copy_out_sql, spawn_archive_writer, AtomicFile, Msg};
+use crate::dump::{
+    begin_snapshot, copy_out_sql, spawn_archive_writer, AtomicFile, Msg, DEFAULT_LEVEL,
+};
 use crate::error::Error;
 use crate::filter::{CompiledFilters, Filters};
 use crate::history::{self, Record};
@@ -661,7 +663,10 @@ impl TableFeed for LiveFeed<'_> {
                     },
                 );
                 if let Some(a) = &self.archive {
-                    if a.send(Msg::Frame(o.id, frame.clone())).await.is_err() {
+                    if a.send(Msg::Copy(o.id, format, frame.clone()))
+                        .await
+                        .is_err()
+                    {
                         self.archive = None;
                     }
                 }
@@ -697,7 +702,7 @@ impl KeptArchive {
             message: e.to_string(),
         })?;
         let (file, out) = AtomicFile::create(path)?;
-        let (tx, writer) = spawn_archive_writer(out, toc, 3);
+        let (tx, writer) = spawn_archive_writer(out, toc, DEFAULT_LEVEL);
         Ok(KeptArchive { tx, writer, file })
     }
 

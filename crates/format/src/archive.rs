@@ -11,7 +11,9 @@ use crate::FormatError;
 pub const MAGIC: &[u8; 8] = b"PGFERRY\x1a";
 const FOOTER_MAGIC: &[u8; 8] = b"PGFEND\r\n";
 /// Major format version written (and the newest read) by this build.
-pub const FORMAT_MAJOR: u16 = 1;
+/// Version 2 added column-block data frames (tag 5); version 1 archives
+/// are still read.
+pub const FORMAT_MAJOR: u16 = 2;
 /// Minor format version written by this build.
 pub const FORMAT_MINOR: u16 = 0;
 
@@ -26,6 +28,7 @@ const TAG_TOC: u8 = 1;
 const TAG_DATA: u8 = 2;
 const TAG_ENTRY_END: u8 = 3;
 const TAG_TRAILER: u8 = 4;
+const TAG_COLUMNS: u8 = 5;
 
 /// Index of one data entry, as stored in the trailer.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -47,9 +50,45 @@ struct Trailer {
     entries: BTreeMap<u32, EntryIndex>,
 }
 
+thread_local! {
+    /// One zstd compression context per thread (and level), reused: a fresh
+    /// context per frame costs more than compressing a small frame.
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Compresses one chunk of raw bytes into a zstd frame.
 pub fn compress_frame(raw: &[u8], level: i32) -> Result<Vec<u8>, FormatError> {
-    Ok(zstd::bulk::compress(raw, level)?)
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        match &mut *c {
+            Some((l, z)) if *l == level => Ok(z.compress(raw)?),
+            slot => {
+                let mut z = zstd::bulk::Compressor::new(level)?;
+                let out = z.compress(raw)?;
+                *slot = Some((level, z));
+                Ok(out)
+            }
+        }
+    })
+}
+
+/// Decompresses one zstd frame of at most `capacity` bytes.
+fn decompress_frame(payload: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        match &mut *d {
+            Some(z) => z.decompress(payload, capacity),
+            slot => {
+                let mut z = zstd::bulk::Decompressor::new()?;
+                let out = z.decompress(payload, capacity);
+                *slot = Some(z);
+                out
+            }
+        }
+    })
 }
 
 /// Writes an archive to any [`Write`]; streaming (no seeking), so `stdout` works.
@@ -136,6 +175,22 @@ impl<W: Write> ArchiveWriter<W> {
         Ok(())
     }
 
+    /// Appends one compressed column block of `entry` (see [`crate::ColumnEncoder`]);
+    /// readers turn it back into the COPY bytes it was made from.
+    pub fn write_column_frame(
+        &mut self,
+        entry: u32,
+        raw_len: usize,
+        compressed: &[u8],
+    ) -> Result<(), FormatError> {
+        let at = self.record(TAG_COLUMNS, entry, raw_len, compressed)?;
+        let e = self.entries.entry(entry).or_default();
+        e.frames.push(at);
+        e.raw_bytes += raw_len as u64;
+        e.stored_bytes += compressed.len() as u64;
+        Ok(())
+    }
+
     /// Marks `entry` complete with its row count. An entry without frames is allowed (empty table).
     pub fn end_entry(&mut self, entry: u32, rows: u64) -> Result<(), FormatError> {
         let payload = rows.to_le_bytes();
@@ -195,7 +250,7 @@ fn read_record_header<R: Read>(r: &mut R, at: u64) -> Result<RecordHeader, Forma
         len: u32_at(9),
         hash: u64::from_le_bytes(hash),
     };
-    if !(TAG_TOC..=TAG_TRAILER).contains(&rh.tag) || rh.len > MAX_PAYLOAD {
+    if !(TAG_TOC..=TAG_COLUMNS).contains(&rh.tag) || rh.len > MAX_PAYLOAD {
         return Err(FormatError::Corrupt(format!(
             "bad record header at byte {at}"
         )));
@@ -338,7 +393,9 @@ impl<R: Read + Seek> ArchiveReader<R> {
             .map_err(|e| FormatError::from_read(e, &format!("the record at byte {at}")))?;
         if xxh3_64(&payload) != h.hash {
             let what = match h.tag {
-                TAG_DATA => format!("data frame of entry {} at byte {at}", h.entry),
+                TAG_DATA | TAG_COLUMNS => {
+                    format!("data frame of entry {} at byte {at}", h.entry)
+                }
                 TAG_TOC => "table of contents".to_string(),
                 TAG_TRAILER => "trailer".to_string(),
                 _ => format!("record at byte {at}"),
@@ -406,14 +463,19 @@ impl<R: Read + Seek> Iterator for FrameIter<'_, R> {
     fn next(&mut self) -> Option<Self::Item> {
         let at = self.frames.next()?;
         Some(self.reader.read_record_full(at).and_then(|(h, payload)| {
-            if h.tag != TAG_DATA || h.entry != self.entry {
+            if !matches!(h.tag, TAG_DATA | TAG_COLUMNS) || h.entry != self.entry {
                 return Err(FormatError::Corrupt(format!(
                     "index points at a foreign record (byte {at})"
                 )));
             }
-            zstd::bulk::decompress(&payload, h.raw_len as usize).map_err(|e| {
+            let raw = decompress_frame(&payload, h.raw_len as usize).map_err(|e| {
                 FormatError::Corrupt(format!("data frame at byte {at} does not decompress: {e}"))
-            })
+            })?;
+            if h.tag == TAG_DATA {
+                return Ok(raw);
+            }
+            crate::columns::decode_block(&raw)
+                .map_err(|e| FormatError::Corrupt(format!("data frame at byte {at}: {e}")))
         }))
     }
 }

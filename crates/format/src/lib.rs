@@ -24,6 +24,7 @@
 //! assert_eq!(data, raw);
 //! ```
 mod archive;
+mod columns;
 mod copy;
 mod error;
 
@@ -31,5 +32,6 @@ pub use archive::{
     compress_frame, ArchiveReader, ArchiveWriter, EntryIndex, FrameIter, FORMAT_MAJOR,
     FORMAT_MINOR, MAGIC,
 };
+pub use columns::{decode_block, ColumnEncoder, BLOCK_TARGET};
 pub use copy::{CopyRowCounter, COPY_BINARY_SIGNATURE};
 pub use error::FormatError;
