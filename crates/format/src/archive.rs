@@ -144,7 +144,9 @@ impl<W: Write> ArchiveWriter<W> {
     ) -> Result<u64, FormatError> {
         let at = self.offset;
         let raw_len = u32::try_from(raw_len)
-            .map_err(|_| FormatError::Corrupt("frame larger than 4 GiB".into()))?;
+            .ok()
+            .filter(|l| *l <= MAX_PAYLOAD)
+            .ok_or_else(|| FormatError::Corrupt("frame larger than 2 GiB".into()))?;
         let len = u32::try_from(payload.len())
             .ok()
             .filter(|l| *l <= MAX_PAYLOAD)
@@ -471,6 +473,13 @@ impl<R: Read + Seek> Iterator for FrameIter<'_, R> {
             let raw = decompress_frame(&payload, h.raw_len as usize).map_err(|e| {
                 FormatError::Corrupt(format!("data frame at byte {at} does not decompress: {e}"))
             })?;
+            if raw.len() != h.raw_len as usize {
+                return Err(FormatError::Corrupt(format!(
+                    "data frame at byte {at} decompresses to {} bytes, not {}",
+                    raw.len(),
+                    h.raw_len
+                )));
+            }
             if h.tag == TAG_DATA {
                 return Ok(raw);
             }

@@ -45,7 +45,7 @@
 
 use crate::copy::COPY_BINARY_SIGNATURE;
 
-/// A block is closed once its values and lengths reach this many bytes
+/// A block is closed once the COPY bytes of its rows reach this many
 /// (a block always holds whole rows, so one huge row makes a bigger block).
 pub const BLOCK_TARGET: usize = 1 << 20;
 
@@ -262,6 +262,11 @@ pub fn decode_block(block: &[u8]) -> Result<Vec<u8>, String> {
     let ncols = r.u16().ok_or_else(|| bad("column count"))? as usize;
     if nrows > 0 && ncols > i16::MAX as usize {
         return Err(bad("column count"));
+    }
+    // Rows without columns take no room in the block; the encoder never
+    // puts more than this many in one.
+    if ncols == 0 && nrows > BLOCK_TARGET {
+        return Err(bad("row count"));
     }
     // Locate each column's lengths and values.
     let mut cols: Vec<(&[u8], Cursor<'_>)> = Vec::with_capacity(ncols);
