@@ -42,7 +42,9 @@ enum Next {
 #[derive(Debug, Clone)]
 pub struct CopyRowCounter {
     state: State,
-    pending: Vec<u8>,
+    /// Bytes of a header, field count or field length split across chunks.
+    pending: [u8; 19],
+    pending_len: usize,
     rows: u64,
 }
 
@@ -51,7 +53,8 @@ impl CopyRowCounter {
     pub fn binary() -> Self {
         CopyRowCounter {
             state: State::Header,
-            pending: Vec::with_capacity(19),
+            pending: [0; 19],
+            pending_len: 0,
             rows: 0,
         }
     }
@@ -60,7 +63,8 @@ impl CopyRowCounter {
     pub fn text() -> Self {
         CopyRowCounter {
             state: State::Text,
-            pending: Vec::new(),
+            pending: [0; 19],
+            pending_len: 0,
             rows: 0,
         }
     }
@@ -72,19 +76,22 @@ impl CopyRowCounter {
 
     /// True once the binary trailer was seen (always true for text).
     pub fn finished(&self) -> bool {
-        matches!(self.state, State::Done | State::Text) && self.pending.is_empty()
+        matches!(self.state, State::Done | State::Text) && self.pending_len == 0
     }
 
-    fn take(&mut self, data: &mut &[u8], n: usize) -> Option<Vec<u8>> {
-        let want = n - self.pending.len();
-        if data.len() < want {
-            self.pending.extend_from_slice(data);
-            *data = &[];
+    /// The next `n` (at most 19) bytes, once they are all there; without
+    /// allocating, as this runs for every field of every row.
+    fn take(&mut self, data: &mut &[u8], n: usize) -> Option<[u8; 19]> {
+        let want = n - self.pending_len;
+        let k = want.min(data.len());
+        self.pending[self.pending_len..self.pending_len + k].copy_from_slice(&data[..k]);
+        self.pending_len += k;
+        *data = &data[k..];
+        if k < want {
             return None;
         }
-        self.pending.extend_from_slice(&data[..want]);
-        *data = &data[want..];
-        Some(std::mem::take(&mut self.pending))
+        self.pending_len = 0;
+        Some(self.pending)
     }
 
     /// Feeds the next chunk of the stream.
