@@ -277,7 +277,11 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(&cli);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    // One thread drives every connection; compression, archive reading and
+    // writing run on blocking threads. On the relay path (sync) this halves
+    // pgferry's own CPU time against a multi-thread runtime (no cross-thread
+    // wake-ups per COPY message), CPU the database servers need.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
