@@ -6,7 +6,9 @@
 //! Environment: `PGFERRY_BENCH_SCALE` (pgbench scale, default 20 ≈ 560 MB with
 //! the events table), `PGFERRY_BENCH_ROUNDS` (default 3), `PGFERRY_BENCH_PG_DUMP`
 //! (a pg_dump ≥ 16 for the zstd competitors; its pg_restore is taken from the
-//! same directory).
+//! same directory), `PGFERRY_BENCH_BIG_TABLE_MB` (when set, also dumps one
+//! table of that size with 2 jobs inside the table, 1 job and pg_dump -Fd -j2,
+//! reporting how many CPUs were busy).
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -190,6 +192,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    let big_mb: u64 = std::env::var("PGFERRY_BENCH_BIG_TABLE_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let pgferry = PathBuf::from(env!("CARGO_BIN_EXE_pgferry"));
     let cluster = Cluster::start();
     let bin = cluster.bin_dir().to_path_buf();
@@ -431,4 +437,102 @@ fn main() {
         &sync,
     );
     println!("\nPeak RSS of the failover cycle is not sampled (a shell pipeline).");
+
+    if big_mb > 0 {
+        big_table(&cluster, &pgferry, &bin, big_mb, n);
+    }
+}
+
+/// Busy and total jiffies of all CPUs, from /proc/stat.
+fn cpu_jiffies() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    // idle + iowait are not busy.
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// One table of `mb` MB dumped with 2 jobs (block ranges of the one table)
+/// against 1 job and pg_dump -Fd -j2 (which cannot split a table): wall time
+/// and how many CPUs the whole machine kept busy meanwhile.
+fn big_table(cluster: &Cluster, pgferry: &Path, bin: &Path, mb: u64, n: usize) {
+    let db = cluster.create_database("bench_big");
+    let t = Instant::now();
+    // ~210 bytes per row on disk.
+    let rows = mb * 1024 * 1024 / 210;
+    db.execute_batch(&format!(
+        "CREATE TABLE public.big (id bigint PRIMARY KEY, at timestamptz, amount numeric(14,2), note text); \
+         INSERT INTO public.big SELECT i, now() - (i || ' s')::interval, i * 0.37, \
+           repeat(md5(i::text), 4) FROM generate_series(1, {rows}) i; VACUUM ANALYZE public.big"
+    ));
+    eprintln!(
+        "big table: {} ({:.1}s to build)",
+        db.query_one_string("SELECT pg_size_pretty(pg_relation_size('public.big'))")
+            .unwrap_or_default(),
+        t.elapsed().as_secs_f64()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut results: Vec<(String, Vec<(f64, f64, u64)>)> = Vec::new();
+    let port = db.port().to_string();
+    let cases: Vec<(String, Vec<String>, bool)> = vec![
+        ("pgferry dump -j2".into(), vec!["-j".into(), "2".into()], true),
+        ("pgferry dump -j1".into(), vec!["-j".into(), "1".into()], true),
+        (
+            "pg_dump -Fd -j2".into(),
+            vec!["-Fd".into(), "-j2".into()],
+            false,
+        ),
+    ];
+    for _ in 0..n {
+        for (name, args, ours) in &cases {
+            let out = dir.path().join(name.replace(' ', "_"));
+            let mut c = if *ours {
+                let mut c = Command::new(pgferry);
+                c.args(["-q", "dump", "--source", &db.conn_string(), "-o"])
+                    .arg(&out)
+                    .args(args);
+                c
+            } else {
+                let mut c = Command::new(bin.join("pg_dump"));
+                c.args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-f"])
+                    .arg(&out)
+                    .args(args)
+                    .arg(&db.name);
+                c
+            };
+            let (b0, t0) = cpu_jiffies();
+            let s = measure(&mut c, Some(&out));
+            let (b1, t1) = cpu_jiffies();
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+            let busy = (b1 - b0) as f64 / (t1 - t0).max(1) as f64 * cpus;
+            eprintln!("big table: {name} {:.2}s, {busy:.2} CPUs busy", s.secs);
+            match results.iter_mut().find(|(n, _)| n == name) {
+                Some((_, v)) => v.push((s.secs, busy, s.bytes.unwrap_or(0))),
+                None => results.push((name.clone(), vec![(s.secs, busy, s.bytes.unwrap_or(0))])),
+            }
+        }
+    }
+    println!("\n### one {mb} MB table\n");
+    println!("| tool | median s | CPUs busy (median) | output MB |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (name, v) in &results {
+        let mut secs: Vec<f64> = v.iter().map(|x| x.0).collect();
+        let mut busy: Vec<f64> = v.iter().map(|x| x.1).collect();
+        secs.sort_by(f64::total_cmp);
+        busy.sort_by(f64::total_cmp);
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.1} |",
+            secs[secs.len() / 2],
+            busy[busy.len() / 2],
+            v[0].2 as f64 / 1e6
+        );
+    }
 }

@@ -200,7 +200,7 @@ struct DumpArgs {
     /// Parallel source connections sharing one snapshot [default: number of CPUs].
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
-    /// With several jobs, split tables of at least this many 8 kB pages into block ranges.
+    /// With several jobs, split a table of at least this many 8 kB pages into block ranges when, kept whole, it would leave the other jobs idle (the schedule would end over 25% past a perfect balance).
     #[arg(long, default_value_t = 16384)]
     split_pages: i64,
     /// Only definitions.
