@@ -471,8 +471,9 @@ fn big_table(cluster: &Cluster, pgferry: &Path, bin: &Path, mb: u64, n: usize) {
     db.execute_batch(&format!(
         "CREATE TABLE public.big (id bigint PRIMARY KEY, at timestamptz, amount numeric(14,2), note text); \
          INSERT INTO public.big SELECT i, now() - (i || ' s')::interval, i * 0.37, \
-           repeat(md5(i::text), 4) FROM generate_series(1, {rows}) i; VACUUM ANALYZE public.big"
+           repeat(md5(i::text), 4) FROM generate_series(1, {rows}) i"
     ));
+    db.execute_batch("VACUUM ANALYZE public.big");
     eprintln!(
         "big table: {} ({:.1}s to build)",
         db.query_one_string("SELECT pg_size_pretty(pg_relation_size('public.big'))")
@@ -483,8 +484,16 @@ fn big_table(cluster: &Cluster, pgferry: &Path, bin: &Path, mb: u64, n: usize) {
     let mut results: Vec<(String, Vec<(f64, f64, u64)>)> = Vec::new();
     let port = db.port().to_string();
     let cases: Vec<(String, Vec<String>, bool)> = vec![
-        ("pgferry dump -j2".into(), vec!["-j".into(), "2".into()], true),
-        ("pgferry dump -j1".into(), vec!["-j".into(), "1".into()], true),
+        (
+            "pgferry dump -j2".into(),
+            vec!["-j".into(), "2".into()],
+            true,
+        ),
+        (
+            "pgferry dump -j1".into(),
+            vec!["-j".into(), "1".into()],
+            true,
+        ),
         (
             "pg_dump -Fd -j2".into(),
             vec!["-Fd".into(), "-j2".into()],

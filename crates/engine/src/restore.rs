@@ -216,7 +216,7 @@ pub(crate) const RESTORE_SETTINGS: &str = "SET LOCAL check_function_bodies = fal
      SET LOCAL standard_conforming_strings = on; SET LOCAL client_min_messages = warning; \
      SET LOCAL row_security = off; SET LOCAL statement_timeout = 0; \
      SET LOCAL idle_in_transaction_session_timeout = 0; \
-     SET LOCAL maintenance_work_mem = '512MB'; \
+     SET LOCAL maintenance_work_mem = '512MB'; SET LOCAL max_parallel_maintenance_workers = 4; \
      SELECT pg_catalog.set_config('search_path', '', true)";
 
 /// How many of the objects that an older target cannot express an error lists.
