@@ -481,7 +481,9 @@ fn big_table(cluster: &Cluster, pgferry: &Path, bin: &Path, mb: u64, n: usize) {
         t.elapsed().as_secs_f64()
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut results: Vec<(String, Vec<(f64, f64, u64)>)> = Vec::new();
+    // Per tool: (seconds, CPUs busy, output bytes) of each round.
+    type Runs = Vec<(f64, f64, u64)>;
+    let mut results: Vec<(String, Runs)> = Vec::new();
     let port = db.port().to_string();
     let cases: Vec<(String, Vec<String>, bool)> = vec![
         (
