@@ -30,6 +30,8 @@ use crate::verify::{fingerprint, TableDiff, VerifyMode, VerifyReport, STABLE_OUT
 
 /// Bytes gathered from the source's COPY before they are written to the target.
 const BATCH: usize = 1 << 20;
+/// Batches queued between the source reader and the target writer.
+const RELAY_DEPTH: usize = 4;
 
 /// Advisory lock key taken on the target for the whole sync ("pgferry" in ASCII).
 pub const SYNC_LOCK_KEY: i64 = 0x0070_6766_6572_7279;
@@ -642,41 +644,60 @@ impl TableFeed for LiveFeed<'_> {
         };
         let mut bytes = 0u64;
         // The server sends one CopyData message per row: batch them so the
-        // target gets large writes (and the archive large frames).
-        let mut batch = BytesMut::with_capacity(BATCH + 65536);
-        loop {
-            let next = stream.next().await;
-            let done = next.is_none();
-            if let Some(chunk) = next {
-                let chunk = chunk.map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
-                counter.feed(&chunk).map_err(fail)?;
-                bytes += chunk.len() as u64;
-                batch.extend_from_slice(&chunk);
-            }
-            if batch.len() >= BATCH || (done && !batch.is_empty()) {
-                let frame = batch.split().freeze();
-                report(
-                    progress,
-                    Progress::Bytes {
-                        table: table.to_string(),
-                        bytes: frame.len() as u64,
-                    },
-                );
-                if let Some(a) = &self.archive {
-                    if a.send(Msg::Copy(o.id, format, frame.clone()))
-                        .await
-                        .is_err()
-                    {
-                        self.archive = None;
+        // target gets large writes (and the archive large frames). Reading
+        // and writing run concurrently through a small bounded queue, so the
+        // source keeps producing while the target is busy with a batch.
+        let (tx, mut rx) = mpsc::channel::<Bytes>(RELAY_DEPTH);
+        let archive = &mut self.archive;
+        let reader = async {
+            let mut batch = BytesMut::with_capacity(BATCH + 65536);
+            loop {
+                let next = stream.next().await;
+                let done = next.is_none();
+                if let Some(chunk) = next {
+                    let chunk = chunk.map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
+                    counter.feed(&chunk).map_err(fail)?;
+                    bytes += chunk.len() as u64;
+                    batch.extend_from_slice(&chunk);
+                }
+                if batch.len() >= BATCH || (done && !batch.is_empty()) {
+                    let frame = batch.split().freeze();
+                    report(
+                        progress,
+                        Progress::Bytes {
+                            table: table.to_string(),
+                            bytes: frame.len() as u64,
+                        },
+                    );
+                    if let Some(a) = archive.as_ref() {
+                        if a.send(Msg::Copy(o.id, format, frame.clone()))
+                            .await
+                            .is_err()
+                        {
+                            *archive = None;
+                        }
+                    }
+                    if tx.send(frame).await.is_err() {
+                        // The writer stopped; its error is the one reported.
+                        break;
                     }
                 }
+                if done {
+                    break;
+                }
+            }
+            drop(tx);
+            Ok::<(), Error>(())
+        };
+        let writer = async {
+            while let Some(frame) = rx.recv().await {
                 sink.feed(frame).await.map_err(|e| object_failed(o, &e))?;
             }
-            if done {
-                break;
-            }
-        }
-        sink.flush().await.map_err(|e| object_failed(o, &e))?;
+            sink.flush().await.map_err(|e| object_failed(o, &e))
+        };
+        let (read, written) = futures::join!(reader, writer);
+        written?;
+        read?;
         if !counter.finished() {
             return Err(fail("COPY stream ended early".into()));
         }

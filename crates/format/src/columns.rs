@@ -143,24 +143,34 @@ impl ColumnEncoder {
             at = end;
         }
         while !self.done {
-            match parse_row(&buf[at..])? {
+            match self.push_row(&buf[at..], emit)? {
                 Parsed::Incomplete => break,
                 Parsed::Trailer => {
                     at += 2;
                     self.done = true;
                     emit(self.take_block(true));
                 }
-                Parsed::Row(n) => {
-                    self.push_row(&buf[at..at + n], emit);
-                    at += n;
-                }
+                Parsed::Row(n) => at += n,
             }
         }
         Ok(at)
     }
 
-    fn push_row(&mut self, row: &[u8], emit: &mut impl FnMut(Vec<u8>)) {
-        let fields = i16::from_be_bytes([row[0], row[1]]) as usize;
+    /// Parses the row (or trailer) at the start of `buf` and, when it is
+    /// complete, appends its fields to the column buffers (one pass: this
+    /// runs for every row). An incomplete row leaves the buffers as they were.
+    fn push_row(&mut self, buf: &[u8], emit: &mut impl FnMut(Vec<u8>)) -> Result<Parsed, String> {
+        if buf.len() < 2 {
+            return Ok(Parsed::Incomplete);
+        }
+        let fields = i16::from_be_bytes([buf[0], buf[1]]);
+        if fields == -1 {
+            return Ok(Parsed::Trailer);
+        }
+        if fields < 0 {
+            return Err(format!("bad field count {fields}"));
+        }
+        let fields = fields as usize;
         if self.nrows > 0 && fields != self.ncols {
             emit(self.take_block(false));
         }
@@ -170,23 +180,46 @@ impl ColumnEncoder {
             self.values
                 .resize_with(fields.max(self.values.len()), Vec::new);
         }
-        let mut p = 2;
+        let mut p = 2usize;
         for c in 0..fields {
-            let len_bytes = &row[p..p + 4];
-            let len = i32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
-            self.lens[c].extend_from_slice(len_bytes);
-            p += 4;
-            if len > 0 {
-                let v = &row[p..p + len as usize];
-                self.values[c].extend_from_slice(v);
-                p += v.len();
-            }
+            let complete = match buf.get(p..p + 4) {
+                None => None,
+                Some(l) => {
+                    let len = i32::from_be_bytes([l[0], l[1], l[2], l[3]]);
+                    if len < -1 {
+                        self.unpush(c);
+                        return Err(format!("bad field length {len}"));
+                    }
+                    let end = p + 4 + len.max(0) as usize;
+                    buf.get(p + 4..end).map(|v| (l, v, end))
+                }
+            };
+            let Some((l, v, end)) = complete else {
+                self.unpush(c);
+                return Ok(Parsed::Incomplete);
+            };
+            self.lens[c].extend_from_slice(l);
+            self.values[c].extend_from_slice(v);
+            p = end;
         }
         self.nrows += 1;
         self.rows += 1;
-        self.size += row.len();
+        self.size += p;
         if self.size >= BLOCK_TARGET {
             emit(self.take_block(false));
+        }
+        Ok(Parsed::Row(p))
+    }
+
+    /// Takes back the fields `0..upto` of a row found incomplete.
+    fn unpush(&mut self, upto: usize) {
+        for c in 0..upto {
+            let lens = &mut self.lens[c];
+            let at = lens.len() - 4;
+            let len = i32::from_be_bytes([lens[at], lens[at + 1], lens[at + 2], lens[at + 3]]);
+            lens.truncate(at);
+            let values = &mut self.values[c];
+            values.truncate(values.len() - len.max(0) as usize);
         }
     }
 
@@ -213,35 +246,6 @@ impl ColumnEncoder {
         self.size = 0;
         out
     }
-}
-
-/// Looks at the row (or trailer) starting at `buf[0]`.
-fn parse_row(buf: &[u8]) -> Result<Parsed, String> {
-    if buf.len() < 2 {
-        return Ok(Parsed::Incomplete);
-    }
-    let fields = i16::from_be_bytes([buf[0], buf[1]]);
-    if fields == -1 {
-        return Ok(Parsed::Trailer);
-    }
-    if fields < 0 {
-        return Err(format!("bad field count {fields}"));
-    }
-    let mut p = 2usize;
-    for _ in 0..fields {
-        let Some(l) = buf.get(p..p + 4) else {
-            return Ok(Parsed::Incomplete);
-        };
-        let len = i32::from_be_bytes([l[0], l[1], l[2], l[3]]);
-        if len < -1 {
-            return Err(format!("bad field length {len}"));
-        }
-        p += 4 + len.max(0) as usize;
-        if p > buf.len() {
-            return Ok(Parsed::Incomplete);
-        }
-    }
-    Ok(Parsed::Row(p))
 }
 
 /// Rebuilds the exact COPY BINARY bytes a block was made from.
