@@ -291,17 +291,38 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let result = rt.block_on(async {
-        if let Command::Sync(a) = &cli.command {
-            // sync handles signals itself (rolls back, records the interruption).
-            return run_sync(&cli, a).await;
-        }
-        tokio::select! {
-            biased;
-            _ = shutdown_signal() => Err(Failure::Engine(Error::Cancelled)),
-            r = run(&cli) => r,
-        }
+    // A bug must still end in one line and an exit code, not a backtrace:
+    // whatever was in flight is rolled back by the server when the
+    // connections close, and a dump's temporary file is removed on unwind.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("pgferry: internal error: {what}{at} (please report this)");
+    }));
+    let run_all = std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async {
+            if let Command::Sync(a) = &cli.command {
+                // sync handles signals itself (rolls back, records the interruption).
+                return run_sync(&cli, a).await;
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown_signal() => Err(Failure::Engine(Error::Cancelled)),
+                r = run(&cli) => r,
+            }
+        })
     });
+    let Ok(result) = std::panic::catch_unwind(run_all) else {
+        return ExitCode::from(EXIT_FAILURE);
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Engine(e)) => {
