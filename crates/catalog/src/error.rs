@@ -13,6 +13,17 @@ pub enum CatalogError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// A catalog row had a column that did not decode (an unexpected NULL
+    /// or type).
+    #[error("reading {what} from the catalog: column {column}: {message}")]
+    Decode {
+        /// Which objects were being read.
+        what: String,
+        /// The column: its index and, when known, its name.
+        column: String,
+        /// The driver's message.
+        message: String,
+    },
     /// The server is older than the oldest supported version.
     #[error("PostgreSQL {0} is not supported (pgferry reads 12 and newer)")]
     UnsupportedVersion(String),

@@ -29,10 +29,10 @@ async fn read_large_objects(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     let mut items = Vec::new();
     for row in r.query("large objects", &sql, &[]).await? {
         items.push(LargeObject {
-            oid: row.get(0),
-            owner: row.get(1),
-            acl: super::parse_acl(row.get(2))?,
-            comment: row.get(3),
+            oid: row.get(0)?,
+            owner: row.get(1)?,
+            acl: super::parse_acl(row.get(2)?)?,
+            comment: row.get(3)?,
         });
     }
     if !items.is_empty() {
@@ -61,7 +61,7 @@ async fn read_casts(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         ext = not_ext_member(CAST, "c.oid"),
     );
     for row in r.query("casts", &sql, &[]).await? {
-        let schemas: Vec<String> = row.get(7);
+        let schemas: Vec<String> = row.get(7)?;
         let user_schemas: Vec<&String> = schemas
             .iter()
             .filter(|s| s.as_str() != "pg_catalog" && s.as_str() != "information_schema")
@@ -69,17 +69,17 @@ async fn read_casts(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         if user_schemas.iter().any(|s| !r.selector.schema(s)) {
             continue;
         }
-        let source: String = row.get(1);
-        let target: String = row.get(2);
+        let source: String = row.get(1)?;
+        let target: String = row.get(2)?;
         let method = match (
-            row.get::<_, String>(3).as_str(),
-            row.get::<_, Option<String>>(5),
+            row.get::<String>(3)?.as_str(),
+            row.get::<Option<String>>(5)?,
         ) {
             ("f", Some(f)) => format!("WITH FUNCTION {f}"),
             ("i", _) => "WITH INOUT".to_string(),
             _ => "WITHOUT FUNCTION".to_string(),
         };
-        let context = row.get::<_, String>(4).chars().next().unwrap_or('e');
+        let context = row.get::<String>(4)?.chars().next().unwrap_or('e');
         let mut o = obj(
             None,
             format!("{source} AS {target}"),
@@ -90,8 +90,8 @@ async fn read_casts(r: &mut Reader<'_>) -> Result<(), CatalogError> {
                 context,
             },
         );
-        o.comment = row.get(6);
-        r.add(Some((CAST, row.get(0))), o);
+        o.comment = row.get(6)?;
+        r.add(Some((CAST, row.get(0)?)), o);
     }
     Ok(())
 }
@@ -144,10 +144,10 @@ async fn read_publications(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         Vec::new()
     };
     for row in rows {
-        let oid: u32 = row.get(0);
+        let oid: u32 = row.get(0)?;
         let mut publish = Vec::new();
         for (idx, what) in [(5, "insert"), (6, "update"), (7, "delete"), (8, "truncate")] {
-            if row.get::<_, bool>(idx) {
+            if row.get::<bool>(idx)? {
                 publish.push(what);
             }
         }
@@ -155,45 +155,43 @@ async fn read_publications(r: &mut Reader<'_>) -> Result<(), CatalogError> {
             "publish = {}",
             crate::quote_literal(&publish.join(", "))
         )];
-        if row.get::<_, bool>(9) {
+        if row.get::<bool>(9)? {
             options.push("publish_via_partition_root = true".into());
         }
-        let tables = table_rows
-            .iter()
-            .filter(|t| t.get::<_, u32>(0) == oid)
-            .filter(|t| {
-                r.selector
-                    .relation(&t.get::<_, String>(1), &t.get::<_, String>(2))
-            })
-            .map(|t| {
-                (
-                    QName {
-                        schema: t.get(1),
-                        name: t.get(2),
-                    },
-                    t.get(3),
-                    t.get(4),
-                )
-            })
-            .collect();
-        let schemas = schema_rows
-            .iter()
-            .filter(|s| s.get::<_, u32>(0) == oid)
-            .map(|s| s.get::<_, String>(1))
-            .filter(|s| r.selector.schema(s))
-            .collect();
+        let mut tables = Vec::new();
+        for t in &table_rows {
+            if t.get::<u32>(0)? != oid {
+                continue;
+            }
+            let schema: String = t.get(1)?;
+            let name: String = t.get(2)?;
+            if !r.selector.relation(&schema, &name) {
+                continue;
+            }
+            tables.push((QName { schema, name }, t.get(3)?, t.get(4)?));
+        }
+        let mut schemas = Vec::new();
+        for s in &schema_rows {
+            if s.get::<u32>(0)? != oid {
+                continue;
+            }
+            let schema: String = s.get(1)?;
+            if r.selector.schema(&schema) {
+                schemas.push(schema);
+            }
+        }
         let mut o = obj(
             None,
-            row.get(1),
+            row.get(1)?,
             Kind::Publication {
-                all_tables: row.get(4),
+                all_tables: row.get(4)?,
                 options,
                 tables,
                 schemas,
             },
         );
-        o.owner = row.get(2);
-        o.comment = row.get(3);
+        o.owner = row.get(2)?;
+        o.comment = row.get(3)?;
         r.add(None, o);
     }
     Ok(())
@@ -210,17 +208,17 @@ async fn read_event_triggers(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     for row in r.query("event triggers", &sql, &[]).await? {
         let mut o = obj(
             None,
-            row.get(1),
+            row.get(1)?,
             Kind::EventTrigger {
-                event: row.get(2),
-                tags: row.get(6),
-                function: row.get(4),
-                enabled: row.get::<_, String>(5).chars().next().unwrap_or('O'),
+                event: row.get(2)?,
+                tags: row.get(6)?,
+                function: row.get(4)?,
+                enabled: row.get::<String>(5)?.chars().next().unwrap_or('O'),
             },
         );
-        o.owner = row.get(3);
-        o.comment = row.get(7);
-        r.add(Some((EVENT_TRIGGER, row.get(0))), o);
+        o.owner = row.get(3)?;
+        o.comment = row.get(7)?;
+        r.add(Some((EVENT_TRIGGER, row.get(0)?)), o);
     }
     Ok(())
 }

@@ -9,8 +9,10 @@ mod routines;
 mod types;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use tokio_postgres::{types::ToSql, Client, Row};
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{Client, Row};
 
 use crate::model::*;
 use crate::order::{sort_objects, Graph};
@@ -183,20 +185,69 @@ pub(crate) struct Reader<'a> {
     pub text_casts: Vec<(u32, String, String)>,
 }
 
+/// A row of a catalog query. Its columns decode into a
+/// [`CatalogError::Decode`] naming the query and the column where
+/// `Row::get` would panic (a NULL for a non-`Option` type, a type mismatch).
+/// It deliberately does not deref to [`Row`], so no panicking accessor is
+/// reachable through it.
+pub(crate) struct CatalogRow {
+    row: Row,
+    /// What the query reads (shared by all rows of one query).
+    what: Arc<str>,
+}
+
+impl CatalogRow {
+    pub(crate) fn new(row: Row, what: Arc<str>) -> Self {
+        CatalogRow { row, what }
+    }
+
+    /// Column `idx`, decoded as `T`.
+    pub(crate) fn get<'a, T: FromSql<'a>>(&'a self, idx: usize) -> Result<T, CatalogError> {
+        self.row.try_get(idx).map_err(|e| {
+            let name = self.row.columns().get(idx).map(|c| c.name());
+            decode_error(&self.what, idx, name, &e)
+        })
+    }
+}
+
+/// The error for a column that did not decode: `idx` and, when known, the
+/// column's name; the driver's text as the message.
+fn decode_error(
+    what: &str,
+    idx: usize,
+    name: Option<&str>,
+    e: &dyn std::fmt::Display,
+) -> CatalogError {
+    CatalogError::Decode {
+        what: what.to_string(),
+        column: match name {
+            Some(n) => format!("{idx} ({n})"),
+            None => idx.to_string(),
+        },
+        message: e.to_string(),
+    }
+}
+
 impl<'a> Reader<'a> {
     pub(crate) async fn query(
         &self,
         what: &str,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, CatalogError> {
-        self.client
+    ) -> Result<Vec<CatalogRow>, CatalogError> {
+        let rows = self
+            .client
             .query(sql, params)
             .await
             .map_err(|source| CatalogError::Query {
                 what: what.to_string(),
                 source,
-            })
+            })?;
+        let what: Arc<str> = Arc::from(what);
+        Ok(rows
+            .into_iter()
+            .map(|row| CatalogRow::new(row, Arc::clone(&what)))
+            .collect())
     }
 
     /// Adds an object, registering its catalog identity; returns its index.
@@ -260,8 +311,9 @@ pub async fn read_catalog(
         )
         .await
         .map_err(|e| q("server version", e))?;
-    let version: i32 = row.get(0);
-    let server_version: String = row.get(1);
+    let row = CatalogRow::new(row, Arc::from("server version"));
+    let version: i32 = row.get(0)?;
+    let server_version: String = row.get(1)?;
     if version < 120000 {
         return Err(CatalogError::UnsupportedVersion(server_version));
     }
@@ -288,8 +340,8 @@ pub async fn read_catalog(
         model_version: MODEL_VERSION,
         server_version_num: version,
         server_version,
-        database: row.get(2),
-        encoding: row.get(3),
+        database: row.get(2)?,
+        encoding: row.get(3)?,
         objects,
     })
 }
@@ -309,8 +361,8 @@ async fn read_dependencies(r: &Reader<'_>) -> Result<Graph, CatalogError> {
         graph.add(*from, *to);
     }
     for row in rows {
-        let from_key = (row.get::<_, u32>(0), row.get::<_, u32>(1));
-        let to_key = (row.get::<_, u32>(2), row.get::<_, u32>(3));
+        let from_key = (row.get::<u32>(0)?, row.get::<u32>(1)?);
+        let to_key = (row.get::<u32>(2)?, row.get::<u32>(3)?);
         if r.ignore.contains(&(from_key, to_key)) {
             continue;
         }
@@ -321,4 +373,30 @@ async fn read_dependencies(r: &Reader<'_>) -> Result<Graph, CatalogError> {
         }
     }
     Ok(graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_error;
+
+    #[test]
+    fn decode_error_names_what_and_column() {
+        let e = decode_error(
+            "relations",
+            3,
+            Some("relname"),
+            &"error deserializing column 3: a Postgres value was `NULL`",
+        );
+        assert_eq!(
+            e.to_string(),
+            "reading relations from the catalog: column 3 (relname): \
+             error deserializing column 3: a Postgres value was `NULL`"
+        );
+        assert!(e.sqlstate().is_none());
+        let e = decode_error("casts", 7, None, &"boom");
+        assert_eq!(
+            e.to_string(),
+            "reading casts from the catalog: column 7: boom"
+        );
+    }
 }

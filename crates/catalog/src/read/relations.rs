@@ -47,10 +47,10 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
     let mut by_oid: HashMap<u32, usize> = HashMap::new();
     let mut matviews = Vec::new();
     for row in rows {
-        let schema: String = row.get(1);
-        let name: String = row.get(2);
-        let oid: u32 = row.get(0);
-        let relkind: String = row.get(3);
+        let schema: String = row.get(1)?;
+        let name: String = row.get(2)?;
+        let oid: u32 = row.get(0)?;
+        let relkind: String = row.get(3)?;
         if relkind == "f" {
             tracing::warn!(table = %format!("{schema}.{name}"), "foreign tables are not dumped");
             continue;
@@ -65,19 +65,19 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
             schema: schema.clone(),
             name: name.clone(),
         };
-        let mut reloptions: Vec<String> = row.get(10);
+        let mut reloptions: Vec<String> = row.get(10)?;
         let kind = match relkind.as_str() {
             "S" => {
                 let Some(s) = seqs.get(&oid) else { continue };
                 Kind::Sequence {
                     options: s.options.clone(),
-                    unlogged: row.get::<_, String>(4) == "u",
+                    unlogged: row.get::<String>(4)? == "u",
                 }
             }
             "v" => {
                 let check_option = take_option(&mut reloptions, "check_option");
                 Kind::View {
-                    query: strip_semicolon(row.get(19)),
+                    query: strip_semicolon(row.get(19)?),
                     options: reloptions,
                     check_option: check_option.map(|c| c.to_uppercase()),
                     column_defaults: vec![],
@@ -85,20 +85,20 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
                 }
             }
             "m" => Kind::MatView {
-                query: strip_semicolon(row.get(19)),
+                query: strip_semicolon(row.get(19)?),
                 options: reloptions,
                 column_comments: vec![],
             },
             _ => Kind::Table(Box::new(TableDef {
-                unlogged: row.get::<_, String>(4) == "u",
+                unlogged: row.get::<String>(4)? == "u",
                 columns: vec![],
                 checks: vec![],
-                partition_key: row.get(15),
+                partition_key: row.get(15)?,
                 partition_of: None,
                 inherits: vec![],
                 reloptions,
-                access_method: row.get(17),
-                replica_identity: match row.get::<_, String>(11).as_str() {
+                access_method: row.get(17)?,
+                replica_identity: match row.get::<String>(11)?.as_str() {
                     "f" => Some('f'),
                     "n" => Some('n'),
                     _ => None,
@@ -106,39 +106,39 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
             })),
         };
         let mut o = obj(Some(schema.clone()), name.clone(), kind);
-        o.owner = row.get(5);
-        o.comment = row.get(6);
-        o.acl = parse_acl(row.get(7))?;
+        o.owner = row.get(5)?;
+        o.comment = row.get(6)?;
+        o.acl = parse_acl(row.get(7)?)?;
         if relkind != "S" {
             o.acl = super::collapse_table_all(o.acl, r.version, o.owner.as_deref());
         }
         let index = r.add(Some((class::CLASS, oid)), o);
-        for t in [row.get::<_, u32>(8), row.get::<_, u32>(9)] {
+        for t in [row.get::<u32>(8)?, row.get::<u32>(9)?] {
             if t != 0 {
                 r.alias((class::TYPE, t), index);
             }
         }
         if relkind == "r" || relkind == "p" {
-            if let Some(bound) = row.get::<_, Option<String>>(16) {
+            if let Some(bound) = row.get::<Option<String>>(16)? {
                 // parent filled in below from pg_inherits
                 if let Kind::Table(def) = &mut r.objects[index].kind {
                     def.partition_of = Some((qname.clone(), bound));
                 }
             }
-            if row.get::<_, bool>(12) {
+            if row.get::<bool>(12)? {
                 let rs = obj(
                     Some(schema.clone()),
                     name.clone(),
                     Kind::RowSecurity {
                         table: qname.clone(),
-                        force: row.get(13),
+                        force: row.get(13)?,
                     },
                 );
                 let i = r.add(None, rs);
                 r.edges.push((i, index));
             }
         }
-        if relkind == "m" && row.get::<_, bool>(18) {
+        if relkind == "m" && row.get::<bool>(18)? {
             matviews.push((index, qname.clone()));
         }
         rels.push(Rel {
@@ -205,27 +205,28 @@ async fn read_sequence_options(r: &Reader<'_>) -> Result<HashMap<u32, SeqInfo>, 
     let rows = r.query("sequences", &sql, &[]).await?;
     rows.into_iter()
         .map(|row| {
-            let deptype: Option<String> = row.get(10);
-            let owner = row
-                .get::<_, Option<u32>>(8)
-                .map(|t| (t, row.get::<_, i32>(9)));
+            let deptype: Option<String> = row.get(10)?;
+            let owner = match row.get::<Option<u32>>(8)? {
+                Some(t) => Some((t, row.get::<i32>(9)?)),
+                None => None,
+            };
             Ok((
-                row.get(0),
+                row.get(0)?,
                 SeqInfo {
-                    acl: parse_acl(row.get(13))?,
+                    acl: parse_acl(row.get(13)?)?,
                     options: SequenceOptions {
-                        data_type: row.get(1),
-                        start: row.get(2),
-                        increment: row.get(3),
-                        min: row.get(4),
-                        max: row.get(5),
-                        cache: row.get(6),
-                        cycle: row.get(7),
+                        data_type: row.get(1)?,
+                        start: row.get(2)?,
+                        increment: row.get(3)?,
+                        min: row.get(4)?,
+                        max: row.get(5)?,
+                        cache: row.get(6)?,
+                        cycle: row.get(7)?,
                     },
                     identity: deptype.as_deref() == Some("i"),
                     owner,
-                    schema: row.get(11),
-                    name: row.get(12),
+                    schema: row.get(11)?,
+                    name: row.get(12)?,
                 },
             ))
         })
@@ -256,15 +257,15 @@ async fn read_inheritance(
         )
         .await?;
     for row in rows {
-        let Some(&child) = by_oid.get(&row.get::<_, u32>(0)) else {
+        let Some(&child) = by_oid.get(&row.get::<u32>(0)?) else {
             continue;
         };
         let parent = QName {
-            schema: row.get(2),
-            name: row.get(3),
+            schema: row.get(2)?,
+            name: row.get(3)?,
         };
         let child_index = rels[child].index;
-        if let Some(&p) = by_oid.get(&row.get::<_, u32>(1)) {
+        if let Some(&p) = by_oid.get(&row.get::<u32>(1)?) {
             r.edges.push((child_index, rels[p].index));
         }
         if let Some(def) = table_def(r, child_index) {
@@ -340,17 +341,17 @@ async fn read_columns(
         .filter_map(|(oid, s)| s.owner.map(|o| (o, (s, *oid))))
         .collect();
     for row in rows {
-        let relid: u32 = row.get(0);
+        let relid: u32 = row.get(0)?;
         let Some(&ri) = by_oid.get(&relid) else {
             continue;
         };
         let index = rels[ri].index;
-        if let Some(attrdef) = row.get::<_, Option<u32>>(5) {
+        if let Some(attrdef) = row.get::<Option<u32>>(5)? {
             r.alias((class::ATTRDEF, attrdef), index);
         }
-        let name: String = row.get(1);
-        let attnum: i16 = row.get(17);
-        let idkind: String = row.get(6);
+        let name: String = row.get(1)?;
+        let attnum: i16 = row.get(17)?;
+        let idkind: String = row.get(6)?;
         let ident = if idkind.is_empty() {
             None
         } else {
@@ -369,32 +370,32 @@ async fn read_columns(
                     }
                 })
         };
-        let gen: String = row.get(7);
-        let default: Option<String> = row.get(4);
+        let gen: String = row.get(7)?;
+        let default: Option<String> = row.get(4)?;
         let (default, generated) = if gen.is_empty() {
             (default, None)
         } else {
             (None, default)
         };
-        let comment: Option<String> = row.get(14);
+        let comment: Option<String> = row.get(14)?;
         match &mut r.objects[index].kind {
             Kind::Table(def) => def.columns.push(Column {
                 name,
-                type_sql: row.get(2),
-                not_null: row.get(3),
-                not_null_name: row.get(18),
+                type_sql: row.get(2)?,
+                not_null: row.get(3)?,
+                not_null_name: row.get(18)?,
                 default,
                 identity: ident,
                 generated,
                 generated_virtual: gen == "v",
-                collation: row.get(8),
-                storage: row.get(9),
-                compression: row.get(10),
-                stat_target: row.get(11),
-                options: row.get(12),
-                is_local: row.get(13),
+                collation: row.get(8)?,
+                storage: row.get(9)?,
+                compression: row.get(10)?,
+                stat_target: row.get(11)?,
+                options: row.get(12)?,
+                is_local: row.get(13)?,
                 comment,
-                acl: parse_acl(row.get(15))?,
+                acl: parse_acl(row.get(15)?)?,
             }),
             Kind::View {
                 column_defaults,
@@ -417,11 +418,11 @@ async fn read_columns(
             }
             _ => {}
         }
-        if let Some(cast) = row.get::<_, Option<String>>(19) {
+        if let Some(cast) = row.get::<Option<String>>(19)? {
             r.text_copy.push(relid);
-            r.text_casts.push((relid, row.get::<_, String>(1), cast));
+            r.text_casts.push((relid, row.get::<String>(1)?, cast));
         }
-        if row.get::<_, bool>(16) {
+        if row.get::<bool>(16)? {
             r.text_copy.push(relid);
         }
     }
@@ -442,8 +443,8 @@ async fn read_view_rules(r: &mut Reader<'_>, rels: &[Rel]) -> Result<(), Catalog
         )
         .await?;
     for row in rows {
-        if let Some(i) = r.object_key((class::CLASS, row.get(1))) {
-            r.alias((class::REWRITE, row.get(0)), i);
+        if let Some(i) = r.object_key((class::CLASS, row.get(1)?)) {
+            r.alias((class::REWRITE, row.get(0)?), i);
         }
     }
     Ok(())
@@ -467,7 +468,7 @@ async fn add_sequence_ownership(
             )
             .await?
         {
-            col_names.insert((row.get(0), row.get(1)), row.get(2));
+            col_names.insert((row.get(0)?, row.get(1)?), row.get(2)?);
         }
     }
     for rel in rels.iter().filter(|x| x.relkind == "S") {
@@ -533,8 +534,8 @@ async fn add_sequence_ownership(
                 seq.name.clone(),
                 Kind::SequenceSet {
                     sequence: seq,
-                    last_value: row.get(0),
-                    is_called: row.get(1),
+                    last_value: row.get(0)?,
+                    is_called: row.get(1)?,
                 },
             ),
         );
@@ -622,19 +623,19 @@ async fn read_constraints(
     );
     let rows = r.query("constraints", &sql, &[&oids]).await?;
     for row in rows {
-        let Some(&ri) = by_oid.get(&row.get::<_, u32>(1)) else {
+        let Some(&ri) = by_oid.get(&row.get::<u32>(1)?) else {
             continue;
         };
         let rel = &rels[ri];
-        let oid: u32 = row.get(0);
-        let name: String = row.get(2);
-        let contype: String = row.get(3);
-        let def: String = row.get(4);
-        let validated: bool = row.get(5);
-        let is_local: bool = row.get(6);
-        let inh: i32 = row.get(7);
-        let comment: Option<String> = row.get(10);
-        let parent: u32 = row.get(9);
+        let oid: u32 = row.get(0)?;
+        let name: String = row.get(2)?;
+        let contype: String = row.get(3)?;
+        let def: String = row.get(4)?;
+        let validated: bool = row.get(5)?;
+        let is_local: bool = row.get(6)?;
+        let inh: i32 = row.get(7)?;
+        let comment: Option<String> = row.get(10)?;
+        let parent: u32 = row.get(9)?;
         let is_partition =
             matches!(&r.objects[rel.index].kind, Kind::Table(d) if d.partition_of.is_some());
         if contype == "c" {
@@ -671,15 +672,15 @@ async fn read_constraints(
                 kind,
                 def,
                 on_partitioned: rel.relkind == "p",
-                replica_identity: row.get(11),
-                clustered: row.get(12),
+                replica_identity: row.get(11)?,
+                clustered: row.get(12)?,
             },
         );
         o.comment = comment;
         let i = r.add(Some((class::CONSTRAINT, oid)), o);
         attach(r, i, rel, data);
         if kind == ConstraintKind::ForeignKey {
-            if let Some(&d) = data.get(&row.get::<_, u32>(13)) {
+            if let Some(&d) = data.get(&row.get::<u32>(13)?) {
                 r.edges.push((i, d));
                 // Referenced rows load first, so a data-only restore into
                 // tables that already have their foreign keys works.
@@ -688,7 +689,7 @@ async fn read_constraints(
                 }
             }
         } else {
-            r.alias((class::CLASS, row.get(8)), i);
+            r.alias((class::CLASS, row.get(8)?), i);
         }
     }
     Ok(())
@@ -722,29 +723,29 @@ async fn read_indexes(
         .await?;
     let mut attaches = Vec::new();
     for row in rows {
-        let Some(&ri) = by_oid.get(&row.get::<_, u32>(1)) else {
+        let Some(&ri) = by_oid.get(&row.get::<u32>(1)?) else {
             continue;
         };
         let rel = &rels[ri];
-        let oid: u32 = row.get(0);
-        let name: String = row.get(2);
-        let is_constraint: bool = row.get(7);
+        let oid: u32 = row.get(0)?;
+        let name: String = row.get(2)?;
+        let is_constraint: bool = row.get(7)?;
         let child = QName {
             schema: rel.name.schema.clone(),
             name: name.clone(),
         };
-        if let Some(pname) = row.get::<_, Option<String>>(10) {
+        if let Some(pname) = row.get::<Option<String>>(10)? {
             let parent = QName {
-                schema: row.get(9),
+                schema: row.get(9)?,
                 name: pname,
             };
-            attaches.push((row.get::<_, u32>(8), oid, parent, child.clone(), ri));
+            attaches.push((row.get::<u32>(8)?, oid, parent, child.clone(), ri));
         }
         if is_constraint {
             continue;
         }
         let stat_targets = row
-            .get::<_, Vec<String>>(11)
+            .get::<Vec<String>>(11)?
             .iter()
             .filter_map(|s| {
                 let (a, b) = s.split_once('=')?;
@@ -756,13 +757,13 @@ async fn read_indexes(
             name,
             Kind::Index {
                 table: rel.name.clone(),
-                def: row.get(3),
-                clustered: row.get(4),
-                replica_identity: row.get(5),
+                def: row.get(3)?,
+                clustered: row.get(4)?,
+                replica_identity: row.get(5)?,
                 stat_targets,
             },
         );
-        o.comment = row.get(6);
+        o.comment = row.get(6)?;
         let i = r.add(Some((class::CLASS, oid)), o);
         attach(r, i, rel, data);
     }
@@ -808,21 +809,21 @@ async fn read_triggers_rules_policies(
          ORDER BY t.tgrelid, t.tgname"
     );
     for row in r.query("triggers", &sql, &[&oids]).await? {
-        let Some(&ri) = by_oid.get(&row.get::<_, u32>(1)) else {
+        let Some(&ri) = by_oid.get(&row.get::<u32>(1)?) else {
             continue;
         };
         let rel = &rels[ri];
         let mut o = obj(
             Some(rel.name.schema.clone()),
-            row.get(2),
+            row.get(2)?,
             Kind::Trigger {
                 table: rel.name.clone(),
-                def: row.get(3),
-                enabled: first_char(row.get(4)),
+                def: row.get(3)?,
+                enabled: first_char(row.get(4)?),
             },
         );
-        o.comment = row.get(5);
-        let i = r.add(Some((class::TRIGGER, row.get(0))), o);
+        o.comment = row.get(5)?;
+        let i = r.add(Some((class::TRIGGER, row.get(0)?)), o);
         attach(r, i, rel, data);
     }
     let rows = r
@@ -836,21 +837,21 @@ async fn read_triggers_rules_policies(
         )
         .await?;
     for row in rows {
-        let Some(&ri) = by_oid.get(&row.get::<_, u32>(1)) else {
+        let Some(&ri) = by_oid.get(&row.get::<u32>(1)?) else {
             continue;
         };
         let rel = &rels[ri];
         let mut o = obj(
             Some(rel.name.schema.clone()),
-            row.get(2),
+            row.get(2)?,
             Kind::Rule {
                 table: rel.name.clone(),
-                def: strip_semicolon(row.get(3)),
-                enabled: first_char(row.get(4)),
+                def: strip_semicolon(row.get(3)?),
+                enabled: first_char(row.get(4)?),
             },
         );
-        o.comment = row.get(5);
-        let i = r.add(Some((class::REWRITE, row.get(0))), o);
+        o.comment = row.get(5)?;
+        let i = r.add(Some((class::REWRITE, row.get(0)?)), o);
         attach(r, i, rel, data);
     }
     let rows = r
@@ -866,11 +867,11 @@ async fn read_triggers_rules_policies(
         )
         .await?;
     for row in rows {
-        let Some(&ri) = by_oid.get(&row.get::<_, u32>(1)) else {
+        let Some(&ri) = by_oid.get(&row.get::<u32>(1)?) else {
             continue;
         };
         let rel = &rels[ri];
-        let command = match row.get::<_, String>(4).as_str() {
+        let command = match row.get::<String>(4)?.as_str() {
             "r" => "SELECT",
             "a" => "INSERT",
             "w" => "UPDATE",
@@ -879,18 +880,18 @@ async fn read_triggers_rules_policies(
         };
         let mut o = obj(
             Some(rel.name.schema.clone()),
-            row.get(2),
+            row.get(2)?,
             Kind::Policy {
                 table: rel.name.clone(),
-                permissive: row.get(3),
+                permissive: row.get(3)?,
                 command: command.into(),
-                roles: row.get(5),
-                using: row.get(6),
-                with_check: row.get(7),
+                roles: row.get(5)?,
+                using: row.get(6)?,
+                with_check: row.get(7)?,
             },
         );
-        o.comment = row.get(8);
-        let i = r.add(Some((class::POLICY, row.get(0))), o);
+        o.comment = row.get(8)?;
+        let i = r.add(Some((class::POLICY, row.get(0)?)), o);
         attach(r, i, rel, data);
     }
     Ok(())
@@ -915,21 +916,21 @@ async fn read_statistics(
         ext = not_ext_member(class::STATISTIC_EXT, "s.oid")
     );
     for row in r.query("statistics objects", &sql, &[&oids]).await? {
-        let Some(&ri) = by_oid.get(&row.get::<_, u32>(1)) else {
+        let Some(&ri) = by_oid.get(&row.get::<u32>(1)?) else {
             continue;
         };
         let rel_index = rels[ri].index;
         let mut o = obj(
-            Some(row.get(2)),
-            row.get(3),
+            Some(row.get(2)?),
+            row.get(3)?,
             Kind::Statistics {
-                def: row.get(4),
-                target: row.get(5),
+                def: row.get(4)?,
+                target: row.get(5)?,
             },
         );
-        o.owner = row.get(6);
-        o.comment = row.get(7);
-        let i = r.add(Some((class::STATISTIC_EXT, row.get(0))), o);
+        o.owner = row.get(6)?;
+        o.comment = row.get(7)?;
+        let i = r.add(Some((class::STATISTIC_EXT, row.get(0)?)), o);
         r.edges.push((i, rel_index));
     }
     Ok(())

@@ -20,30 +20,30 @@ pub(crate) async fn read_routines(r: &mut Reader<'_>) -> Result<(), CatalogError
     );
     let mut aggregates = Vec::new();
     for row in r.query("functions", &sql, &[]).await? {
-        let schema: String = row.get(1);
+        let schema: String = row.get(1)?;
         if !r.selector.schema(&schema) {
             continue;
         }
-        let prokind: String = row.get(3);
-        let identity_args: String = row.get(8);
+        let prokind: String = row.get(3)?;
+        let identity_args: String = row.get(8)?;
         let kind = if prokind == "a" {
             Kind::Aggregate(AggregateDef {
-                args: row.get(9),
+                args: row.get(9)?,
                 identity_args,
                 options: vec![],
             })
         } else {
             Kind::Function {
-                def: row.get::<_, String>(7).trim_end().to_string(),
+                def: row.get::<String>(7)?.trim_end().to_string(),
                 identity_args,
                 procedure: prokind == "p",
             }
         };
-        let mut o = obj(Some(schema), row.get(2), kind);
-        o.owner = row.get(4);
-        o.comment = row.get(5);
-        o.acl = parse_acl(row.get(6))?;
-        let oid: u32 = row.get(0);
+        let mut o = obj(Some(schema), row.get(2)?, kind);
+        o.owner = row.get(4)?;
+        o.comment = row.get(5)?;
+        o.acl = parse_acl(row.get(6)?)?;
+        let oid: u32 = row.get(0)?;
         let i = r.add(Some((class::PROC, oid)), o);
         if prokind == "a" {
             aggregates.push((oid, i));
@@ -77,10 +77,10 @@ async fn read_aggregates(r: &mut Reader<'_>, aggs: &[(u32, usize)]) -> Result<()
         mffunc = proc_("aggmfinalfn"),
     );
     for row in r.query("aggregates", &sql, &[&oids]).await? {
-        let oid: u32 = row.get(0);
+        let oid: u32 = row.get(0)?;
         let mut opts = vec![
-            format!("SFUNC = {}", row.get::<_, String>(1)),
-            format!("STYPE = {}", row.get::<_, String>(2)),
+            format!("SFUNC = {}", row.get::<String>(1)?),
+            format!("STYPE = {}", row.get::<String>(2)?),
         ];
         let text_opt = |label: &str, v: Option<String>, opts: &mut Vec<String>| {
             if let Some(v) = v {
@@ -92,12 +92,12 @@ async fn read_aggregates(r: &mut Reader<'_>, aggs: &[(u32, usize)]) -> Result<()
                 opts.push(format!("{label} = {}", crate::quote_literal(&v)));
             }
         };
-        let transspace: i32 = row.get(17);
+        let transspace: i32 = row.get(17)?;
         if transspace != 0 {
             opts.push(format!("SSPACE = {transspace}"));
         }
-        text_opt("FINALFUNC", row.get(3), &mut opts);
-        if row.get::<_, bool>(4) {
+        text_opt("FINALFUNC", row.get(3)?, &mut opts);
+        if row.get::<bool>(4)? {
             opts.push("FINALFUNC_EXTRA".into());
         }
         let modify = |m: String| match m.as_str() {
@@ -105,39 +105,39 @@ async fn read_aggregates(r: &mut Reader<'_>, aggs: &[(u32, usize)]) -> Result<()
             "w" => "READ_WRITE",
             _ => "READ_ONLY",
         };
-        let kind: String = row.get(16);
-        let fmod: String = row.get(19);
+        let kind: String = row.get(16)?;
+        let fmod: String = row.get(19)?;
         let default_mod = if kind == "n" { "r" } else { "w" };
-        if row.get::<_, Option<String>>(3).is_some() && fmod != default_mod {
+        if row.get::<Option<String>>(3)?.is_some() && fmod != default_mod {
             opts.push(format!("FINALFUNC_MODIFY = {}", modify(fmod)));
         }
-        text_opt("COMBINEFUNC", row.get(5), &mut opts);
-        text_opt("SERIALFUNC", row.get(6), &mut opts);
-        text_opt("DESERIALFUNC", row.get(7), &mut opts);
-        lit_opt("INITCOND", row.get(8), &mut opts);
-        text_opt("MSFUNC", row.get(9), &mut opts);
-        text_opt("MSTYPE", row.get(10), &mut opts);
-        let mspace: i32 = row.get(21);
+        text_opt("COMBINEFUNC", row.get(5)?, &mut opts);
+        text_opt("SERIALFUNC", row.get(6)?, &mut opts);
+        text_opt("DESERIALFUNC", row.get(7)?, &mut opts);
+        lit_opt("INITCOND", row.get(8)?, &mut opts);
+        text_opt("MSFUNC", row.get(9)?, &mut opts);
+        text_opt("MSTYPE", row.get(10)?, &mut opts);
+        let mspace: i32 = row.get(21)?;
         if mspace != 0 {
             opts.push(format!("MSSPACE = {mspace}"));
         }
-        text_opt("MINVFUNC", row.get(11), &mut opts);
-        text_opt("MFINALFUNC", row.get(12), &mut opts);
-        if row.get::<_, bool>(13) {
+        text_opt("MINVFUNC", row.get(11)?, &mut opts);
+        text_opt("MFINALFUNC", row.get(12)?, &mut opts);
+        if row.get::<bool>(13)? {
             opts.push("MFINALFUNC_EXTRA".into());
         }
-        let mfmod: String = row.get(20);
-        if row.get::<_, Option<String>>(12).is_some() && mfmod != default_mod {
+        let mfmod: String = row.get(20)?;
+        if row.get::<Option<String>>(12)?.is_some() && mfmod != default_mod {
             opts.push(format!("MFINALFUNC_MODIFY = {}", modify(mfmod)));
         }
-        lit_opt("MINITCOND", row.get(14), &mut opts);
-        if let Some(op) = row.get::<_, Option<String>>(15) {
+        lit_opt("MINITCOND", row.get(14)?, &mut opts);
+        if let Some(op) = row.get::<Option<String>>(15)? {
             opts.push(format!("SORTOP = OPERATOR({op})"));
         }
         if kind == "h" {
             opts.push("HYPOTHETICAL".into());
         }
-        match row.get::<_, String>(18).as_str() {
+        match row.get::<String>(18)?.as_str() {
             "s" => opts.push("PARALLEL = SAFE".into()),
             "r" => opts.push("PARALLEL = RESTRICTED".into()),
             _ => {}
@@ -167,39 +167,39 @@ async fn read_operators(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         ext = not_ext_member(class::OPERATOR, "o.oid"),
     );
     for row in r.query("operators", &sql, &[]).await? {
-        let schema: String = row.get(1);
+        let schema: String = row.get(1)?;
         if !r.selector.schema(&schema) {
             continue;
         }
-        let mut options = vec![format!("FUNCTION = {}", row.get::<_, String>(7))];
+        let mut options = vec![format!("FUNCTION = {}", row.get::<String>(7)?)];
         for (label, idx) in [("COMMUTATOR", 8), ("NEGATOR", 9)] {
-            if let Some(v) = row.get::<_, Option<String>>(idx) {
+            if let Some(v) = row.get::<Option<String>>(idx)? {
                 options.push(format!("{label} = OPERATOR({v})"));
             }
         }
         for (label, idx) in [("RESTRICT", 10), ("JOIN", 11)] {
-            if let Some(v) = row.get::<_, Option<String>>(idx) {
+            if let Some(v) = row.get::<Option<String>>(idx)? {
                 options.push(format!("{label} = {v}"));
             }
         }
-        if row.get::<_, bool>(12) {
+        if row.get::<bool>(12)? {
             options.push("HASHES".into());
         }
-        if row.get::<_, bool>(13) {
+        if row.get::<bool>(13)? {
             options.push("MERGES".into());
         }
         let mut o = obj(
             Some(schema),
-            row.get(2),
+            row.get(2)?,
             Kind::Operator {
-                left: row.get(5),
-                right: row.get(6),
+                left: row.get(5)?,
+                right: row.get(6)?,
                 options,
             },
         );
-        o.owner = row.get(3);
-        o.comment = row.get(4);
-        r.add(Some((class::OPERATOR, row.get(0))), o);
+        o.owner = row.get(3)?;
+        o.comment = row.get(4)?;
+        r.add(Some((class::OPERATOR, row.get(0)?)), o);
     }
     Ok(())
 }
@@ -218,21 +218,21 @@ pub(crate) async fn read_text_search(r: &mut Reader<'_>) -> Result<(), CatalogEr
         ext = not_ext_member(class::TS_DICT, "d.oid"),
     );
     for row in r.query("text search dictionaries", &sql, &[]).await? {
-        let schema: String = row.get(1);
+        let schema: String = row.get(1)?;
         if !r.selector.schema(&schema) {
             continue;
         }
         let mut o = obj(
             Some(schema),
-            row.get(2),
+            row.get(2)?,
             Kind::TsDictionary {
-                template: qual(&row.get::<_, String>(5), &row.get::<_, String>(6)),
-                options: row.get(7),
+                template: qual(&row.get::<String>(5)?, &row.get::<String>(6)?),
+                options: row.get(7)?,
             },
         );
-        o.owner = row.get(3);
-        o.comment = row.get(4);
-        r.add(Some((class::TS_DICT, row.get(0))), o);
+        o.owner = row.get(3)?;
+        o.comment = row.get(4)?;
+        r.add(Some((class::TS_DICT, row.get(0)?)), o);
     }
     let sql = format!(
         "SELECT c.oid, n.nspname::text, c.cfgname::text, pg_catalog.pg_get_userbyid(c.cfgowner)::text, \
@@ -245,21 +245,21 @@ pub(crate) async fn read_text_search(r: &mut Reader<'_>) -> Result<(), CatalogEr
     );
     let mut configs = Vec::new();
     for row in r.query("text search configurations", &sql, &[]).await? {
-        let schema: String = row.get(1);
+        let schema: String = row.get(1)?;
         if !r.selector.schema(&schema) {
             continue;
         }
         let mut o = obj(
             Some(schema),
-            row.get(2),
+            row.get(2)?,
             Kind::TsConfiguration {
-                parser: qual(&row.get::<_, String>(5), &row.get::<_, String>(6)),
+                parser: qual(&row.get::<String>(5)?, &row.get::<String>(6)?),
                 mappings: vec![],
             },
         );
-        o.owner = row.get(3);
-        o.comment = row.get(4);
-        let oid: u32 = row.get(0);
+        o.owner = row.get(3)?;
+        o.comment = row.get(4)?;
+        let oid: u32 = row.get(0)?;
         configs.push((oid, r.add(Some((class::TS_CONFIG, oid)), o)));
     }
     let oids: Vec<u32> = configs.iter().map(|c| c.0).collect();
@@ -276,10 +276,10 @@ pub(crate) async fn read_text_search(r: &mut Reader<'_>) -> Result<(), CatalogEr
         )
         .await?;
     for row in rows {
-        let cfg: u32 = row.get(0);
+        let cfg: u32 = row.get(0)?;
         if let Some((_, i)) = configs.iter().find(|c| c.0 == cfg) {
             if let Kind::TsConfiguration { mappings, .. } = &mut r.objects[*i].kind {
-                mappings.push((row.get(1), row.get(2)));
+                mappings.push((row.get(1)?, row.get(2)?));
             }
         }
     }

@@ -12,15 +12,15 @@ pub(crate) async fn read_schemas_and_extensions(r: &mut Reader<'_>) -> Result<()
         not_ext_member(class::NAMESPACE, "n.oid")
     );
     for row in r.query("schemas", &sql, &[]).await? {
-        let name: String = row.get(1);
+        let name: String = row.get(1)?;
         if !r.selector.schema(&name) || r.selector.relations_only() {
             continue;
         }
         let mut o = obj(None, name, Kind::Schema);
-        o.owner = row.get(2);
-        o.comment = row.get(3);
-        o.acl = parse_acl(row.get(4))?;
-        r.add(Some((class::NAMESPACE, row.get(0))), o);
+        o.owner = row.get(2)?;
+        o.comment = row.get(3)?;
+        o.acl = parse_acl(row.get(4)?)?;
+        r.add(Some((class::NAMESPACE, row.get(0)?)), o);
     }
     if r.selector.relations_only() {
         return Ok(());
@@ -38,20 +38,20 @@ pub(crate) async fn read_schemas_and_extensions(r: &mut Reader<'_>) -> Result<()
         )
         .await?;
     for row in rows {
-        let schema: String = row.get(2);
+        let schema: String = row.get(2)?;
         if !r.selector.schema(&schema) {
             continue;
         }
         let mut o = obj(
             None,
-            row.get(1),
+            row.get(1)?,
             Kind::Extension {
                 schema,
-                version: row.get(3),
+                version: row.get(3)?,
             },
         );
-        o.comment = row.get(4);
-        r.add(Some((class::EXTENSION, row.get(0))), o);
+        o.comment = row.get(4)?;
+        r.add(Some((class::EXTENSION, row.get(0)?)), o);
     }
     Ok(())
 }
@@ -73,18 +73,18 @@ async fn read_collations(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         ext = not_ext_member(class::COLLATION, "c.oid"),
     );
     for row in r.query("collations", &sql, &[]).await? {
-        let schema: String = row.get(1);
+        let schema: String = row.get(1)?;
         if !r.selector.schema(&schema) {
             continue;
         }
-        let provider = match row.get::<_, String>(5).as_str() {
+        let provider = match row.get::<String>(5)?.as_str() {
             "i" => "icu",
             "b" => "builtin",
             _ => "libc",
         };
-        let collate: Option<String> = row.get(6);
-        let ctype: Option<String> = row.get(7);
-        let locale: Option<String> = row.get::<_, Option<String>>(8).or_else(|| collate.clone());
+        let collate: Option<String> = row.get(6)?;
+        let ctype: Option<String> = row.get(7)?;
+        let locale: Option<String> = row.get::<Option<String>>(8)?.or_else(|| collate.clone());
         let mut options = vec![format!("provider = {provider}")];
         if provider == "libc" {
             options.push(format!(
@@ -101,13 +101,13 @@ async fn read_collations(r: &mut Reader<'_>) -> Result<(), CatalogError> {
                 crate::quote_literal(locale.as_deref().unwrap_or(""))
             ));
         }
-        if !row.get::<_, bool>(9) {
+        if !row.get::<bool>(9)? {
             options.push("deterministic = false".into());
         }
-        let mut o = obj(Some(schema), row.get(2), Kind::Collation { options });
-        o.owner = row.get(3);
-        o.comment = row.get(4);
-        r.add(Some((class::COLLATION, row.get(0))), o);
+        let mut o = obj(Some(schema), row.get(2)?, Kind::Collation { options });
+        o.owner = row.get(3)?;
+        o.comment = row.get(4)?;
+        r.add(Some((class::COLLATION, row.get(0)?)), o);
     }
     Ok(())
 }
@@ -120,11 +120,11 @@ async fn read_default_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         acl_sql("d.defaclacl")
     );
     for row in r.query("default privileges", &sql, &[]).await? {
-        let schema: Option<String> = row.get(1);
+        let schema: Option<String> = row.get(1)?;
         if schema.as_deref().is_some_and(|s| !r.selector.schema(s)) {
             continue;
         }
-        let objects = match row.get::<_, String>(2).as_str() {
+        let objects = match row.get::<String>(2)?.as_str() {
             "r" => "TABLES",
             "S" => "SEQUENCES",
             "f" => "FUNCTIONS",
@@ -133,8 +133,8 @@ async fn read_default_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
             "L" => "LARGE OBJECTS", // PostgreSQL 18+
             _ => continue,
         };
-        let role: String = row.get(0);
-        let grants = parse_acl(row.get(3))?.unwrap_or_default();
+        let role: String = row.get(0)?;
+        let grants = parse_acl(row.get(3)?)?.unwrap_or_default();
         let name = format!("{role} {objects}");
         r.add(
             None,
@@ -188,12 +188,12 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     let mut ranges = Vec::new();
     let mut domains = Vec::new();
     for row in rows {
-        let schema: String = row.get(1);
+        let schema: String = row.get(1)?;
         if !r.selector.schema(&schema) {
             continue;
         }
-        let oid: u32 = row.get(0);
-        let typtype: String = row.get(3);
+        let oid: u32 = row.get(0)?;
+        let typtype: String = row.get(3)?;
         let kind = match typtype.as_str() {
             "e" => Kind::Enum { labels: vec![] },
             "c" => Kind::Composite {
@@ -202,31 +202,31 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
             },
             "r" => Kind::Range { options: vec![] },
             _ => Kind::Domain {
-                base: row.get(8),
-                collation: row.get(11),
-                default: row.get(10),
-                not_null: row.get(9),
+                base: row.get(8)?,
+                collation: row.get(11)?,
+                default: row.get(10)?,
+                not_null: row.get(9)?,
                 constraints: vec![],
                 constraint_comments: vec![],
             },
         };
-        let mut o = obj(Some(schema), row.get(2), kind);
-        o.owner = row.get(4);
-        o.comment = row.get(5);
-        o.acl = parse_acl(row.get(6))?;
+        let mut o = obj(Some(schema), row.get(2)?, kind);
+        o.owner = row.get(4)?;
+        o.comment = row.get(5)?;
+        o.acl = parse_acl(row.get(6)?)?;
         let i = r.add(Some((class::TYPE, oid)), o);
-        let array: u32 = row.get(7);
+        let array: u32 = row.get(7)?;
         if array != 0 {
             r.alias((class::TYPE, array), i);
         }
-        let mr: u32 = row.get(13);
+        let mr: u32 = row.get(13)?;
         if mr != 0 {
             r.alias((class::TYPE, mr), i);
         }
         match typtype.as_str() {
             "e" => enums.push((oid, i)),
             "c" => {
-                let relid: u32 = row.get(12);
+                let relid: u32 = row.get(12)?;
                 r.alias((class::CLASS, relid), i);
                 composites.push((relid, i));
             }
@@ -244,10 +244,10 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         )
         .await?
     {
-        let t: u32 = row.get(0);
+        let t: u32 = row.get(0)?;
         if let Some((_, i)) = enums.iter().find(|e| e.0 == t) {
             if let Kind::Enum { labels } = &mut r.objects[*i].kind {
-                labels.push(row.get(1));
+                labels.push(row.get(1)?);
             }
         }
     }
@@ -263,18 +263,18 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         .query("composite type attributes", &sql, &[&relids])
         .await?
     {
-        let rel: u32 = row.get(0);
+        let rel: u32 = row.get(0)?;
         if let Some((_, i)) = composites.iter().find(|c| c.0 == rel) {
             if let Kind::Composite {
                 attributes,
                 attribute_comments,
             } = &mut r.objects[*i].kind
             {
-                let name: String = row.get(1);
-                if let Some(c) = row.get::<_, Option<String>>(4) {
+                let name: String = row.get(1)?;
+                if let Some(c) = row.get::<Option<String>>(4)? {
                     attribute_comments.push((name.clone(), c));
                 }
-                attributes.push((name, row.get(2), row.get(3)));
+                attributes.push((name, row.get(2)?, row.get(3)?));
             }
         }
     }
@@ -296,8 +296,8 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
          WHERE rg.rngtypid = ANY($1)"
     );
     for row in r.query("range types", &sql, &[&oids]).await? {
-        let t: u32 = row.get(0);
-        let mut opts = vec![format!("SUBTYPE = {}", row.get::<_, String>(1))];
+        let t: u32 = row.get(0)?;
+        let mut opts = vec![format!("SUBTYPE = {}", row.get::<String>(1)?)];
         let named = [
             ("SUBTYPE_OPCLASS", 2),
             ("COLLATION", 3),
@@ -306,7 +306,7 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
             ("MULTIRANGE_TYPE_NAME", 6),
         ];
         for (label, idx) in named {
-            if let Some(v) = row.get::<_, Option<String>>(idx) {
+            if let Some(v) = row.get::<Option<String>>(idx)? {
                 opts.push(format!("{label} = {v}"));
             }
         }
@@ -328,7 +328,7 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         )
         .await?;
     for row in rows {
-        let t: u32 = row.get(1);
+        let t: u32 = row.get(1)?;
         if let Some((_, i)) = domains.iter().find(|e| e.0 == t) {
             let i = *i;
             if let Kind::Domain {
@@ -337,13 +337,13 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
                 ..
             } = &mut r.objects[i].kind
             {
-                let name: String = row.get(2);
-                if let Some(c) = row.get::<_, Option<String>>(5) {
+                let name: String = row.get(2)?;
+                if let Some(c) = row.get::<Option<String>>(5)? {
                     constraint_comments.push((name.clone(), c));
                 }
-                constraints.push((name, row.get(3), row.get(4)));
+                constraints.push((name, row.get(3)?, row.get(4)?));
             }
-            r.alias((class::CONSTRAINT, row.get(0)), i);
+            r.alias((class::CONSTRAINT, row.get(0)?), i);
         }
     }
     Ok(())
