@@ -439,7 +439,7 @@ fn main() {
     println!("\nPeak RSS of the failover cycle is not sampled (a shell pipeline).");
 
     if big_mb > 0 {
-        big_table(&cluster, &pgferry, &bin, big_mb, n);
+        big_table(&cluster, &pgferry, &bin, newer.as_deref(), big_mb, n);
     }
 }
 
@@ -463,7 +463,14 @@ fn cpu_jiffies() -> (u64, u64) {
 /// One table of `mb` MB dumped with 2 jobs (block ranges of the one table)
 /// against 1 job and pg_dump -Fd -j2 (which cannot split a table): wall time
 /// and how many CPUs the whole machine kept busy meanwhile.
-fn big_table(cluster: &Cluster, pgferry: &Path, bin: &Path, mb: u64, n: usize) {
+fn big_table(
+    cluster: &Cluster,
+    pgferry: &Path,
+    bin: &Path,
+    newer: Option<&Path>,
+    mb: u64,
+    n: usize,
+) {
     let db = cluster.create_database("bench_big");
     let t = Instant::now();
     // ~210 bytes per row on disk.
@@ -496,11 +503,18 @@ fn big_table(cluster: &Cluster, pgferry: &Path, bin: &Path, mb: u64, n: usize) {
             vec!["-j".into(), "1".into()],
             true,
         ),
-        (
-            "pg_dump -Fd -j2".into(),
-            vec!["-Fd".into(), "-j2".into()],
-            false,
-        ),
+        match newer {
+            Some(_) => (
+                "pg_dump -Fd -j2 -Z zstd".into(),
+                vec!["-Fd".into(), "-j2".into(), "-Z".into(), "zstd".into()],
+                false,
+            ),
+            None => (
+                "pg_dump -Fd -j2".into(),
+                vec!["-Fd".into(), "-j2".into()],
+                false,
+            ),
+        },
     ];
     for _ in 0..n {
         for (name, args, ours) in &cases {
@@ -512,7 +526,8 @@ fn big_table(cluster: &Cluster, pgferry: &Path, bin: &Path, mb: u64, n: usize) {
                     .args(args);
                 c
             } else {
-                let mut c = Command::new(bin.join("pg_dump"));
+                let mut c =
+                    Command::new(newer.map_or_else(|| bin.join("pg_dump"), Path::to_path_buf));
                 c.args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-f"])
                     .arg(&out)
                     .args(args)
