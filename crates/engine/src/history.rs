@@ -147,23 +147,27 @@ pub async fn history(client: &Client, limit: i64) -> Result<Vec<HistoryRow>, Err
         )
         .await
         .map_err(|e| Error::source_stmt("reading pgferry.sync_history", &e))?;
-    Ok(rows
-        .iter()
-        .map(|r| HistoryRow {
-            id: r.get(0),
-            started_at: r.get(1),
-            finished_at: r.get(2),
-            source_snapshot_at: r.get(3),
-            data_age_seconds: r.get(4),
-            source: r.get(5),
-            source_version: r.get(6),
-            target_version: r.get(7),
-            tables: r.get(8),
-            rows: r.get(9),
-            bytes: r.get(10),
-            outcome: r.get(11),
-            verify: r.get(12),
-            error: r.get(13),
+    // The table lives on the target, where anyone may have altered it: a
+    // column of an unexpected type is an error, not a panic.
+    let decode = |e: tokio_postgres::Error| Error::source_stmt("reading pgferry.sync_history", &e);
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryRow {
+                id: r.try_get(0).map_err(decode)?,
+                started_at: r.try_get(1).map_err(decode)?,
+                finished_at: r.try_get(2).map_err(decode)?,
+                source_snapshot_at: r.try_get(3).map_err(decode)?,
+                data_age_seconds: r.try_get(4).map_err(decode)?,
+                source: r.try_get(5).map_err(decode)?,
+                source_version: r.try_get(6).map_err(decode)?,
+                target_version: r.try_get(7).map_err(decode)?,
+                tables: r.try_get(8).map_err(decode)?,
+                rows: r.try_get(9).map_err(decode)?,
+                bytes: r.try_get(10).map_err(decode)?,
+                outcome: r.try_get(11).map_err(decode)?,
+                verify: r.try_get(12).map_err(decode)?,
+                error: r.try_get(13).map_err(decode)?,
+            })
         })
-        .collect())
+        .collect()
 }
