@@ -346,24 +346,11 @@ mod tests {
     use super::*;
 
     fn stream(rows: &[Vec<Option<Vec<u8>>>]) -> Vec<u8> {
-        let mut s = COPY_BINARY_SIGNATURE.to_vec();
-        s.extend_from_slice(&0u32.to_be_bytes());
-        s.extend_from_slice(&3u32.to_be_bytes());
-        s.extend_from_slice(b"ext");
-        for r in rows {
-            s.extend_from_slice(&(r.len() as i16).to_be_bytes());
-            for f in r {
-                match f {
-                    None => s.extend_from_slice(&(-1i32).to_be_bytes()),
-                    Some(v) => {
-                        s.extend_from_slice(&(v.len() as i32).to_be_bytes());
-                        s.extend_from_slice(v);
-                    }
-                }
-            }
-        }
-        s.extend_from_slice(&(-1i16).to_be_bytes());
-        s
+        let borrowed: Vec<Vec<Option<&[u8]>>> = rows
+            .iter()
+            .map(|r| r.iter().map(Option::as_deref).collect())
+            .collect();
+        crate::copy::tests::stream(&borrowed)
     }
 
     fn round_trip(s: &[u8], chunk: usize) -> (Vec<Vec<u8>>, u64) {

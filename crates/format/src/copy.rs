@@ -173,10 +173,11 @@ fn memchr_count(data: &[u8]) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn stream(rows: &[Vec<Option<&[u8]>>]) -> Vec<u8> {
+    /// A COPY BINARY stream (with a header extension) of `rows`; `None` is NULL.
+    pub(crate) fn stream(rows: &[Vec<Option<&[u8]>>]) -> Vec<u8> {
         let mut s = COPY_BINARY_SIGNATURE.to_vec();
         s.extend_from_slice(&0u32.to_be_bytes());
         s.extend_from_slice(&3u32.to_be_bytes());
