@@ -12,6 +12,12 @@ pub struct RenderOptions {
     /// Roles that exist on the target; grants to other roles are skipped with a
     /// warning. `None` renders every grant.
     pub roles: Option<HashSet<String>>,
+    /// Roles the connecting role may give objects to (it is a member of
+    /// them; every role for a superuser). Ownership statements naming
+    /// other roles are left out, so a non-superuser target never runs an
+    /// `ALTER ... OWNER TO` or `ALTER DEFAULT PRIVILEGES FOR ROLE` it is not
+    /// allowed to. `None`: every role.
+    pub owner_roles: Option<HashSet<String>>,
     /// `server_version_num` of the target (0: same as the source).
     pub target_version: i32,
 }
@@ -19,6 +25,11 @@ pub struct RenderOptions {
 impl RenderOptions {
     fn role_exists(&self, role: &str) -> bool {
         self.roles.as_ref().is_none_or(|r| r.contains(role))
+    }
+
+    /// Ownership may be given to `role` (it exists, and the connecting role may act for it).
+    fn can_own(&self, role: &str) -> bool {
+        self.role_exists(role) && self.owner_roles.as_ref().is_none_or(|r| r.contains(role))
     }
 
     /// The target is a server older than `major` (never when `target_version`
@@ -169,7 +180,7 @@ fn comment_stmt(kw: &str, target: &str, comment: &str) -> String {
 fn target_owner(o: &Object, opts: &RenderOptions) -> Option<String> {
     let owner = o.owner.as_ref()?;
     let public_schema = matches!(o.kind, Kind::Schema) && o.name == "public";
-    ((opts.keep_owners || public_schema) && opts.role_exists(owner)).then(|| owner.clone())
+    ((opts.keep_owners || public_schema) && opts.can_own(owner)).then(|| owner.clone())
 }
 
 fn grant_stmts(
@@ -251,7 +262,7 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                 let owner = lo
                     .owner
                     .as_ref()
-                    .filter(|r| opts.keep_owners && opts.role_exists(r))
+                    .filter(|r| opts.keep_owners && opts.can_own(r))
                     .map(|r| quote_ident(r));
                 if let Some(o) = &owner {
                     out.push(format!("ALTER {target} OWNER TO {o}"));
@@ -703,6 +714,10 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
         } => {
             if !opts.role_exists(role) {
                 tracing::warn!(%role, "role does not exist on the target; default privileges skipped");
+                return out;
+            }
+            if !opts.can_own(role) {
+                tracing::warn!(%role, "the target role is not a member of this role; its default privileges are skipped");
                 return out;
             }
             let prefix = match &o.schema {

@@ -55,6 +55,8 @@ pub struct SyncSection {
     pub every: Option<String>,
     /// Lock wait, e.g. "30s".
     pub lock_timeout: Option<String>,
+    /// Deadline of one sync, e.g. "1h".
+    pub cycle_timeout: Option<String>,
     /// Terminate other sessions on the target (default true).
     pub terminate: Option<bool>,
     /// -n patterns.

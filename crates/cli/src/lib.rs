@@ -120,6 +120,11 @@ struct SyncArgs {
     /// Allow a target server older than the source.
     #[arg(long)]
     allow_downgrade: bool,
+    /// Deadline of one sync (e.g. 1h): past it the sync is rolled back, recorded as failed and, with
+    /// --every, retried with back-off [default: with --every, 4 x the last good cycle (at least 10m),
+    /// or 1h before one succeeded; none otherwise].
+    #[arg(long, value_name = "DURATION")]
+    cycle_timeout: Option<String>,
     #[command(flatten)]
     filters: FilterArgs,
 }
@@ -135,6 +140,9 @@ struct VerifyArgs {
     /// Compare row contents (order-independent hash), not only counts.
     #[arg(long)]
     checksums: bool,
+    /// Also count objects in schemas only the target has (which sync leaves alone) as differences.
+    #[arg(long)]
+    strict: bool,
     /// JSON output.
     #[arg(long)]
     json: bool,
@@ -524,6 +532,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
             let opts = VerifyOptions {
                 filters: a.filters.filters(),
                 checksums: a.checksums,
+                strict: a.strict,
             };
             let report = pgferry_engine::verify(&source, &target, &opts).await?;
             if a.json {
@@ -533,6 +542,11 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                 ))?;
             } else {
                 let mut out = String::new();
+                for d in &report.target_only {
+                    out.push_str(&format!(
+                        "target only (a schema the source lacks; sync leaves it alone): {d}\n"
+                    ));
+                }
                 for d in &report.drift {
                     out.push_str(&format!("schema drift: {d}\n"));
                 }
@@ -657,6 +671,10 @@ fn sync_setup(
             .transpose()
     };
     let every = dur(&a.every.clone().or(s.every.clone()), "--every")?;
+    let cycle_timeout = dur(
+        &a.cycle_timeout.clone().or(s.cycle_timeout.clone()),
+        "--cycle-timeout",
+    )?;
     let lock_timeout = dur(
         &a.lock_timeout.clone().or(s.lock_timeout.clone()),
         "--lock-timeout",
@@ -699,6 +717,7 @@ fn sync_setup(
         keep_archive: a.keep_archive.clone(),
         keep_owners: a.keep_owners,
         allow_downgrade: a.allow_downgrade,
+        deadline: cycle_timeout,
         progress: progress(quiet),
     };
     Ok((source, target, opts, every))
@@ -715,6 +734,7 @@ fn log_sync(report: &pgferry_engine::SyncReport, seconds: f64) -> u8 {
         source_snapshot_at = %report.source_snapshot_at,
         target_only_schemas = ?report.target_only_schemas,
         kept_tables = ?report.kept_tables,
+        recreated = ?report.recreated,
         verified = verify.map(|v| v.tables_checked),
         seconds,
         peak_rss_kb = peak_rss_kb(),
@@ -751,7 +771,11 @@ async fn run_sync(cli: &Cli, a: &SyncArgs) -> Result<u8, Failure> {
         }
         Some(every) => {
             let mut last = EXIT_OK;
-            pgferry_engine::sync_every(&source, &target, &opts, Schedule::every(every), shutdown_signal(), |c| {
+            let schedule = Schedule {
+                cycle_timeout: opts.deadline,
+                ..Schedule::every(every)
+            };
+            pgferry_engine::sync_every(&source, &target, &opts, schedule, shutdown_signal(), |c| {
                 match &c.result {
                     Ok(r) => {
                         last = log_sync(r, c.elapsed.as_secs_f64());

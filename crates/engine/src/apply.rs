@@ -10,6 +10,7 @@ use crate::dump::{copy_format, copy_target};
 use crate::error::Error;
 use crate::progress::{report, Progress, ProgressFn};
 use crate::restore::object_failed;
+use crate::watch::Phase;
 
 /// Where table data comes from: an archive, or a live source.
 pub(crate) trait TableFeed {
@@ -89,6 +90,7 @@ pub(crate) async fn apply_objects<F: TableFeed>(
     render: &RenderOptions,
     feed: &mut F,
     progress: &Option<ProgressFn>,
+    phase: &Phase,
 ) -> Result<Applied, Error> {
     let mut done = Applied::default();
     let mut post_reported = false;
@@ -106,6 +108,10 @@ pub(crate) async fn apply_objects<F: TableFeed>(
             report(progress, Progress::PostData);
             post_reported = true;
         }
+        phase.set(match &o.kind {
+            Kind::TableData { table, .. } => format!("loading data of {table}"),
+            _ => format!("creating {} {}", o.kind.label(), o.display_name()),
+        });
         if let Kind::LargeObjects { .. } = &o.kind {
             done.bytes += load_large_objects(client, o, feed, progress).await?;
             for stmt in render_object(o, render) {

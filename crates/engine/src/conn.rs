@@ -36,6 +36,18 @@ pub const DEFAULT_APPLICATION_NAME: &str = "pgferry";
 /// `PGCONNECT_TIMEOUT` sets one. libpq's default is to wait forever.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// TCP keepalive defaults (libpq leaves them to the OS: two hours). A
+/// silent network is noticed after about `idle + interval × retries` = 25 s
+/// while pgferry waits for an answer.
+pub const DEFAULT_KEEPALIVES_IDLE: Duration = Duration::from_secs(10);
+/// See [`DEFAULT_KEEPALIVES_IDLE`].
+pub const DEFAULT_KEEPALIVES_INTERVAL: Duration = Duration::from_secs(5);
+/// See [`DEFAULT_KEEPALIVES_IDLE`].
+pub const DEFAULT_KEEPALIVES_RETRIES: u32 = 3;
+/// Default `tcp_user_timeout`: data sent and not acknowledged for this long
+/// ends the connection (libpq: the OS default, about 15 minutes).
+pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Socket directories probed, in order, when no host is given.
 const DEFAULT_SOCKET_DIRS: &[&str] = &["/var/run/postgresql", "/tmp"];
 
@@ -636,6 +648,8 @@ fn resolve(
         if ms > 0 {
             base.tcp_user_timeout(Duration::from_millis(ms.unsigned_abs()));
         }
+    } else {
+        base.tcp_user_timeout(DEFAULT_TCP_USER_TIMEOUT);
     }
     if let Some(v) = settings.get("keepalives") {
         let n: i64 = v.trim().parse().map_err(|_| invalid("keepalives", v))?;
@@ -649,6 +663,8 @@ fn resolve(
         if n > 0 {
             base.keepalives_idle(Duration::from_secs(n.unsigned_abs()));
         }
+    } else {
+        base.keepalives_idle(DEFAULT_KEEPALIVES_IDLE);
     }
     if let Some(v) = settings.get("keepalives_interval") {
         let n: i64 = v
@@ -658,6 +674,8 @@ fn resolve(
         if n > 0 {
             base.keepalives_interval(Duration::from_secs(n.unsigned_abs()));
         }
+    } else {
+        base.keepalives_interval(DEFAULT_KEEPALIVES_INTERVAL);
     }
     if let Some(v) = settings.get("keepalives_retries") {
         let n: u32 = v
@@ -665,6 +683,8 @@ fn resolve(
             .parse()
             .map_err(|_| invalid("keepalives_retries", v))?;
         base.keepalives_retries(n);
+    } else {
+        base.keepalives_retries(DEFAULT_KEEPALIVES_RETRIES);
     }
     if let Some(v) = settings.get("target_session_attrs") {
         base.target_session_attrs(match v {

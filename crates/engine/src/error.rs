@@ -116,11 +116,38 @@ pub enum Error {
     /// The request cannot be carried out as given.
     #[error("{0}")]
     Usage(String),
+    /// The target role lacks rights some objects need (found before anything was touched).
+    #[error("{0}")]
+    Privileges(String),
+    /// Objects the target owns outside what a run replaces depend on what it
+    /// replaces and could not be carried over; nothing was changed.
+    #[error("{0}")]
+    Dependents(String),
     /// Another sync holds the target's advisory lock.
     #[error("another sync holds the lock on target {target}; not starting a second one")]
     Locked {
         /// `user@host:port/db`.
         target: String,
+    },
+    /// The connection to one side died or went silent in the middle of a run
+    /// (backend terminated, server crashed or restarted, network silent). An
+    /// open target transaction is rolled back by the server.
+    #[error("{side} lost while {phase}: {message}")]
+    PeerLost {
+        /// `source` or `target`.
+        side: &'static str,
+        /// What the run was doing.
+        phase: String,
+        /// The server's or the network's message.
+        message: String,
+    },
+    /// A run took longer than its deadline (`--cycle-timeout`) and was cancelled.
+    #[error("cancelled after {seconds} s (the deadline) while {phase}; nothing was changed")]
+    Deadline {
+        /// The deadline.
+        seconds: u64,
+        /// What the run was doing.
+        phase: String,
     },
     /// The operation was cancelled (Ctrl-C, SIGTERM, or the caller).
     #[error("cancelled; nothing was changed")]
@@ -140,6 +167,7 @@ impl Error {
                 | Error::Archive { .. }
                 | Error::Toc { .. }
                 | Error::Version(_)
+                | Error::Privileges(_)
                 | Error::Usage(_)
         )
     }

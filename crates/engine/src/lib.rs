@@ -15,6 +15,7 @@ mod apply;
 mod archive_file;
 pub mod conn;
 mod connect;
+mod dependents;
 mod dump;
 mod error;
 pub mod filter;
@@ -27,8 +28,10 @@ mod restore;
 mod schedule;
 mod select;
 mod sync;
+mod target;
 mod tls;
 mod verify;
+mod watch;
 mod workers;
 
 pub use archive_file::{list, open_archive, ListEntry, VerifiedArchive};

@@ -18,13 +18,13 @@ use tokio_postgres::Client;
 use crate::apply::copy_in_sql;
 use crate::archive_file::{table_stream, VerifiedArchive};
 use crate::conn::ConnSpec;
-use crate::connect::connect;
 use crate::error::Error;
 use crate::progress::{report, Progress};
 use crate::restore::{
-    check_target_version, clean_statements, object_failed, target_roles, RestoreOptions,
-    RestoreSummary, RESTORE_SETTINGS,
+    check_target_version, clean_statements, object_failed, RestoreOptions, RestoreSummary,
+    RESTORE_SETTINGS,
 };
+use crate::target::{connect_writer, Rights};
 use crate::workers::join_all;
 
 async fn run_statements(client: &Client, o: &Object, render: &RenderOptions) -> Result<(), Error> {
@@ -51,7 +51,7 @@ pub(crate) async fn restore_parallel(
     opts: &RestoreOptions,
 ) -> Result<RestoreSummary, Error> {
     let jobs = opts.jobs.max(2);
-    let client = connect(target, "target").await?;
+    let client = connect_writer(target).await?;
     let target_version = check_target_version(
         &client,
         archive.catalog.server_version_num,
@@ -59,11 +59,9 @@ pub(crate) async fn restore_parallel(
         objects,
     )
     .await?;
-    let render = RenderOptions {
-        keep_owners: opts.keep_owners,
-        roles: Some(target_roles(&client).await?),
-        target_version,
-    };
+    let rights = Rights::read(&client).await?;
+    rights.check(&client, objects, &[]).await?;
+    let render = rights.render(opts.keep_owners, target_version);
     // Phase 1: the definitions before the data, in one transaction.
     let split = objects
         .iter()
@@ -71,7 +69,7 @@ pub(crate) async fn restore_parallel(
         .unwrap_or(objects.len());
     let (pre, rest) = objects.split_at(split);
     client
-        .batch_execute(&format!("BEGIN; {RESTORE_SETTINGS}"))
+        .batch_execute(&format!("BEGIN READ WRITE; {RESTORE_SETTINGS}"))
         .await
         .map_err(|e| Error::source_stmt("starting the restore", &e))?;
     if opts.clean {
@@ -128,7 +126,7 @@ pub(crate) async fn restore_parallel(
             opts.progress.clone(),
         );
         set.spawn(async move {
-            let c = connect(&target, "target").await?;
+            let c = connect_writer(&target).await?;
             c.batch_execute(&session_settings())
                 .await
                 .map_err(|e| Error::source_stmt("restore worker settings", &e))?;
@@ -183,7 +181,7 @@ pub(crate) async fn restore_parallel(
     for _ in 0..jobs {
         let (queue, target, render) = (queue.clone(), target.clone(), render.clone());
         set.spawn(async move {
-            let c = connect(&target, "target").await?;
+            let c = connect_writer(&target).await?;
             c.batch_execute(&session_settings())
                 .await
                 .map_err(|e| Error::source_stmt("restore worker settings", &e))?;

@@ -1,10 +1,9 @@
 //! `restore`: an archive into a target database, in one transaction.
-use std::collections::HashSet;
 use std::path::Path;
 
 use bytes::Bytes;
 use futures::SinkExt;
-use pgferry_catalog::{quote_ident, server_message, Catalog, Kind, Object, RenderOptions};
+use pgferry_catalog::{quote_ident, server_message, Catalog, Kind, Object};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
@@ -15,10 +14,12 @@ use tokio_postgres::CopyInSink;
 use crate::apply::{apply_objects, TableFeed};
 use crate::archive_file::{open_archive, table_stream, VerifiedArchive};
 use crate::conn::ConnSpec;
-use crate::connect::connect;
+use crate::dependents::Carried;
 use crate::error::Error;
 use crate::filter::Filters;
 use crate::progress::{report, Progress, ProgressFn};
+use crate::target::{connect_writer, Rights};
+use crate::watch::{bounded, watched, Blocked, Peer, Phase};
 
 /// Options of [`restore`].
 #[derive(Clone, Default)]
@@ -286,15 +287,6 @@ pub(crate) async fn check_target_version(
     Ok(v)
 }
 
-/// Roles that exist on the target.
-pub(crate) async fn target_roles(client: &Client) -> Result<HashSet<String>, Error> {
-    let rows = client
-        .query("SELECT rolname::text FROM pg_catalog.pg_roles", &[])
-        .await
-        .map_err(|e| Error::source_stmt("listing roles on the target", &e))?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
 pub(crate) fn object_failed(o: &Object, e: &tokio_postgres::Error) -> Error {
     Error::Restore {
         kind: o.kind.label(),
@@ -332,10 +324,19 @@ pub async fn restore(
     if opts.jobs > 1 {
         return crate::parallel_restore::restore_parallel(target, archive, &objects, opts).await;
     }
-    let client = connect(target, "target").await?;
-    let result = restore_into(&client, archive, &objects, opts).await;
+    let client = connect_writer(target).await?;
+    let phase = Phase::new("preparing the target");
+    let peer = Peer::start(target, "target", &phase).await?;
+    peer.watch_backend(&client).await;
+    let result = watched(
+        &[&peer],
+        &[("target", &client)],
+        &phase,
+        restore_into(&client, archive, &objects, opts, &phase),
+    )
+    .await;
     if result.is_err() {
-        let _ = client.batch_execute("ROLLBACK").await;
+        let _ = bounded(client.batch_execute("ROLLBACK")).await;
     }
     result
 }
@@ -379,6 +380,7 @@ async fn restore_into(
     archive: VerifiedArchive,
     objects: &[Object],
     opts: &RestoreOptions,
+    phase: &Phase,
 ) -> Result<RestoreSummary, Error> {
     let target_version = check_target_version(
         client,
@@ -387,12 +389,6 @@ async fn restore_into(
         objects,
     )
     .await?;
-    let roles = target_roles(client).await?;
-    let render = RenderOptions {
-        keep_owners: opts.keep_owners,
-        roles: Some(roles),
-        target_version,
-    };
     let dropped: Vec<String> = if opts.clean {
         objects
             .iter()
@@ -402,13 +398,22 @@ async fn restore_into(
     } else {
         Vec::new()
     };
+    let rights = Rights::read(client).await?;
+    rights.check(client, objects, &dropped).await?;
+    let render = rights.render(opts.keep_owners, target_version);
     crate::locks::check_lock_budget(client, objects, &dropped).await?;
+    phase.set("starting the restore transaction");
     client
-        .batch_execute(&format!("BEGIN; {RESTORE_SETTINGS}"))
+        .batch_execute(&format!("BEGIN READ WRITE; {RESTORE_SETTINGS}"))
         .await
         .map_err(|e| Error::source_stmt("starting the restore transaction", &e))?;
+    let mut carried = Carried::default();
     if opts.clean {
-        for s in clean_statements(objects) {
+        let clean = clean_statements(objects);
+        phase.set("finding target-owned objects that depend on replaced ones");
+        carried = crate::dependents::find(client, &dropped, &[], &clean, objects, &rights).await?;
+        phase.set("--clean: dropping what the archive replaces");
+        for s in clean {
             client
                 .batch_execute(&s)
                 .await
@@ -446,16 +451,22 @@ async fn restore_into(
             }
         }
     });
-    let mut feed = ArchiveFeed { rx };
-    let applied = apply_objects(client, objects, &render, &mut feed, &opts.progress).await;
+    let mut feed = ArchiveFeed {
+        rx,
+        phase: phase.clone(),
+    };
+    let applied = apply_objects(client, objects, &render, &mut feed, &opts.progress, phase).await;
     drop(feed);
     let _ = feeder.await;
     let applied = applied?;
+    phase.set("recreating target-owned objects over replaced ones");
+    carried.recreate(client).await?;
     let summary = RestoreSummary {
         objects: applied.objects,
         tables: applied.tables.len(),
         rows: applied.rows,
     };
+    phase.set("committing the restore");
     client
         .batch_execute("COMMIT")
         .await
@@ -467,6 +478,7 @@ async fn restore_into(
 /// Table data from the archive reader thread.
 struct ArchiveFeed {
     rx: mpsc::Receiver<Result<Option<Bytes>, Error>>,
+    phase: Phase,
 }
 
 impl TableFeed for ArchiveFeed {
@@ -488,6 +500,7 @@ impl TableFeed for ArchiveFeed {
                             bytes: frame.len() as u64,
                         },
                     );
+                    let _blocked = self.phase.waiting("target", Blocked::Sending);
                     sink.send(frame).await.map_err(|e| object_failed(o, &e))?;
                 }
                 Some(Ok(None)) => return Ok(bytes),

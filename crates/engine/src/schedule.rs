@@ -16,6 +16,10 @@ pub struct Schedule {
     pub jitter: f64,
     /// First retry delay after a failure (doubles per consecutive failure, capped at `every`).
     pub retry: Duration,
+    /// Deadline of one cycle: a cycle still running after it is cancelled
+    /// (rolled back), recorded as failed and retried with back-off. `None`:
+    /// [`Schedule::cycle_deadline`]'s default.
+    pub cycle_timeout: Option<Duration>,
 }
 
 impl Schedule {
@@ -25,7 +29,18 @@ impl Schedule {
             every,
             jitter: 0.1,
             retry: Duration::from_secs(30).min(every),
+            cycle_timeout: None,
         }
+    }
+
+    /// The deadline of the next cycle: `cycle_timeout` when set; else four
+    /// times the last successful cycle, at least 10 minutes; else (no cycle
+    /// succeeded yet) one hour.
+    pub fn cycle_deadline(&self, last_good: Option<Duration>) -> Duration {
+        self.cycle_timeout.unwrap_or_else(|| match last_good {
+            Some(d) => d.saturating_mul(4).max(Duration::from_secs(600)),
+            None => Duration::from_secs(3600),
+        })
     }
 
     /// Delay before the next sync after `failures` consecutive failures.
@@ -76,16 +91,22 @@ pub async fn sync_every<S, F>(
 {
     futures::pin_mut!(shutdown);
     let mut failures = 0u32;
+    let mut last_good: Option<Duration> = None;
     for number in 1.. {
         let started = Instant::now();
+        let mut cycle_opts = opts.clone();
+        cycle_opts.deadline = Some(schedule.cycle_deadline(last_good));
         let result = tokio::select! {
             biased;
             _ = &mut shutdown => {
                 record_interrupted(source, target, "interrupted by a signal; rolled back").await;
                 return;
             }
-            r = sync(source, target, opts) => r,
+            r = sync(source, target, &cycle_opts) => r,
         };
+        if result.is_ok() {
+            last_good = Some(started.elapsed());
+        }
         failures = if result.is_ok() { 0 } else { failures + 1 };
         let next_in = schedule.delay(failures).saturating_sub(if failures == 0 {
             started.elapsed()
@@ -185,6 +206,7 @@ mod tests {
             every: Duration::from_secs(600),
             jitter: 0.0,
             retry: Duration::from_secs(30),
+            cycle_timeout: None,
         };
         assert_eq!(s.delay(0), Duration::from_secs(600));
         assert_eq!(s.delay(1), Duration::from_secs(30));
@@ -194,5 +216,27 @@ mod tests {
         let j = Schedule { jitter: 0.1, ..s };
         let d = j.delay(0).as_secs_f64();
         assert!((540.0..=660.0).contains(&d), "{d}");
+    }
+
+    #[test]
+    fn cycle_deadline_follows_the_last_good_cycle() {
+        let s = Schedule::every(Duration::from_secs(60));
+        assert_eq!(s.cycle_deadline(None), Duration::from_secs(3600));
+        assert_eq!(
+            s.cycle_deadline(Some(Duration::from_secs(5))),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            s.cycle_deadline(Some(Duration::from_secs(900))),
+            Duration::from_secs(3600)
+        );
+        let fixed = Schedule {
+            cycle_timeout: Some(Duration::from_secs(7)),
+            ..s
+        };
+        assert_eq!(
+            fixed.cycle_deadline(Some(Duration::from_secs(900))),
+            Duration::from_secs(7)
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
-use pgferry_catalog::{quote_ident, Catalog, CopyFormat, Kind, Object, QName, RenderOptions};
+use pgferry_catalog::{quote_ident, Catalog, CopyFormat, Kind, Object, QName};
 use pgferry_format::CopyRowCounter;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, CopyInSink};
@@ -23,10 +23,10 @@ use crate::error::Error;
 use crate::filter::{CompiledFilters, Filters};
 use crate::history::{self, Record};
 use crate::progress::{report, Progress, ProgressFn};
-use crate::restore::{
-    check_downgrade, clean_statements, object_failed, target_roles, RESTORE_SETTINGS,
-};
+use crate::restore::{check_downgrade, clean_statements, object_failed, RESTORE_SETTINGS};
+use crate::target::{connect_writer, Rights};
 use crate::verify::{fingerprint, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT};
+use crate::watch::{bounded, watched, Blocked, Peer, Phase};
 
 /// Bytes gathered from the source's COPY before they are written to the target.
 const BATCH: usize = 1 << 20;
@@ -53,6 +53,10 @@ pub struct SyncOptions {
     pub keep_owners: bool,
     /// Allow a target older than the source.
     pub allow_downgrade: bool,
+    /// A deadline for the whole run: past it the sync is cancelled (rolled
+    /// back) and fails with [`Error::Deadline`]. `None`: no deadline (a dead
+    /// or silent peer still ends the run, see the crate docs).
+    pub deadline: Option<Duration>,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -67,6 +71,7 @@ impl Default for SyncOptions {
             keep_archive: None,
             keep_owners: false,
             allow_downgrade: false,
+            deadline: None,
             progress: None,
         }
     }
@@ -80,6 +85,9 @@ impl std::fmt::Debug for SyncOptions {
             .field("terminate", &self.terminate)
             .field("lock_timeout", &self.lock_timeout)
             .field("keep_archive", &self.keep_archive)
+            .field("keep_owners", &self.keep_owners)
+            .field("allow_downgrade", &self.allow_downgrade)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -99,6 +107,9 @@ pub struct SyncReport {
     pub target_only_schemas: Vec<String>,
     /// Excluded tables kept as they were on the target.
     pub kept_tables: Vec<String>,
+    /// Objects the target owns outside the synced schemas that depended on
+    /// replaced objects and were recreated over the new ones.
+    pub recreated: Vec<String>,
     /// The source snapshot's time (RFC 3339): the replica's data is as of this instant.
     pub source_snapshot_at: String,
     /// `pgferry.sync_history` row id.
@@ -128,61 +139,91 @@ pub async fn sync(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let tgt = connect(target, "target").await?;
-    {
-        let src = connect(source, "source").await?;
-        if same_database(&src, &tgt).await? {
-            return Err(Error::Usage(format!(
-                "the source and the target are the same database ({source}); a sync would replace it with itself"
-            )));
-        }
+    let phase = Phase::new("connecting");
+    let tgt = connect_writer(target).await?;
+    let src = connect(source, "source").await?;
+    if same_database(&src, &tgt).await? {
+        return Err(Error::Usage(format!(
+            "the source and the target are the same database ({source}); a sync would replace it with itself"
+        )));
     }
-    let locked: bool = tgt
-        .query_one(
-            "SELECT pg_catalog.pg_try_advisory_lock($1)",
-            &[&SYNC_LOCK_KEY],
-        )
-        .await
-        .map_err(|e| Error::source_stmt("taking the sync lock on the target", &e))?
-        .get(0);
+    let tgt_peer = Peer::start(target, "target", &phase).await?;
+    tgt_peer.watch_backend(&tgt).await;
+    let src_peer = Peer::start(source, "source", &phase).await?;
+    src_peer.watch_backend(&src).await;
+    let peers = [&src_peer, &tgt_peer];
+    let clients = [("target", &tgt), ("source", &src)];
+    phase.set("taking the sync lock on the target");
+    let locked = watched(&peers, &clients, &phase, async {
+        let locked: bool = tgt
+            .query_one(
+                "SELECT pg_catalog.pg_try_advisory_lock($1)",
+                &[&SYNC_LOCK_KEY],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("taking the sync lock on the target", &e))?
+            .get(0);
+        if locked {
+            history::ensure_history(&tgt).await?;
+        }
+        Ok(locked)
+    })
+    .await?;
     if !locked {
         return Err(Error::Locked {
             target: target.to_string(),
         });
     }
-    history::ensure_history(&tgt).await?;
     let mut record = Record {
         started_at_epoch: started,
         source: source.to_string(),
         outcome: "failed",
         ..Default::default()
     };
-    let result = sync_locked(source, &tgt, opts, &mut record).await;
+    let keep = [tgt_peer.probe_pid()];
+    let run = watched(
+        &peers,
+        &clients,
+        &phase,
+        sync_locked(&src, &tgt, opts, &mut record, &phase, &keep),
+    );
+    let result = match opts.deadline {
+        Some(limit) => match tokio::time::timeout(limit, run).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Deadline {
+                seconds: limit.as_secs(),
+                phase: phase.get(),
+            }),
+        },
+        None => run.await,
+    };
+    let unlock = || async {
+        bounded(tgt.execute(
+            "SELECT pg_catalog.pg_advisory_unlock($1)",
+            &[&SYNC_LOCK_KEY],
+        ))
+        .await;
+    };
     match result {
-        Ok(report) => {
-            let _ = tgt
-                .execute(
-                    "SELECT pg_catalog.pg_advisory_unlock($1)",
-                    &[&SYNC_LOCK_KEY],
-                )
-                .await;
-            Ok(report)
+        Ok(committed) => {
+            let out = finish_committed(&src, &tgt, &peers, &phase, opts, committed).await;
+            unlock().await;
+            Ok(out)
         }
         Err(e) => {
-            // The transaction is rolled back; record the failure in its own.
-            let _ = tgt.batch_execute("ROLLBACK").await;
+            // The transaction is rolled back (by the server, when the
+            // connection is gone); a source COPY still running is cancelled.
+            if !src.is_closed() {
+                bounded(src.cancel_token().cancel_query(tokio_postgres::NoTls)).await;
+            }
+            let _ = bounded(tgt.batch_execute("ROLLBACK")).await;
             record.outcome = "failed";
             record.error = Some(e.to_string());
-            let recorded = history::insert(&tgt, &record).await;
-            if recorded.is_err() {
+            let recorded = matches!(bounded(history::insert(&tgt, &record)).await, Some(Ok(_)));
+            if !recorded {
                 record_failure_fresh(target, &record).await;
             }
-            let _ = tgt
-                .execute(
-                    "SELECT pg_catalog.pg_advisory_unlock($1)",
-                    &[&SYNC_LOCK_KEY],
-                )
-                .await;
+            unlock().await;
             Err(e)
         }
     }
@@ -190,9 +231,12 @@ pub async fn sync(
 
 /// Records a failure on a new connection (the sync's own may be gone).
 async fn record_failure_fresh(target: &ConnSpec, record: &Record) {
-    if let Ok(c) = connect(target, "target").await {
-        let _ = history::insert(&c, record).await;
-    }
+    bounded(async {
+        if let Ok(c) = connect_writer(target).await {
+            let _ = history::insert(&c, record).await;
+        }
+    })
+    .await;
 }
 
 /// Records that a sync was interrupted (signal), on a new connection.
@@ -242,14 +286,101 @@ async fn server_version_num(c: &Client) -> Result<(i32, String), Error> {
     Ok((row.get(0), row.get(1)))
 }
 
+/// What a committed sync hands to its verification.
+struct Committed {
+    out: SyncReport,
+    catalog: Catalog,
+    source_rows: Vec<(QName, u64)>,
+}
+
+/// Verifies a committed sync (the source still in the sync's snapshot) and
+/// records the result. The sync is committed: a verification that cannot
+/// run (a side lost meanwhile) is reported, not a failed sync.
+async fn finish_committed(
+    src: &Client,
+    tgt: &Client,
+    peers: &[&Peer],
+    phase: &Phase,
+    opts: &SyncOptions,
+    c: Committed,
+) -> SyncReport {
+    let Committed {
+        mut out,
+        catalog,
+        source_rows,
+    } = c;
+    let id = out.history_id;
+    if opts.verify != VerifyMode::None {
+        phase.set("verifying (after commit)");
+        let clients = [("target", tgt), ("source", src)];
+        let verified = watched(
+            peers,
+            &clients,
+            phase,
+            verify_after_sync(src, tgt, &catalog, &source_rows, opts.verify),
+        )
+        .await;
+        match verified {
+            Ok(v) => {
+                let outcome = if v.is_identical() {
+                    "success"
+                } else {
+                    "verify_failed"
+                };
+                let summary = if v.is_identical() {
+                    format!(
+                        "{}: {} tables identical",
+                        opts.verify.as_str(),
+                        v.tables_checked
+                    )
+                } else {
+                    format!(
+                        "{}: {} of {} tables differ: {}",
+                        opts.verify.as_str(),
+                        v.differences.len(),
+                        v.tables_checked,
+                        v.differences
+                            .iter()
+                            .map(|d| d.table.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                match bounded(history::set_verify(tgt, id, outcome, &summary)).await {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "could not record the verification result")
+                    }
+                    None => tracing::warn!("could not record the verification result: no answer"),
+                }
+                out.verification = Some(v);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the sync committed but could not be verified");
+                let _ = bounded(history::set_verify(
+                    tgt,
+                    id,
+                    "success",
+                    &format!("{}: not run: {e}", opts.verify.as_str()),
+                ))
+                .await;
+            }
+        }
+    }
+    let _ = bounded(src.batch_execute("COMMIT")).await;
+    out
+}
+
 async fn sync_locked(
-    source: &ConnSpec,
+    src: &Client,
     tgt: &Client,
     opts: &SyncOptions,
     record: &mut Record,
-) -> Result<SyncReport, Error> {
-    let src = connect(source, "source").await?;
-    let (src_num, src_version) = server_version_num(&src).await?;
+    phase: &Phase,
+    keep_sessions: &[i32],
+) -> Result<Committed, Error> {
+    phase.set("reading the server versions");
+    let (src_num, src_version) = server_version_num(src).await?;
     let (tgt_num, tgt_version) = server_version_num(tgt).await?;
 
     record.source_version = Some(src_version.clone());
@@ -261,7 +392,8 @@ async fn sync_locked(
             major(src_num)
         )));
     }
-    let catalog = begin_snapshot(&src, &opts.filters, opts.lock_timeout).await?;
+    phase.set("reading the source catalog");
+    let catalog = begin_snapshot(src, &opts.filters, opts.lock_timeout).await?;
     // An older target (--allow-downgrade): refuse what it cannot express
     // before the target transaction starts.
     check_downgrade(&catalog.objects, src_num, tgt_num, "the source runs")?;
@@ -286,21 +418,20 @@ async fn sync_locked(
         },
     );
     let compiled = opts.filters.compile()?;
-    let roles = target_roles(tgt).await?;
-    let render = RenderOptions {
-        keep_owners: opts.keep_owners,
-        roles: Some(roles),
-        target_version: tgt_num,
-    };
+    phase.set("checking the target role's rights");
     let dropped: Vec<String> = catalog
         .objects
         .iter()
         .filter(|o| matches!(o.kind, Kind::Schema))
         .map(|o| o.name.clone())
         .collect();
+    let rights = Rights::read(tgt).await?;
+    rights.check(tgt, &catalog.objects, &dropped).await?;
+    let render = rights.render(opts.keep_owners, tgt_num);
     crate::locks::check_lock_budget(tgt, &catalog.objects, &dropped).await?;
+    phase.set("starting the target transaction");
     tgt.batch_execute(&format!(
-        "BEGIN; {RESTORE_SETTINGS}; SET LOCAL lock_timeout = {}",
+        "BEGIN READ WRITE; {RESTORE_SETTINGS}; SET LOCAL lock_timeout = {}",
         opts.lock_timeout.as_millis()
     ))
     .await
@@ -310,47 +441,68 @@ async fn sync_locked(
         ..Default::default()
     };
     if opts.terminate {
-        out.terminated_sessions = tgt
-            .query_one(
-                "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity \
-                 WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() \
-                 AND backend_type = 'client backend'",
-                &[],
-            )
-            .await
-            .map_err(|e| Error::source_stmt("terminating other sessions on the target", &e))?
-            .get(0);
+        phase.set("terminating other sessions on the target");
+        out.terminated_sessions = rights.terminate_sessions(tgt, keep_sessions).await?;
     }
-    let synced_schemas: HashSet<String> = catalog
-        .objects
-        .iter()
-        .filter(|o| matches!(o.kind, Kind::Schema))
-        .map(|o| o.name.clone())
-        .collect();
+    let synced_schemas: HashSet<String> = dropped.iter().cloned().collect();
     out.target_only_schemas = target_only_schemas(tgt, &synced_schemas).await?;
     for s in &out.target_only_schemas {
         tracing::info!(schema = %s, "schema exists only on the target; left alone");
     }
-    let kept = hold_excluded_tables(tgt, &synced_schemas, &compiled).await?;
+    phase.set("finding target-owned objects that depend on replaced ones");
+    let kept = excluded_tables(tgt, &synced_schemas, &compiled).await?;
     out.kept_tables = kept.iter().map(|k| k.name.to_string()).collect();
-    for stmt in clean_statements(&catalog.objects) {
-        tgt.batch_execute(&stmt)
+    let mut destructive = hold_statements(&kept);
+    destructive.extend(clean_statements(&catalog.objects));
+    let kept_names: Vec<(String, String)> = kept
+        .iter()
+        .map(|k| (k.name.schema.clone(), k.name.name.clone()))
+        .collect();
+    let carried = crate::dependents::find(
+        tgt,
+        &dropped,
+        &kept_names,
+        &destructive,
+        &catalog.objects,
+        &rights,
+    )
+    .await?;
+    phase.set("replacing the synced schemas on the target");
+    for stmt in &destructive {
+        tgt.batch_execute(stmt)
             .await
             .map_err(|e| Error::source_stmt(format!("sync: {stmt}"), &e))?;
+    }
+    for k in &kept {
+        tracing::info!(table = %k.name, "excluded table kept as it is on the target");
     }
     let mut archive = match &opts.keep_archive {
         Some(path) => Some(KeptArchive::start(path, &catalog)?),
         None => None,
     };
     let mut feed = LiveFeed {
-        src: &src,
+        src,
+        phase: phase.clone(),
         archive: archive.as_ref().map(|a| a.tx.clone()),
         source_rows: Vec::new(),
     };
-    let applied = apply_objects(tgt, &catalog.objects, &render, &mut feed, &opts.progress).await?;
+    let applied = apply_objects(
+        tgt,
+        &catalog.objects,
+        &render,
+        &mut feed,
+        &opts.progress,
+        phase,
+    )
+    .await?;
     let source_rows = std::mem::take(&mut feed.source_rows);
     drop(feed);
+    phase.set("putting back excluded tables");
     restore_held_tables(tgt, &kept).await?;
+    phase.set("recreating target-owned objects over replaced ones");
+    carried.recreate(tgt).await?;
+    check_held_tables(tgt, &kept).await?;
+    out.recreated = carried.names();
     out.tables = applied.tables.len();
     out.rows = applied.rows;
     out.bytes = applied.bytes;
@@ -359,6 +511,7 @@ async fn sync_locked(
     record.bytes = out.bytes as i64;
     record.outcome = "success";
     record.verify = Some(opts.verify.as_str().to_string());
+    phase.set("committing on the target");
     let id = history::insert(tgt, record).await?;
     out.history_id = id;
     tgt.batch_execute("COMMIT")
@@ -370,55 +523,11 @@ async fn sync_locked(
         }
     }
     report(&opts.progress, Progress::Finished);
-    // Verification, the source side still in the sync's snapshot.
-    if opts.verify != VerifyMode::None {
-        // The sync is committed: a verification that cannot run is reported, not a failed sync.
-        let v = match verify_after_sync(&src, tgt, &catalog, &source_rows, opts.verify).await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(error = %e, "the sync committed but could not be verified");
-                let _ = history::set_verify(
-                    tgt,
-                    id,
-                    "success",
-                    &format!("{}: not run: {e}", opts.verify.as_str()),
-                )
-                .await;
-                let _ = src.batch_execute("COMMIT").await;
-                return Ok(out);
-            }
-        };
-        let outcome = if v.is_identical() {
-            "success"
-        } else {
-            "verify_failed"
-        };
-        let summary = if v.is_identical() {
-            format!(
-                "{}: {} tables identical",
-                opts.verify.as_str(),
-                v.tables_checked
-            )
-        } else {
-            format!(
-                "{}: {} of {} tables differ: {}",
-                opts.verify.as_str(),
-                v.differences.len(),
-                v.tables_checked,
-                v.differences
-                    .iter()
-                    .map(|d| d.table.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        if let Err(e) = history::set_verify(tgt, id, outcome, &summary).await {
-            tracing::warn!(error = %e, "could not record the verification result");
-        }
-        out.verification = Some(v);
-    }
-    let _ = src.batch_execute("COMMIT").await;
-    Ok(out)
+    Ok(Committed {
+        out,
+        catalog,
+        source_rows,
+    })
 }
 
 async fn verify_after_sync(
@@ -519,8 +628,9 @@ async fn table_shape(tgt: &Client, schema: &str, name: &str) -> Result<String, E
     Ok(row.get::<_, Option<String>>(0).unwrap_or_default())
 }
 
-/// Moves tables that the filters exclude, in schemas about to be replaced, into holding schemas.
-async fn hold_excluded_tables(
+/// Tables the filters exclude in schemas about to be replaced: they are
+/// moved into holding schemas while their schema is replaced, then back.
+async fn excluded_tables(
     tgt: &Client,
     synced: &HashSet<String>,
     filters: &CompiledFilters,
@@ -545,25 +655,26 @@ async fn hold_excluded_tables(
         }
         let hold_schema = format!("pgferry_hold_{}", held.len());
         let shape = table_shape(tgt, &schema, &name).await?;
-        let q = QName {
-            schema: schema.clone(),
-            name: name.clone(),
-        };
-        tgt.batch_execute(&format!(
-            "CREATE SCHEMA {hs}; ALTER TABLE {t} SET SCHEMA {hs}",
-            hs = quote_ident(&hold_schema),
-            t = q.sql()
-        ))
-        .await
-        .map_err(|e| Error::source_stmt(format!("keeping excluded table {q}"), &e))?;
-        tracing::info!(table = %q, "excluded table kept as it is on the target");
         held.push(Held {
-            name: q,
+            name: QName { schema, name },
             hold_schema,
             shape,
         });
     }
     Ok(held)
+}
+
+/// Moves the kept tables into their holding schemas.
+fn hold_statements(held: &[Held]) -> Vec<String> {
+    held.iter()
+        .map(|h| {
+            format!(
+                "CREATE SCHEMA {hs}; ALTER TABLE {t} SET SCHEMA {hs}",
+                hs = quote_ident(&h.hold_schema),
+                t = h.name.sql()
+            )
+        })
+        .collect()
 }
 
 async fn restore_held_tables(tgt: &Client, held: &[Held]) -> Result<(), Error> {
@@ -576,6 +687,14 @@ async fn restore_held_tables(tgt: &Client, held: &[Held]) -> Result<(), Error> {
         ))
         .await
         .map_err(|e| Error::source_stmt(format!("putting back excluded table {}", h.name), &e))?;
+    }
+    Ok(())
+}
+
+/// Proves every kept table came back unchanged (after its foreign keys,
+/// defaults and triggers over replaced objects were recreated).
+async fn check_held_tables(tgt: &Client, held: &[Held]) -> Result<(), Error> {
+    for h in held {
         let shape = table_shape(tgt, &h.name.schema, &h.name.name).await?;
         if shape != h.shape {
             return Err(Error::Source {
@@ -594,6 +713,7 @@ async fn restore_held_tables(tgt: &Client, held: &[Held]) -> Result<(), Error> {
 /// Table data straight from the source's COPY, optionally teed into an archive.
 struct LiveFeed<'a> {
     src: &'a Client,
+    phase: Phase,
     archive: Option<mpsc::Sender<Msg>>,
     source_rows: Vec<(QName, u64)>,
 }
@@ -649,15 +769,21 @@ impl TableFeed for LiveFeed<'_> {
         // source keeps producing while the target is busy with a batch.
         let (tx, mut rx) = mpsc::channel::<Bytes>(RELAY_DEPTH);
         let archive = &mut self.archive;
-        let reader = async {
+        let counter_ref = &mut counter;
+        let phase = &self.phase;
+        let bytes_ref = &mut bytes;
+        let reader = async move {
             let mut batch = BytesMut::with_capacity(BATCH + 65536);
             loop {
-                let next = stream.next().await;
+                let next = {
+                    let _blocked = phase.waiting("source", Blocked::Receiving);
+                    stream.next().await
+                };
                 let done = next.is_none();
                 if let Some(chunk) = next {
                     let chunk = chunk.map_err(|e| fail(pgferry_catalog::server_message(&e)))?;
-                    counter.feed(&chunk).map_err(fail)?;
-                    bytes += chunk.len() as u64;
+                    counter_ref.feed(&chunk).map_err(fail)?;
+                    *bytes_ref += chunk.len() as u64;
                     batch.extend_from_slice(&chunk);
                 }
                 if batch.len() >= BATCH || (done && !batch.is_empty()) {
@@ -686,18 +812,19 @@ impl TableFeed for LiveFeed<'_> {
                     break;
                 }
             }
-            drop(tx);
             Ok::<(), Error>(())
         };
-        let writer = async {
+        // The writer owns the receiving end: when it fails, the queue closes
+        // and the reader stops at once (try_join drops it).
+        let writer = async move {
             while let Some(frame) = rx.recv().await {
+                let _blocked = phase.waiting("target", Blocked::Sending);
                 sink.feed(frame).await.map_err(|e| object_failed(o, &e))?;
             }
+            let _blocked = phase.waiting("target", Blocked::Sending);
             sink.flush().await.map_err(|e| object_failed(o, &e))
         };
-        let (read, written) = futures::join!(reader, writer);
-        written?;
-        read?;
+        futures::future::try_join(reader, writer).await?;
         if !counter.finished() {
             return Err(fail("COPY stream ended early".into()));
         }

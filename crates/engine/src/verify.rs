@@ -53,6 +53,10 @@ pub struct VerifyReport {
     pub differences: Vec<TableDiff>,
     /// Objects or columns present on one side only, or defined differently.
     pub drift: Vec<String>,
+    /// Objects only the target has, in schemas the source does not have
+    /// (schemas a sync leaves alone): listed, not differences, unless
+    /// [`VerifyOptions::strict`].
+    pub target_only: Vec<String>,
 }
 
 impl VerifyReport {
@@ -115,6 +119,10 @@ pub struct VerifyOptions {
     pub filters: Filters,
     /// Compare contents, not only counts.
     pub checksums: bool,
+    /// Count what only the target has in schemas the source lacks as
+    /// differences too (by default they are listed in
+    /// [`VerifyReport::target_only`]: a sync with the same filters leaves them alone).
+    pub strict: bool,
 }
 
 /// Compares `source` and `target`: schema drift (objects and columns present
@@ -139,10 +147,16 @@ pub async fn verify(
             .await
             .map_err(|e| Error::source_stmt("verify settings", &e))?;
     }
+    let (drift, target_only) =
+        split_target_only(&src_cat, schema_drift(&src_cat, &tgt_cat), &tgt_cat);
     let mut report = VerifyReport {
-        drift: schema_drift(&src_cat, &tgt_cat),
+        drift,
+        target_only,
         ..Default::default()
     };
+    if opts.strict {
+        report.drift.append(&mut report.target_only);
+    }
     let target_tables: std::collections::HashSet<String> = tgt_cat
         .objects
         .iter()
@@ -178,6 +192,48 @@ pub async fn verify(
     let _ = src.batch_execute("COMMIT").await;
     let _ = tgt.batch_execute("COMMIT").await;
     Ok(report)
+}
+
+/// Splits off the drift entries about objects only the target has, in
+/// schemas the source does not have at all (a sync leaves those alone).
+fn split_target_only(
+    source: &Catalog,
+    drift: Vec<String>,
+    target: &Catalog,
+) -> (Vec<String>, Vec<String>) {
+    let source_schemas: std::collections::HashSet<&str> = source
+        .objects
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Schema))
+        .map(|o| o.name.as_str())
+        .collect();
+    // "only on target: KIND NAME: ..." entries of objects outside the source's schemas.
+    let outside: std::collections::HashSet<String> = target
+        .objects
+        .iter()
+        .filter(|o| comparable(o))
+        .filter(|o| {
+            let schema = match o.kind {
+                Kind::Schema => Some(o.name.as_str()),
+                _ => o.schema.as_deref(),
+            };
+            schema.is_some_and(|s| !source_schemas.contains(s))
+        })
+        .map(|o| format!("only on target: {} {}:", o.kind.label(), o.display_name()))
+        .collect();
+    let mut kept = Vec::new();
+    let mut only = Vec::new();
+    for d in drift {
+        match outside.iter().find(|p| d.starts_with(p.as_str())) {
+            Some(p) => only.push(
+                p.trim_start_matches("only on target: ")
+                    .trim_end_matches(':')
+                    .to_string(),
+            ),
+            None => kept.push(d),
+        }
+    }
+    (kept, only)
 }
 
 fn comparable(o: &Object) -> bool {

@@ -1,0 +1,305 @@
+//! The target session of a writing run (restore, sync): opened read-write
+//! whatever the database's defaults, with what the connecting role may do
+//! known before anything is touched.
+//!
+//! Managed services (RDS, Cloud SQL, Azure, Supabase, ...) hand out a role
+//! that owns the database but is not a superuser; disaster-recovery copies
+//! are often guarded with `default_transaction_read_only = on`. Both must
+//! sync: pgferry's own session runs `READ WRITE` (the setting itself stays
+//! as it was), emits no ownership statement the role cannot run, terminates
+//! only the sessions it may, and names up front the objects that need rights
+//! it lacks.
+use std::collections::{BTreeSet, HashSet};
+
+use pgferry_catalog::{Kind, Object, RenderOptions};
+use tokio_postgres::Client;
+
+use crate::conn::ConnSpec;
+use crate::connect::connect;
+use crate::error::Error;
+
+/// Connects to the target of a writing run: refuses a hot standby and makes
+/// the session read-write (a database or role default of
+/// `default_transaction_read_only = on` applies to other sessions only).
+pub(crate) async fn connect_writer(spec: &ConnSpec) -> Result<Client, Error> {
+    let client = connect(spec, "target").await?;
+    let in_recovery: bool = client
+        .query_one("SELECT pg_catalog.pg_is_in_recovery()", &[])
+        .await
+        .map_err(|e| Error::source_stmt("target: checking for a standby", &e))?
+        .get(0);
+    if in_recovery {
+        return Err(Error::Usage(format!(
+            "target {spec} is a hot standby (in recovery) and cannot be written; point the target at a primary"
+        )));
+    }
+    client
+        .batch_execute("SET default_transaction_read_only = off")
+        .await
+        .map_err(|e| Error::source_stmt("target: making the session read-write", &e))?;
+    Ok(client)
+}
+
+/// What the connecting role may do on the target.
+#[derive(Debug, Clone)]
+pub(crate) struct Rights {
+    /// The connecting role.
+    pub role: String,
+    /// It is a superuser.
+    pub superuser: bool,
+    /// Every role on the target.
+    pub roles: HashSet<String>,
+    /// The roles it is a member of (itself included): ownership can go to these.
+    pub member_of: HashSet<String>,
+}
+
+impl Rights {
+    /// Reads the connecting role's rights.
+    pub(crate) async fn read(client: &Client) -> Result<Rights, Error> {
+        let rows = client
+            .query(
+                "SELECT r.rolname::text, pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER'), \
+                 r.rolname = current_user, r.rolsuper FROM pg_catalog.pg_roles r",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("target: listing roles", &e))?;
+        let mut rights = Rights {
+            role: String::new(),
+            superuser: false,
+            roles: HashSet::new(),
+            member_of: HashSet::new(),
+        };
+        for r in rows {
+            let decode =
+                |e: tokio_postgres::Error| Error::Usage(format!("target: reading roles: {e}"));
+            let name: String = r.try_get(0).map_err(decode)?;
+            if r.try_get::<_, bool>(1).map_err(decode)? {
+                rights.member_of.insert(name.clone());
+            }
+            if r.try_get::<_, bool>(2).map_err(decode)? {
+                rights.role = name.clone();
+                rights.superuser = r.try_get(3).map_err(decode)?;
+            }
+            rights.roles.insert(name);
+        }
+        // pg_database_owner's one member is the database owner, implicitly.
+        let owns_db: bool = client
+            .query_one(
+                "SELECT pg_catalog.pg_has_role(current_user, d.datdba, 'MEMBER') FROM pg_catalog.pg_database d \
+                 WHERE d.datname = pg_catalog.current_database()",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("target: reading the database owner", &e))?
+            .get(0);
+        if owns_db || rights.superuser {
+            rights.member_of.insert("pg_database_owner".into());
+        }
+        Ok(rights)
+    }
+
+    /// Render options for this target.
+    pub(crate) fn render(&self, keep_owners: bool, target_version: i32) -> RenderOptions {
+        RenderOptions {
+            keep_owners,
+            roles: Some(self.roles.clone()),
+            owner_roles: (!self.superuser).then(|| self.member_of.clone()),
+            target_version,
+        }
+    }
+
+    /// Before anything is touched: the objects of `objects` that need rights
+    /// a non-superuser role lacks (event triggers, functions in untrusted
+    /// languages, extensions it cannot create, publications for all tables),
+    /// named with the right they need. `replaced` are the schemas the run
+    /// drops (an extension installed in one of them is created again).
+    pub(crate) async fn check(
+        &self,
+        client: &Client,
+        objects: &[Object],
+        replaced: &[String],
+    ) -> Result<(), Error> {
+        let rows = client
+            .query(
+                "SELECT l.lanname::text, l.lanpltrusted FROM pg_catalog.pg_language l",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("target: listing languages", &e))?;
+        let trusted: HashSet<String> = rows
+            .iter()
+            .filter(|r| r.get::<_, bool>(1))
+            .map(|r| r.get(0))
+            .collect();
+        let languages: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+        let rows = client
+            .query(
+                "SELECT a.name::text, bool_or(v.trusted), \
+                 (SELECT n.nspname::text FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n \
+                  ON n.oid = e.extnamespace WHERE e.extname = a.name) \
+                 FROM pg_catalog.pg_available_extensions a \
+                 LEFT JOIN pg_catalog.pg_available_extension_versions v ON v.name = a.name GROUP BY a.name",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("target: listing available extensions", &e))?;
+        let extensions: Vec<(String, bool, Option<String>)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    r.get::<_, Option<bool>>(1).unwrap_or(false),
+                    r.get(2),
+                )
+            })
+            .collect();
+        let mut problems: BTreeSet<String> = BTreeSet::new();
+        for o in objects {
+            match &o.kind {
+                Kind::Extension { .. } => match extensions.iter().find(|(n, _, _)| *n == o.name) {
+                    None => {
+                        problems.insert(format!(
+                                "extension {} is not installed on the target server (its files are missing)",
+                                o.name
+                            ));
+                    }
+                    Some((_, is_trusted, installed_in)) => {
+                        let kept = installed_in.as_ref().is_some_and(|s| !replaced.contains(s));
+                        if !self.superuser && !is_trusted && !kept {
+                            problems.insert(format!(
+                                    "extension {} needs a superuser to create (it is not trusted); \
+                                     create it on the target first, in a schema the sync does not replace",
+                                    o.name
+                                ));
+                        }
+                    }
+                },
+                Kind::Function { def, .. } => {
+                    let Some(lang) = function_language(def) else {
+                        continue;
+                    };
+                    if !languages.contains(&lang) {
+                        problems.insert(format!(
+                            "{} {} is written in language {lang}, which the target does not have",
+                            o.kind.label(),
+                            o.display_name()
+                        ));
+                    } else if !self.superuser && !trusted.contains(&lang) {
+                        problems.insert(format!(
+                            "{} {} is written in the untrusted language {lang}: creating it needs a superuser",
+                            o.kind.label(),
+                            o.display_name()
+                        ));
+                    }
+                }
+                Kind::EventTrigger { .. } if !self.superuser => {
+                    problems.insert(format!(
+                        "event trigger {}: creating it needs a superuser",
+                        o.name
+                    ));
+                }
+                Kind::Publication {
+                    all_tables: true, ..
+                } if !self.superuser => {
+                    problems.insert(format!(
+                        "publication {} FOR ALL TABLES: creating it needs a superuser",
+                        o.name
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let n = problems.len();
+        let listed: Vec<String> = problems.into_iter().take(5).collect();
+        Err(Error::Privileges(format!(
+            "the target role {} {}cannot create {} of the objects, nothing was changed on the target: {}{}",
+            self.role,
+            if self.superuser { "" } else { "(not a superuser) " },
+            if n == 1 { "1".to_string() } else { n.to_string() },
+            listed.join("; "),
+            if n > 5 {
+                format!("; and {} more", n - 5)
+            } else {
+                String::new()
+            }
+        )))
+    }
+
+    /// Terminates the other sessions on the target database that this role
+    /// may terminate (all for a superuser; else those of roles it is a member
+    /// of, or any non-superuser's with `pg_signal_backend`). `keep` are
+    /// pgferry's own pids. Returns how many were terminated; the others are
+    /// named in a warning and waited for (bounded by the lock timeout).
+    pub(crate) async fn terminate_sessions(
+        &self,
+        client: &Client,
+        keep: &[i32],
+    ) -> Result<i64, Error> {
+        let rows = client
+            .query(
+                "SELECT a.pid, COALESCE(a.usename::text, '?'), \
+                   (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = a.usesysid) IS TRUE AS su, \
+                   a.usesysid IS NOT NULL AND pg_catalog.pg_has_role(current_user, a.usesysid, 'MEMBER') AS member, \
+                   pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS signal \
+                 FROM pg_catalog.pg_stat_activity a \
+                 WHERE a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid() \
+                   AND a.backend_type = 'client backend' AND a.pid <> ALL($1::int4[])",
+                &[&keep],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("target: listing other sessions", &e))?;
+        let mut may = Vec::new();
+        let mut may_not = Vec::new();
+        for r in rows {
+            let (pid, user, su, member, signal): (i32, String, bool, bool, bool) =
+                (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+            if self.superuser || (!su && (member || signal)) {
+                may.push(pid);
+            } else {
+                may_not.push(format!("pid {pid} of role {user}"));
+            }
+        }
+        if !may_not.is_empty() {
+            tracing::warn!(
+                sessions = %may_not.join(", "),
+                role = %self.role,
+                "target: these sessions cannot be terminated by this role; waiting for their locks (--lock-timeout)"
+            );
+        }
+        if may.is_empty() {
+            return Ok(0);
+        }
+        let n: i64 = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(p)) FROM pg_catalog.unnest($1::int4[]) p",
+                &[&may],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("target: terminating other sessions", &e))?
+            .get(0);
+        Ok(n)
+    }
+}
+
+/// The `LANGUAGE` of a `pg_get_functiondef` text.
+fn function_language(def: &str) -> Option<String> {
+    def.lines()
+        .find_map(|l| l.trim_start().strip_prefix("LANGUAGE "))
+        .map(|l| l.trim().trim_matches('"').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_of_a_function_definition() {
+        let def = "CREATE OR REPLACE FUNCTION public.f()\n RETURNS integer\n LANGUAGE sql\n IMMUTABLE\nAS $function$select 1$function$\n";
+        assert_eq!(function_language(def).as_deref(), Some("sql"));
+        assert_eq!(function_language("nothing"), None);
+    }
+}
