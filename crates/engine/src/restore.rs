@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::filter::Filters;
 use crate::progress::{report, Progress, ProgressFn};
 use crate::target::{connect_writer, Rights};
-use crate::watch::{bounded, watched, Blocked, Peer, Phase};
+use crate::watch::{bounded, lost_side, watched, Blocked, Peer, Phase};
 
 /// Options of [`restore`].
 #[derive(Clone, Default)]
@@ -335,8 +335,10 @@ pub async fn restore(
         restore_into(&client, archive, &objects, opts, &phase),
     )
     .await;
-    if result.is_err() {
-        let _ = bounded(client.batch_execute("ROLLBACK")).await;
+    if let Err(e) = &result {
+        if lost_side(e).is_none() && !client.is_closed() {
+            let _ = bounded(client.batch_execute("ROLLBACK")).await;
+        }
     }
     result
 }

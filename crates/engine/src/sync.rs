@@ -26,7 +26,7 @@ use crate::progress::{report, Progress, ProgressFn};
 use crate::restore::{check_downgrade, clean_statements, object_failed, RESTORE_SETTINGS};
 use crate::target::{connect_writer, Rights};
 use crate::verify::{fingerprint, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT};
-use crate::watch::{bounded, watched, Blocked, Peer, Phase};
+use crate::watch::{bounded, lost_side, watched, Blocked, Peer, Phase};
 
 /// Bytes gathered from the source's COPY before they are written to the target.
 const BATCH: usize = 1 << 20;
@@ -213,15 +213,23 @@ pub async fn sync(
         Err(e) => {
             // The transaction is rolled back (by the server, when the
             // connection is gone); a source COPY still running is cancelled.
-            if !src.is_closed() {
+            // Nothing waits on a side found dead.
+            let lost = lost_side(&e);
+            if lost != Some("source") && !src.is_closed() {
                 bounded(src.cancel_token().cancel_query(tokio_postgres::NoTls)).await;
             }
-            let _ = bounded(tgt.batch_execute("ROLLBACK")).await;
             record.outcome = "failed";
             record.error = Some(e.to_string());
-            let recorded = matches!(bounded(history::insert(&tgt, &record)).await, Some(Ok(_)));
+            let mut recorded = false;
+            if lost != Some("target") && !tgt.is_closed() {
+                let _ = bounded(tgt.batch_execute("ROLLBACK")).await;
+                recorded = matches!(bounded(history::insert(&tgt, &record)).await, Some(Ok(_)));
+            }
             if !recorded {
                 record_failure_fresh(target, &record).await;
+            }
+            if lost == Some("target") {
+                return Err(e);
             }
             unlock().await;
             Err(e)

@@ -232,7 +232,9 @@ impl Rights {
     /// Terminates the other sessions on the target database that this role
     /// may terminate (all for a superuser; else those of roles it is a member
     /// of, or any non-superuser's with `pg_signal_backend`). `keep` are
-    /// pgferry's own pids. Returns how many were terminated; the others are
+    /// pgferry's own pids. (A non-superuser does not see other roles'
+    /// `backend_type`: a session with a role and no visible type counts as a
+    /// client.) Returns how many were terminated; the others are
     /// named in a warning and waited for (bounded by the lock timeout).
     pub(crate) async fn terminate_sessions(
         &self,
@@ -247,7 +249,8 @@ impl Rights {
                    pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS signal \
                  FROM pg_catalog.pg_stat_activity a \
                  WHERE a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid() \
-                   AND a.backend_type = 'client backend' AND a.pid <> ALL($1::int4[])",
+                   AND (a.backend_type = 'client backend' OR (a.backend_type IS NULL AND a.usesysid IS NOT NULL)) \
+                   AND a.pid <> ALL($1::int4[])",
                 &[&keep],
             )
             .await

@@ -31,7 +31,9 @@ use crate::error::Error;
 /// Time between two liveness probes.
 const PROBE_EVERY: Duration = Duration::from_secs(3);
 /// How long one probe (a query, or a fresh connection and a query) may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(6);
+/// How long a clean-up step on a connection that may be dead may take.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long pgferry may be blocked on a connection whose server process
 /// says it is waiting for pgferry (or has stopped moving data) before the
 /// connection is judged silent.
@@ -373,18 +375,35 @@ pub(crate) async fn watched<T>(
     tokio::select! {
         biased;
         (side, message) = lost => Err(Error::PeerLost { side, phase: phase.get(), message }),
-        r = op => r.map_err(|e| lost_connection(e, clients, phase)),
+        r = op => match r {
+            Ok(v) => Ok(v),
+            Err(e) => Err(lost_connection(e, clients, phase).await),
+        },
     }
 }
 
 /// `e`, or [`Error::PeerLost`] when one of `clients` lost its connection.
-pub(crate) fn lost_connection(
+/// A server that ends a session (SQLSTATE class 57P or 08) sends its error
+/// just before it closes the socket: give the close a moment to be seen.
+pub(crate) async fn lost_connection(
     e: Error,
     clients: &[(&'static str, &Client)],
     phase: &Phase,
 ) -> Error {
     if matches!(e, Error::PeerLost { .. } | Error::Cancelled) {
         return e;
+    }
+    let ending = e
+        .sqlstate()
+        .is_some_and(|s| s.starts_with("57P") || s.starts_with("08"))
+        || e.to_string().contains("connection closed");
+    if ending {
+        for _ in 0..20 {
+            if clients.iter().any(|(_, c)| c.is_closed()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
     match clients.iter().find(|(_, c)| c.is_closed()) {
         Some((side, _)) => Error::PeerLost {
@@ -397,7 +416,15 @@ pub(crate) fn lost_connection(
 }
 
 /// Bounds a clean-up step on a connection that may be dead (a `ROLLBACK`, a
-/// history row, an unlock): it gives up after `PROBE_TIMEOUT`.
+/// history row, an unlock): it gives up after a few seconds.
 pub(crate) async fn bounded<T>(fut: impl Future<Output = T>) -> Option<T> {
-    tokio::time::timeout(PROBE_TIMEOUT, fut).await.ok()
+    tokio::time::timeout(CLEANUP_TIMEOUT, fut).await.ok()
+}
+
+/// The side an error says was lost, if any.
+pub(crate) fn lost_side(e: &Error) -> Option<&'static str> {
+    match e {
+        Error::PeerLost { side, .. } => Some(side),
+        _ => None,
+    }
 }

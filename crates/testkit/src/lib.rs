@@ -70,6 +70,9 @@
 //! | `PGFERRY_TMPDIR` | where cluster directories are created (default: the system temp dir, `/tmp` when root) |
 //! | `PGFERRY_KEEP_CLUSTER` | keep the cluster directory after `Drop` |
 
+pub mod fault;
+pub use fault::Proxy;
+
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
@@ -808,6 +811,33 @@ impl Cluster {
         }
     }
 
+    /// Stops the server the way a crash would (`pg_ctl stop -m immediate`),
+    /// keeping its data directory; [`Cluster::restart`] brings it back.
+    pub fn stop_immediate(&self) {
+        self.stop_server();
+    }
+
+    /// Starts the server again on the same port after [`Cluster::stop_immediate`]
+    /// and waits until it accepts connections.
+    pub fn restart(&self) {
+        let args: Vec<String> = vec![
+            "start".into(),
+            "-w".into(),
+            "-t".into(),
+            START_TIMEOUT.as_secs().to_string(),
+            "-D".into(),
+            self.data_dir.to_string_lossy().into_owned(),
+            "-l".into(),
+            self.log_file.to_string_lossy().into_owned(),
+            "-o".into(),
+            format!("-p {}", self.port),
+        ];
+        let mut cmd = server_command(&self.bin_dir.join("pg_ctl"), &args, self.as_postgres);
+        cmd.current_dir(&self.root);
+        run_checked(cmd, "pg_ctl start (restart)");
+        self.wait_until_ready();
+    }
+
     /// TCP port the server listens on (host `127.0.0.1`).
     pub fn port(&self) -> u16 {
         self.port
@@ -1024,6 +1054,11 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// `host=127.0.0.1 port=N user=postgres dbname=NAME`.
     pub fn conn_string(&self) -> String {
         format!(
