@@ -112,215 +112,114 @@ fn assert_failed(out: (Option<i32>, String, Duration), side: &str) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-#[test]
-fn sync_ends_when_the_target_backend_is_terminated_in_any_phase() {
-    let c = shared_cluster();
-    let admin = c.database("postgres");
-    let src = big_source(c, "tkill_src");
-    // Phases: waiting for a lock while replacing schemas, loading data, building keys.
-    for (phase, like) in [
-        ("schema", "DROP SCHEMA%"),
-        ("data", "COPY%"),
-        ("post-data", "ALTER TABLE ONLY public.big ADD CONSTRAINT%"),
-    ] {
-        let dst = replica(c, &format!("tkill_dst_{}", phase.replace('-', "_")));
-        let locker = (phase == "schema").then(|| {
-            let conn = dst.conn_string();
-            std::thread::spawn(move || {
-                let _ = Command::new(pgferry_testkit::psql_bin())
-                    .args([
-                        "-X",
-                        "-q",
-                        &conn,
-                        "-c",
-                        "BEGIN; LOCK TABLE public.big IN ACCESS SHARE MODE; SELECT pg_sleep(8); COMMIT;",
-                    ])
-                    .output();
-            })
-        });
-        if locker.is_some() {
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        let before = state(&dst);
-        let (s, d) = (src.conn_string(), dst.conn_string());
-        let child = spawn(&["sync", "--source", &s, "--target", &d, "--no-terminate"]);
-        let pid = wait_for(&admin, dst.name(), like);
-        let fault = Instant::now();
-        terminate(&admin, pid);
-        assert_failed(finish(child, fault), "target");
-        if let Some(l) = locker {
-            let _ = l.join();
-        }
-        assert_eq!(
-            before,
-            state(&dst),
-            "replica changed after a fault in {phase}"
-        );
-    }
+/// Holds `public.big` in `db` for a few seconds, so a run waits for that
+/// lock in a known phase.
+fn hold_lock(db: &TestDb, mode: &str) -> std::thread::JoinHandle<()> {
+    let conn = db.conn_string();
+    let sql = format!("BEGIN; LOCK TABLE public.big IN {mode} MODE; SELECT pg_sleep(8); COMMIT;");
+    let t = std::thread::spawn(move || {
+        let _ = Command::new(pgferry_testkit::psql_bin())
+            .args(["-X", "-q", &conn, "-c", &sql])
+            .output();
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    t
 }
 
-#[test]
-fn sync_ends_when_the_source_backend_is_terminated_in_any_phase() {
-    let c = shared_cluster();
-    let admin = c.database("postgres");
-    let src = big_source(c, "skill_src");
-    for (phase, like) in [("lock", "LOCK TABLE%"), ("data", "COPY%")] {
-        let dst = replica(c, &format!("skill_dst_{phase}"));
-        let locker = (phase == "lock").then(|| {
-            let conn = src.conn_string();
-            std::thread::spawn(move || {
-                let _ = Command::new(pgferry_testkit::psql_bin())
-                    .args([
-                        "-X",
-                        "-q",
-                        &conn,
-                        "-c",
-                        "BEGIN; LOCK TABLE public.big IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;",
-                    ])
-                    .output();
-            })
-        });
-        if locker.is_some() {
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        let before = state(&dst);
-        let (s, d) = (src.conn_string(), dst.conn_string());
-        let child = spawn(&[
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    /// `pg_terminate_backend` of pgferry's backend.
+    Terminate,
+    /// `pg_ctl stop -m immediate`, then a restart.
+    Crash,
+    /// The network through a proxy goes silent.
+    Silence,
+}
+
+/// Statements that mark a phase: a lock wait while replacing schemas (a
+/// session holds a lock on the old table), data, post-data, the source's
+/// table locks (a session holds an exclusive lock).
+const REPLACING: &str = "DROP SCHEMA%";
+const DATA: &str = "COPY%";
+const POST_DATA: &str = "ALTER TABLE ONLY public.big ADD CONSTRAINT%";
+const LOCKING: &str = "LOCK TABLE%";
+
+/// Runs `op` (sync or restore --clean), injects `fault` on `side` once a
+/// pgferry session there runs `like`, and checks the run ends in time with
+/// the target unchanged.
+fn fault_case(
+    fault: Fault,
+    op: &str,
+    side: &str,
+    like: &str,
+    (src, src_cluster): (&TestDb, &Cluster),
+    dst_cluster: &Cluster,
+    archive: &str,
+) {
+    let what = format!("{fault:?} of the {side} during {op} at {like}");
+    let dst = replica(dst_cluster, "fault_dst");
+    // The test clusters commit asynchronously: make the replica durable
+    // before a crash can lose its last commits.
+    dst_cluster.database("postgres").execute_batch("CHECKPOINT");
+    let before = state(&dst);
+    let side_cluster = if side == "source" {
+        src_cluster
+    } else {
+        dst_cluster
+    };
+    let admin = side_cluster.database("postgres");
+    let proxy = (fault == Fault::Silence).then(|| Proxy::start(side_cluster.port()));
+    let through = |db: &TestDb, s: &str| match &proxy {
+        Some(p) if s == side => p.conn_string(db.name()),
+        _ => db.conn_string(),
+    };
+    let (src_conn, dst_conn) = (through(src, "source"), through(&dst, "target"));
+    let locker = match like {
+        REPLACING => Some(hold_lock(&dst, "ACCESS SHARE")),
+        LOCKING => Some(hold_lock(src, "ACCESS EXCLUSIVE")),
+        _ => None,
+    };
+    let child = if op == "sync" {
+        spawn(&[
             "sync",
             "--source",
-            &s,
+            &src_conn,
             "--target",
-            &d,
+            &dst_conn,
+            "--no-terminate",
             "--lock-timeout",
             "60s",
-        ]);
-        let pid = wait_for(&admin, src.name(), like);
-        let fault = Instant::now();
-        terminate(&admin, pid);
-        assert_failed(finish(child, fault), "source");
-        if let Some(l) = locker {
-            let _ = l.join();
-        }
-        assert_eq!(
-            before,
-            state(&dst),
-            "replica changed after a fault in {phase}"
-        );
+        ])
+    } else {
+        spawn(&["restore", "--clean", "--target", &dst_conn, archive])
+    };
+    let watched = if side == "source" {
+        src.name()
+    } else {
+        dst.name()
+    };
+    let pid = wait_for(&admin, watched, like);
+    let at = Instant::now();
+    match fault {
+        Fault::Terminate => terminate(&admin, pid),
+        Fault::Crash => side_cluster.stop_immediate(),
+        Fault::Silence => proxy.as_ref().unwrap().pause(),
     }
-}
-
-#[test]
-fn sync_and_restore_end_when_the_target_server_crashes() {
-    let target = Cluster::start();
-    let admin = target.database("postgres");
-    let src = big_source(shared_cluster(), "crash_src");
-    let dir = tempdir();
-    let archive = dir.path().join("big.pgf");
-    let archive = archive.to_str().unwrap();
-    pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);
-    for (op, like) in [
-        ("sync", "COPY%"),
-        ("restore", "COPY%"),
-        ("sync", "ALTER TABLE ONLY%"),
-    ] {
-        let dst = replica(&target, &format!("crash_dst_{op}"));
-        let before = state(&dst);
-        let (s, d) = (src.conn_string(), dst.conn_string());
-        let child = if op == "sync" {
-            spawn(&["sync", "--source", &s, "--target", &d])
-        } else {
-            spawn(&["restore", "--clean", "--target", &d, archive])
-        };
-        wait_for(&admin, dst.name(), like);
-        let fault = Instant::now();
-        target.stop_immediate();
-        assert_failed(finish(child, fault), "target");
-        target.restart();
-        assert_eq!(
-            before,
-            state(&dst),
-            "target changed after a crash during {op}"
-        );
+    let out = finish(child, at);
+    if fault == Fault::Crash {
+        side_cluster.restart();
     }
-}
-
-#[test]
-fn sync_and_restore_end_when_the_network_goes_silent() {
-    let c = shared_cluster();
-    let admin = c.database("postgres");
-    let src = big_source(c, "silent_src");
-    let dir = tempdir();
-    let archive = dir.path().join("big.pgf");
-    let archive = archive.to_str().unwrap();
-    pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);
-    // (operation, side paused, statement to pause in)
-    for (op, side, like) in [
-        ("sync", "target", "COPY%"),
-        ("sync", "source", "COPY%"),
-        ("sync", "target", "DROP SCHEMA%"),
-        ("restore", "target", "COPY%"),
-        ("restore", "target", "DROP SCHEMA%"),
-    ] {
-        let dst = replica(c, &format!("silent_{op}_{side}_{}", like.len()));
-        let before = state(&dst);
-        let proxy = Proxy::start(c.port());
-        let locker = like.starts_with("DROP").then(|| {
-            let conn = dst.conn_string();
-            std::thread::spawn(move || {
-                let _ = Command::new(pgferry_testkit::psql_bin())
-                    .args([
-                        "-X",
-                        "-q",
-                        &conn,
-                        "-c",
-                        "BEGIN; LOCK TABLE public.big IN ACCESS SHARE MODE; SELECT pg_sleep(6); COMMIT;",
-                    ])
-                    .output();
-            })
-        });
-        if locker.is_some() {
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        let src_conn = if side == "source" {
-            proxy.conn_string(src.name())
-        } else {
-            src.conn_string()
-        };
-        let dst_conn = if side == "target" {
-            proxy.conn_string(dst.name())
-        } else {
-            dst.conn_string()
-        };
-        let child = if op == "sync" {
-            spawn(&[
-                "sync",
-                "--source",
-                &src_conn,
-                "--target",
-                &dst_conn,
-                "--no-terminate",
-            ])
-        } else {
-            spawn(&["restore", "--clean", "--target", &dst_conn, archive])
-        };
-        let watched = if side == "source" {
-            src.name()
-        } else {
-            dst.name()
-        };
-        wait_for(&admin, watched, like);
-        let fault = Instant::now();
-        proxy.pause();
-        assert_failed(finish(child, fault), side);
-        if let Some(l) = locker {
-            let _ = l.join();
-        }
-        // The server still holds the abandoned transaction until the
-        // connection closes: cut it, then the target must be as it was.
-        proxy.cut();
-        drop(proxy);
+    if let Some(l) = locker {
+        let _ = l.join();
+    }
+    if let Some(p) = proxy {
+        // The server holds the abandoned transaction until its connection
+        // closes: close it, then the target must be as it was.
+        p.cut();
+        drop(p);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while admin
+        let dst_admin = dst_cluster.database("postgres");
+        while dst_admin
             .query_one_string(&format!(
                 "SELECT count(*)::text FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'pgferry'",
                 dst.name()
@@ -331,11 +230,84 @@ fn sync_and_restore_end_when_the_network_goes_silent() {
         {
             std::thread::sleep(Duration::from_millis(100));
         }
-        assert_eq!(
-            before,
-            state(&dst),
-            "target changed: {op} with the {side} silent in {like}"
+    }
+    eprintln!("{what}: exit {:?} after {:?}", out.0, out.2);
+    assert_failed(out, side);
+    assert_eq!(before, state(&dst), "target changed after {what}");
+}
+
+/// A big source and its archive, on `cluster`.
+fn source_and_archive(cluster: &Cluster, name: &str, dir: &tempfile::TempDir) -> (TestDb, String) {
+    let src = big_source(cluster, name);
+    let archive = dir.path().join(format!("{name}.pgf"));
+    let archive = archive.to_str().unwrap().to_string();
+    pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", &archive]);
+    (src, archive)
+}
+
+#[test]
+fn a_terminated_backend_ends_sync_and_restore_in_every_phase() {
+    let c = shared_cluster();
+    let dir = tempdir();
+    let (src, archive) = source_and_archive(c, "term_src", &dir);
+    for (op, side, like) in [
+        ("sync", "target", REPLACING),
+        ("sync", "target", DATA),
+        ("sync", "target", POST_DATA),
+        ("sync", "source", LOCKING),
+        ("sync", "source", DATA),
+        ("restore", "target", REPLACING),
+        ("restore", "target", DATA),
+        ("restore", "target", POST_DATA),
+    ] {
+        fault_case(Fault::Terminate, op, side, like, (&src, c), c, &archive);
+    }
+}
+
+#[test]
+fn a_crashed_server_ends_sync_and_restore_in_every_phase() {
+    let target = Cluster::start();
+    let source = Cluster::start();
+    let dir = tempdir();
+    let (src, archive) = source_and_archive(&source, "crash_src", &dir);
+    for (op, side, like) in [
+        ("sync", "target", REPLACING),
+        ("sync", "target", DATA),
+        ("sync", "target", POST_DATA),
+        ("sync", "source", LOCKING),
+        ("sync", "source", DATA),
+        ("restore", "target", REPLACING),
+        ("restore", "target", DATA),
+        ("restore", "target", POST_DATA),
+    ] {
+        fault_case(
+            Fault::Crash,
+            op,
+            side,
+            like,
+            (&src, &source),
+            &target,
+            &archive,
         );
+    }
+}
+
+#[test]
+fn a_silent_network_ends_sync_and_restore_in_every_phase() {
+    let c = shared_cluster();
+    let dir = tempdir();
+    let (src, archive) = source_and_archive(c, "silent_src", &dir);
+    for (op, side, like) in [
+        ("sync", "target", REPLACING),
+        ("sync", "target", DATA),
+        ("sync", "target", POST_DATA),
+        ("sync", "source", LOCKING),
+        ("sync", "source", DATA),
+        ("restore", "target", REPLACING),
+        ("restore", "target", DATA),
+        ("restore", "target", POST_DATA),
+    ] {
+        fault_case(Fault::Silence, op, side, like, (&src, c), c, &archive);
     }
 }
 
