@@ -25,7 +25,7 @@ use crate::history::{self, Record};
 use crate::progress::{report, Progress, ProgressFn};
 use crate::restore::{check_downgrade, clean_statements, object_failed, RESTORE_SETTINGS};
 use crate::target::{connect_writer, Rights};
-use crate::verify::{fingerprint, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT};
+use crate::verify::{fingerprint, ForcedRls, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT};
 use crate::watch::{bounded, lost_side, watched, Blocked, Peer, Phase};
 
 /// Bytes gathered from the source's COPY before they are written to the target.
@@ -550,6 +550,8 @@ async fn verify_after_sync(
             .await
             .map_err(|e| Error::source_stmt("verify settings", &e))?;
     }
+    let rls = ForcedRls::read(tgt, false).await?;
+    let none = ForcedRls::none();
     let mut v = VerifyReport::default();
     for o in &catalog.objects {
         let Kind::TableData {
@@ -563,8 +565,8 @@ async fn verify_after_sync(
         };
         let (a, b) = match mode {
             VerifyMode::Checksums => (
-                fingerprint(src, table, true, columns, casts).await?,
-                fingerprint(tgt, table, true, columns, casts).await?,
+                fingerprint(src, table, true, columns, casts, &none).await?,
+                fingerprint(tgt, table, true, columns, casts, &rls).await?,
             ),
             _ => {
                 let copied = source_rows
@@ -574,7 +576,7 @@ async fn verify_after_sync(
                     .unwrap_or(0);
                 (
                     format!("{copied} rows"),
-                    fingerprint(tgt, table, false, columns, casts).await?,
+                    fingerprint(tgt, table, false, columns, casts, &rls).await?,
                 )
             }
         };

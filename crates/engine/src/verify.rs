@@ -82,6 +82,7 @@ pub(crate) async fn fingerprint(
     checksums: bool,
     columns: &[String],
     casts: &[(String, String)],
+    rls: &ForcedRls,
 ) -> Result<String, Error> {
     let sql = if checksums {
         let row = if casts.is_empty() {
@@ -105,11 +106,76 @@ pub(crate) async fn fingerprint(
     } else {
         format!("SELECT count(*)::text || ' rows' FROM ONLY {}", table.sql())
     };
-    let row = client
-        .query_one(&sql, &[])
+    let fail = |e: tokio_postgres::Error| Error::source_stmt(format!("verifying {table}"), &e);
+    if !rls.tables.contains(table) {
+        let row = client.query_one(&sql, &[]).await.map_err(fail)?;
+        return Ok(row.get(0));
+    }
+    // The owner's own rows are hidden by FORCE ROW LEVEL SECURITY: lift it
+    // for this count only, in a transaction (or savepoint) rolled back.
+    let (open, close) = if rls.in_transaction {
+        (
+            "SAVEPOINT pgferry_verify",
+            "ROLLBACK TO SAVEPOINT pgferry_verify; RELEASE SAVEPOINT pgferry_verify",
+        )
+    } else {
+        ("BEGIN READ WRITE", "ROLLBACK")
+    };
+    client
+        .batch_execute(&format!(
+            "{open}; ALTER TABLE {} NO FORCE ROW LEVEL SECURITY",
+            table.sql()
+        ))
         .await
-        .map_err(|e| Error::source_stmt(format!("verifying {table}"), &e))?;
-    Ok(row.get(0))
+        .map_err(fail)?;
+    let row = client.query_one(&sql, &[]).await;
+    client.batch_execute(close).await.map_err(fail)?;
+    Ok(row.map_err(fail)?.get(0))
+}
+
+/// Tables whose rows the connecting role (their owner, not a superuser nor
+/// `BYPASSRLS`) would not all see because of `FORCE ROW LEVEL SECURITY`;
+/// [`fingerprint`] lifts it for its count, inside a transaction rolled back.
+#[derive(Debug, Default)]
+pub(crate) struct ForcedRls {
+    tables: std::collections::HashSet<QName>,
+    /// The session is inside a transaction (use a savepoint).
+    in_transaction: bool,
+}
+
+impl ForcedRls {
+    /// None to lift (the source side: a dump would have failed on them).
+    pub(crate) fn none() -> ForcedRls {
+        ForcedRls::default()
+    }
+
+    pub(crate) async fn read(client: &Client, in_transaction: bool) -> Result<ForcedRls, Error> {
+        let rows = client
+            .query(
+                "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relrowsecurity AND c.relforcerowsecurity \
+                   AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) \
+                   AND pg_catalog.pg_has_role(current_user, c.relowner, 'MEMBER')",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("listing tables with forced row security", &e))?;
+        Ok(ForcedRls {
+            tables: rows
+                .iter()
+                .map(|r| QName {
+                    schema: r.get(0),
+                    name: r.get(1),
+                })
+                .collect(),
+            in_transaction,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
 }
 
 /// Options of [`verify`].
@@ -137,9 +203,18 @@ pub async fn verify(
     let tgt = connect(target, "target").await?;
     let lock_timeout = std::time::Duration::from_secs(10);
     let src_cat = begin_snapshot(&src, &opts.filters, lock_timeout).await?;
-    tgt.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    let mut rls = ForcedRls::read(&tgt, true).await?;
+    // Lifting FORCE ROW LEVEL SECURITY for a count needs a read-write
+    // transaction; otherwise read only (a hot standby can be verified).
+    let mode = if rls.is_empty() {
+        "READ ONLY"
+    } else {
+        "READ WRITE"
+    };
+    tgt.batch_execute(&format!("BEGIN ISOLATION LEVEL REPEATABLE READ, {mode}"))
         .await
         .map_err(|e| Error::source_stmt("starting a snapshot on the target", &e))?;
+    rls.in_transaction = true;
     let compiled = opts.filters.compile()?;
     let tgt_cat = read_catalog(&tgt, &compiled).await?;
     for c in [&src, &tgt] {
@@ -177,8 +252,16 @@ pub async fn verify(
             continue; // reported as drift
         }
         let (a, b) = (
-            fingerprint(&src, table, opts.checksums, columns, casts).await?,
-            fingerprint(&tgt, table, opts.checksums, columns, casts).await?,
+            fingerprint(
+                &src,
+                table,
+                opts.checksums,
+                columns,
+                casts,
+                &ForcedRls::none(),
+            )
+            .await?,
+            fingerprint(&tgt, table, opts.checksums, columns, casts, &rls).await?,
         );
         report.tables_checked += 1;
         if a != b {
