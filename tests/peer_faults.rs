@@ -335,3 +335,48 @@ fn a_sync_past_its_cycle_timeout_is_cancelled_and_recorded() {
     let h = history(&dst);
     assert_eq!(h.last().unwrap()[0].as_deref(), Some("failed"), "{h:?}");
 }
+
+#[test]
+fn a_dump_to_stdout_ends_on_a_fault_and_never_looks_complete() {
+    let c = shared_cluster();
+    let admin = c.database("postgres");
+    let src = big_source(c, "dump_fault_src");
+    let dir = tempdir();
+    for fault in [Fault::Terminate, Fault::Silence] {
+        let proxy = Proxy::start(c.port());
+        let conn = if fault == Fault::Silence {
+            proxy.conn_string(src.name())
+        } else {
+            src.conn_string()
+        };
+        let path = dir.path().join(format!("{fault:?}.pgf"));
+        let child = Command::new(env!("CARGO_BIN_EXE_pgferry"))
+            .args(["dump", "-j", "1", "--source", &conn, "-o", "-"])
+            .env("PGFERRY_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&path).unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run pgferry");
+        let pid = wait_for(&admin, src.name(), DATA);
+        let at = Instant::now();
+        match fault {
+            Fault::Terminate => terminate(&admin, pid),
+            _ => proxy.pause(),
+        }
+        let (code, err, took) = finish(child, at);
+        assert_eq!(code, Some(1), "{fault:?}: {err}");
+        assert!(took < BOUND, "{fault:?}: took {took:?}: {err}");
+        assert!(
+            err.contains("public.big") || err.contains("source"),
+            "{err}"
+        );
+        let list = pgferry(&["list", path.to_str().unwrap()]);
+        assert_eq!(
+            list.status.code(),
+            Some(2),
+            "a failed dump's output reads as an archive"
+        );
+        proxy.cut();
+    }
+}

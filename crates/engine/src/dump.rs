@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::filter::Filters;
 use crate::frames::{Frame, Framer, Packed};
 use crate::progress::{report, Progress, ProgressFn};
+use crate::watch::{watched, Peer, Phase};
 use crate::workers::join_all;
 
 /// zstd level when none is asked for.
@@ -82,10 +83,18 @@ pub(crate) enum Msg {
     Packed(Packed),
     /// The entry is complete with this many rows.
     End(u32, u64),
+    /// Everything was sent: write the trailer once every sender is dropped.
+    Finish,
 }
 
-/// The archive writer, on a blocking thread behind a bounded channel.
-/// It finishes the archive once every sender is dropped.
+/// What the writer returns when its senders went away without
+/// [`Msg::Finish`]: the archive is left without its trailer, so it can never
+/// be taken for a complete one.
+const ABORTED: &str = "the dump failed; the archive was left incomplete";
+
+/// The archive writer, on a blocking thread behind a bounded channel. It
+/// writes the trailer once every sender is dropped after a [`Msg::Finish`];
+/// without one (a failed or cancelled dump) it stops with an error.
 pub(crate) fn spawn_archive_writer<W: Write + Send + 'static>(
     out: W,
     toc: Vec<u8>,
@@ -109,8 +118,10 @@ pub(crate) fn spawn_archive_writer<W: Write + Send + 'static>(
                 .try_for_each(|f| f.pack(entry, level)?.write(w))
                 .map_err(to_io)
         };
+        let mut finished = false;
         while let Some(msg) = rx.blocking_recv() {
             match msg {
+                Msg::Finish => finished = true,
                 Msg::Copy(entry, format, bytes) => {
                     framers
                         .entry(entry)
@@ -128,6 +139,12 @@ pub(crate) fn spawn_archive_writer<W: Write + Send + 'static>(
                     w.end_entry(entry, rows).map_err(to_io)?
                 }
             }
+        }
+        if !finished {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                ABORTED,
+            ));
         }
         let (_, n) = w.finish_counted().map_err(to_io)?;
         Ok(n)
@@ -282,6 +299,25 @@ pub async fn dump<W: Write + Send + 'static>(
     out: W,
 ) -> Result<DumpSummary, Error> {
     let client = connect(source, "source").await?;
+    let phase = Phase::new("reading the source catalog");
+    let peer = Peer::start(source, "source", &phase).await?;
+    peer.watch_backend(&client).await;
+    watched(
+        &[&peer],
+        &[],
+        &phase,
+        dump_with(client, source, opts, out, &phase),
+    )
+    .await
+}
+
+async fn dump_with<W: Write + Send + 'static>(
+    client: Client,
+    source: &ConnSpec,
+    opts: &DumpOptions,
+    out: W,
+    phase: &Phase,
+) -> Result<DumpSummary, Error> {
     let mut catalog = begin_snapshot(
         &client,
         &opts.filters,
@@ -321,6 +357,7 @@ pub async fn dump<W: Write + Send + 'static>(
         message: e.to_string(),
     })?;
     let level = opts.compress_level.unwrap_or(DEFAULT_LEVEL);
+    phase.set("copying table data");
     let (tx, writer) = spawn_archive_writer(out, toc, level);
     let snapshot = if jobs > 1 && work.len() > 1 {
         let row = client
@@ -331,6 +368,7 @@ pub async fn dump<W: Write + Send + 'static>(
     } else {
         None
     };
+    let finish = tx.clone();
     let copied = copy_all(
         source,
         client,
@@ -342,9 +380,16 @@ pub async fn dump<W: Write + Send + 'static>(
         &opts.progress,
     )
     .await;
+    if copied.is_ok() {
+        let _ = finish.send(Msg::Finish).await;
+    }
+    drop(finish);
     let written = writer.await;
     // When the writer failed (broken pipe, full disk), its error is the cause.
     if let (Err(_), Ok(Err(e))) = (&copied, &written) {
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return Err(copied.err().unwrap_or(Error::Cancelled));
+        }
         return Err(Error::Io {
             path: PathBuf::from("archive"),
             source: std::io::Error::new(e.kind(), e.to_string()),

@@ -865,6 +865,7 @@ impl KeptArchive {
     }
 
     async fn finish(self) -> Result<(), Error> {
+        let _ = self.tx.send(Msg::Finish).await;
         drop(self.tx);
         match self.writer.await {
             Ok(Ok(_)) => self.file.commit(),

@@ -9,6 +9,7 @@ use crate::connect::connect;
 use crate::dump::begin_snapshot;
 use crate::error::Error;
 use crate::filter::Filters;
+use crate::watch::{watched, Peer, Phase};
 
 /// How a sync's result is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -201,9 +202,28 @@ pub async fn verify(
 ) -> Result<VerifyReport, Error> {
     let src = connect(source, "source").await?;
     let tgt = connect(target, "target").await?;
+    let phase = Phase::new("verifying");
+    let src_peer = Peer::start(source, "source", &phase).await?;
+    src_peer.watch_backend(&src).await;
+    let tgt_peer = Peer::start(target, "target", &phase).await?;
+    tgt_peer.watch_backend(&tgt).await;
+    watched(
+        &[&src_peer, &tgt_peer],
+        &[("source", &src), ("target", &tgt)],
+        &phase,
+        verify_with(&src, &tgt, opts),
+    )
+    .await
+}
+
+async fn verify_with(
+    src: &Client,
+    tgt: &Client,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, Error> {
     let lock_timeout = std::time::Duration::from_secs(10);
-    let src_cat = begin_snapshot(&src, &opts.filters, lock_timeout).await?;
-    let mut rls = ForcedRls::read(&tgt, true).await?;
+    let src_cat = begin_snapshot(src, &opts.filters, lock_timeout).await?;
+    let mut rls = ForcedRls::read(tgt, true).await?;
     // Lifting FORCE ROW LEVEL SECURITY for a count needs a read-write
     // transaction; otherwise read only (a hot standby can be verified).
     let mode = if rls.is_empty() {
@@ -216,7 +236,7 @@ pub async fn verify(
         .map_err(|e| Error::source_stmt("starting a snapshot on the target", &e))?;
     rls.in_transaction = true;
     let compiled = opts.filters.compile()?;
-    let tgt_cat = read_catalog(&tgt, &compiled).await?;
+    let tgt_cat = read_catalog(tgt, &compiled).await?;
     for c in [&src, &tgt] {
         c.batch_execute(STABLE_OUTPUT)
             .await
@@ -253,7 +273,7 @@ pub async fn verify(
         }
         let (a, b) = (
             fingerprint(
-                &src,
+                src,
                 table,
                 opts.checksums,
                 columns,
@@ -261,7 +281,7 @@ pub async fn verify(
                 &ForcedRls::none(),
             )
             .await?,
-            fingerprint(&tgt, table, opts.checksums, columns, casts, &rls).await?,
+            fingerprint(tgt, table, opts.checksums, columns, casts, &rls).await?,
         );
         report.tables_checked += 1;
         if a != b {
