@@ -380,3 +380,62 @@ fn a_dump_to_stdout_ends_on_a_fault_and_never_looks_complete() {
         proxy.cut();
     }
 }
+
+#[test]
+fn a_stuck_cycle_under_every_is_cancelled_recorded_and_retried() {
+    let c = shared_cluster();
+    let src = big_source(c, "stuck_src");
+    let dst = replica(c, "stuck_dst");
+    // A session pgferry does not terminate (--no-terminate) holds a lock the
+    // sync needs for longer than a cycle may take.
+    let locker = hold_lock(&dst, "ACCESS SHARE");
+    let (s, d) = (src.conn_string(), dst.conn_string());
+    let mut child = spawn(&[
+        "sync",
+        "--source",
+        &s,
+        "--target",
+        &d,
+        "--no-terminate",
+        "--lock-timeout",
+        "1h",
+        "--every",
+        "1s",
+        "--cycle-timeout",
+        "3s",
+    ]);
+    // The first cycle hits its deadline; once the lock is gone a later one succeeds.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let exists =
+            dst.query_one_string("SELECT (to_regclass('pgferry.sync_history') IS NOT NULL)::text");
+        let h = if exists.as_deref() == Some("true") {
+            dst.query_strings("SELECT outcome FROM pgferry.sync_history ORDER BY id")
+        } else {
+            Vec::new()
+        };
+        if h.iter().any(|r| r[0].as_deref() == Some("success")) {
+            assert_eq!(h[0][0].as_deref(), Some("failed"), "{h:?}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no successful cycle after a stuck one: {h:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let errors =
+        dst.query_strings("SELECT error FROM pgferry.sync_history WHERE outcome = 'failed'");
+    assert!(
+        errors
+            .iter()
+            .any(|r| r[0].as_deref().unwrap_or("").contains("deadline")),
+        "{errors:?}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let (code, err, _) = finish(child, Instant::now());
+    assert_eq!(code, Some(0), "{err}");
+    let _ = locker.join();
+}

@@ -211,13 +211,21 @@ fn a_read_only_by_default_replica_owned_by_a_non_superuser_syncs() {
             .output();
     });
     std::thread::sleep(std::time::Duration::from_millis(500));
-    for _ in 0..2 {
+    for round in 0..2 {
         let out = pgferry(&sync_args(
             &src.conn_string(),
             &as_owner,
             &["--verify", "checksums"],
         ));
         assert!(out.status.success(), "{}", stderr(&out));
+        if round == 0 {
+            // The superuser's session is named, not terminated.
+            let err = stderr(&out);
+            assert!(
+                err.contains("cannot be terminated") && err.contains("role postgres"),
+                "{err}"
+            );
+        }
     }
     let _ = session.join();
     assert_same_apart_from_owners(&src, &dst);
@@ -283,7 +291,8 @@ fn a_non_superuser_target_names_what_it_cannot_create_before_touching_anything()
     let src = sample_source("rights_src");
     src.execute_batch(
         "CREATE FUNCTION public.noop_evt() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$; \
-         CREATE EVENT TRIGGER pgferry_test_evt ON ddl_command_end EXECUTE FUNCTION public.noop_evt();",
+         CREATE EVENT TRIGGER pgferry_test_evt ON ddl_command_end EXECUTE FUNCTION public.noop_evt(); \
+         CREATE FUNCTION public.c_abs(int4) RETURNS int4 LANGUAGE internal IMMUTABLE AS 'int4abs';",
     );
     let admin = shared_cluster().database("postgres");
     admin.execute_batch(
@@ -302,6 +311,10 @@ fn a_non_superuser_target_names_what_it_cannot_create_before_touching_anything()
     let err = stderr(&out);
     assert!(
         err.contains("event trigger pgferry_test_evt") && err.contains("superuser"),
+        "{err}"
+    );
+    assert!(
+        err.contains("public.c_abs") && err.contains("untrusted language internal"),
         "{err}"
     );
     assert_eq!(before, (schema_without_pgferry(&dst), user_contents(&dst)));

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use pgferry_catalog::{quote_ident, Catalog, CopyFormat, Kind, Object, QName};
 use pgferry_format::CopyRowCounter;
 use tokio::sync::mpsc;
@@ -785,9 +785,14 @@ impl TableFeed for LiveFeed<'_> {
         let reader = async move {
             let mut batch = BytesMut::with_capacity(BATCH + 65536);
             loop {
-                let next = {
-                    let _blocked = phase.waiting("source", Blocked::Receiving);
-                    stream.next().await
+                // Rows usually wait in the buffer already; only a real wait
+                // is registered with the source's watch.
+                let next = match stream.next().now_or_never() {
+                    Some(next) => next,
+                    None => {
+                        let _blocked = phase.waiting("source", Blocked::Receiving);
+                        stream.next().await
+                    }
                 };
                 let done = next.is_none();
                 if let Some(chunk) = next {
