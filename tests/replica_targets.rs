@@ -380,3 +380,38 @@ fn the_fixtures_sync_to_a_guarded_non_superuser_target_with_no_differences() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_read_only_by_default_replica_syncs_the_fixtures_with_no_differences() {
+    let c = shared_cluster();
+    let src = c.create_database("guarded_fix_src");
+    src.load_fixture_for_major(c.major_version());
+    let admin = c.database("postgres");
+    admin.execute_batch("DROP DATABASE IF EXISTS guarded_fix_dst");
+    admin.execute_batch("CREATE DATABASE guarded_fix_dst");
+    admin.execute_batch("ALTER DATABASE guarded_fix_dst SET default_transaction_read_only = on");
+    let dst = c.database("guarded_fix_dst");
+    pgferry_ok(&sync_args(
+        &src.conn_string(),
+        &dst.conn_string(),
+        &["--verify", "checksums"],
+    ));
+    assert_replica_equals(&src, &dst);
+    let dir = tempdir();
+    let archive = dir.path().join("g.pgf");
+    let archive = archive.to_str().unwrap();
+    pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);
+    pgferry_ok(&[
+        "restore",
+        "--clean",
+        "--target",
+        &dst.conn_string(),
+        archive,
+    ]);
+    assert_replica_equals(&src, &dst);
+    assert_eq!(
+        dst.query_one_string("SHOW default_transaction_read_only")
+            .as_deref(),
+        Some("on")
+    );
+}

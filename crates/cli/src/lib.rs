@@ -583,7 +583,17 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Status(a) => {
             let target = conn("target", &a.target)?;
             let client = pgferry_engine::connect(&target, "target").await?;
-            let rows = pgferry_engine::history(&client, a.limit).await?;
+            // A frozen server must not hang a monitoring check.
+            let rows = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                pgferry_engine::history(&client, a.limit),
+            )
+            .await
+            .map_err(|_| Error::PeerLost {
+                side: "target",
+                phase: "reading pgferry.sync_history".into(),
+                message: "no answer within 30 s".into(),
+            })??;
             if a.json {
                 write_stdout(&format!(
                     "{}\n",

@@ -60,6 +60,15 @@
 //! directory (data and `server.log`) of clusters stopped by `Drop` for
 //! debugging.
 //!
+//! # Fault injection
+//!
+//! [`Proxy`] (module [`fault`]) sits between a client and a server and can
+//! make the network silent ([`Proxy::pause`]) or cut every connection
+//! ([`Proxy::cut`]). On the server side, [`Cluster::stop_immediate`] crashes
+//! the server (keeping its data), [`Cluster::restart`] brings it back on the
+//! same port, and [`Cluster::pause_server`] / [`Cluster::resume_server`]
+//! freeze and thaw its processes (`SIGSTOP` / `SIGCONT`).
+//!
 //! # Environment variables
 //!
 //! | variable | meaning |
@@ -79,7 +88,7 @@ use std::io::{self, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -550,7 +559,11 @@ pub struct Cluster {
     bin_dir: PathBuf,
     port: u16,
     as_postgres: bool,
-    postmaster_pid: Option<u32>,
+    /// Pid of the running postmaster, 0 when unknown or stopped. Changes on
+    /// [`Cluster::restart`].
+    postmaster_pid: AtomicU32,
+    /// Whether the server processes are stopped by [`Cluster::pause_server`].
+    server_paused: AtomicBool,
     major_version: u32,
     server_version_num: u32,
     db_counter: AtomicU32,
@@ -654,7 +667,8 @@ impl Cluster {
             bin_dir,
             port: 0,
             as_postgres,
-            postmaster_pid: None,
+            postmaster_pid: AtomicU32::new(0),
+            server_paused: AtomicBool::new(false),
             major_version,
             server_version_num: 0,
             db_counter: AtomicU32::new(0),
@@ -676,29 +690,13 @@ impl Cluster {
         let mut last_error = String::new();
         for _attempt in 0..5 {
             let port = free_port();
-            let args: Vec<String> = vec![
-                "start".into(),
-                "-w".into(),
-                "-t".into(),
-                START_TIMEOUT.as_secs().to_string(),
-                "-D".into(),
-                self.data_dir.to_string_lossy().into_owned(),
-                "-l".into(),
-                self.log_file.to_string_lossy().into_owned(),
-                "-o".into(),
-                format!("-p {port}"),
-            ];
-            let mut cmd = server_command(&self.bin_dir.join("pg_ctl"), &args, self.as_postgres);
-            cmd.current_dir(&self.root).stdin(Stdio::null());
-            let out = cmd
+            let out = self
+                .pg_ctl_start(port)
                 .output()
                 .unwrap_or_else(|e| panic!("pgferry-testkit: cannot run pg_ctl start: {e}"));
             if out.status.success() {
                 self.port = port;
-                self.postmaster_pid = self.read_postmaster_pid();
-                if let Some(pid) = self.postmaster_pid {
-                    let _ = fs::write(self.root.join("postmaster.pid.copy"), format!("{pid}\n"));
-                }
+                self.record_postmaster_pid();
                 return;
             }
             let log = tail_of_file(&self.log_file, 40);
@@ -715,6 +713,60 @@ impl Cluster {
             // Lost the race for the port: try another one.
         }
         panic!("pgferry-testkit: could not start PostgreSQL: {last_error}");
+    }
+
+    /// `pg_ctl start -w` of this cluster on `port`.
+    fn pg_ctl_start(&self, port: u16) -> Command {
+        let args: Vec<String> = vec![
+            "start".into(),
+            "-w".into(),
+            "-t".into(),
+            START_TIMEOUT.as_secs().to_string(),
+            "-D".into(),
+            self.data_dir.to_string_lossy().into_owned(),
+            "-l".into(),
+            self.log_file.to_string_lossy().into_owned(),
+            "-o".into(),
+            format!("-p {port}"),
+        ];
+        let mut cmd = server_command(&self.bin_dir.join("pg_ctl"), &args, self.as_postgres);
+        cmd.current_dir(&self.root).stdin(Stdio::null());
+        cmd
+    }
+
+    /// `pg_ctl stop -m immediate -w` of this cluster.
+    fn pg_ctl_stop(&self) -> Command {
+        let args: Vec<String> = vec![
+            "stop".into(),
+            "-m".into(),
+            "immediate".into(),
+            "-w".into(),
+            "-t".into(),
+            "10".into(),
+            "-D".into(),
+            self.data_dir.to_string_lossy().into_owned(),
+        ];
+        let mut cmd = server_command(&self.bin_dir.join("pg_ctl"), &args, self.as_postgres);
+        cmd.current_dir(&self.root).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Reads the pid of the freshly started postmaster and copies it to
+    /// `<root>/postmaster.pid.copy`, where the watchdog finds it.
+    fn record_postmaster_pid(&self) {
+        let pid = self.read_postmaster_pid();
+        self.postmaster_pid
+            .store(pid.unwrap_or(0), Ordering::SeqCst);
+        if let Some(pid) = pid {
+            let _ = fs::write(self.root.join("postmaster.pid.copy"), format!("{pid}\n"));
+        }
+    }
+
+    /// Forgets the postmaster pid of a stopped server (so that nothing sends
+    /// signals to a pid the system may reuse).
+    fn forget_postmaster_pid(&self) {
+        self.postmaster_pid.store(0, Ordering::SeqCst);
+        let _ = fs::write(self.root.join("postmaster.pid.copy"), "");
     }
 
     fn read_postmaster_pid(&self) -> Option<u32> {
@@ -756,11 +808,11 @@ impl Cluster {
     }
 
     fn spawn_watchdog(&self) {
-        let Some(pm) = self.postmaster_pid else {
-            return;
-        };
         let parent = std::process::id();
         let dir = sh_quote(&self.root.to_string_lossy());
+        // The pid is read when needed: it changes on `restart` and is empty
+        // while the server is stopped. SIGCONT first, in case it is paused.
+        let copy = sh_quote(&self.root.join("postmaster.pid.copy").to_string_lossy());
         let remove = if keep_requested() {
             String::new()
         } else {
@@ -768,7 +820,8 @@ impl Cluster {
         };
         let script = format!(
             "while kill -0 {parent} 2>/dev/null && [ -d {dir} ]; do sleep 1; done; \
-             if [ -d {dir} ]; then kill -QUIT {pm} 2>/dev/null{remove}; fi"
+             if [ -d {dir} ]; then pm=$(head -n 1 {copy} 2>/dev/null); \
+             if [ -n \"$pm\" ]; then kill -CONT $pm 2>/dev/null; kill -QUIT $pm 2>/dev/null; fi{remove}; fi"
         );
         let child = Command::new("sh")
             .args(["-c", &script])
@@ -781,63 +834,114 @@ impl Cluster {
         }
     }
 
+    /// Stops the server (for `Drop`): resumes it if paused, `pg_ctl stop -m
+    /// immediate`, falling back to `kill -KILL` of the postmaster.
     fn stop_server(&self) {
-        if self.port == 0 && self.postmaster_pid.is_none() {
+        if self.port == 0 && self.postmaster_pid().is_none() {
             return;
         }
-        let args: Vec<String> = vec![
-            "stop".into(),
-            "-m".into(),
-            "immediate".into(),
-            "-w".into(),
-            "-t".into(),
-            "10".into(),
-            "-D".into(),
-            self.data_dir.to_string_lossy().into_owned(),
-        ];
-        let mut cmd = server_command(&self.bin_dir.join("pg_ctl"), &args, self.as_postgres);
-        cmd.current_dir(&self.root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        if self.server_paused.load(Ordering::SeqCst) {
+            self.resume_server();
+        }
+        let mut cmd = self.pg_ctl_stop();
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let stopped = cmd.status().map(|s| s.success()).unwrap_or(false);
         if !stopped {
-            if let Some(pid) = self.postmaster_pid {
+            if let Some(pid) = self.postmaster_pid() {
                 let _ = Command::new("kill")
                     .args(["-KILL", &pid.to_string()])
                     .stderr(Stdio::null())
                     .status();
             }
         }
+        self.forget_postmaster_pid();
     }
 
-    /// Stops the server the way a crash would (`pg_ctl stop -m immediate`),
-    /// keeping its data directory; [`Cluster::restart`] brings it back.
+    /// Stops the server the way a crash would: `pg_ctl stop -m immediate -w`
+    /// (the postmaster sends `SIGQUIT` to every backend, no checkpoint),
+    /// keeping the data directory. Every connection to the server breaks and
+    /// new ones are refused until [`Cluster::restart`]. A paused server
+    /// ([`Cluster::pause_server`]) is resumed first. Returns once the server
+    /// is gone.
+    ///
+    /// # Panics
+    ///
+    /// Panics with `pg_ctl`'s output if the server cannot be stopped (e.g. it
+    /// is not running).
     pub fn stop_immediate(&self) {
-        self.stop_server();
+        if self.server_paused.load(Ordering::SeqCst) {
+            self.resume_server();
+        }
+        run_checked(self.pg_ctl_stop(), "pg_ctl stop -m immediate");
+        self.forget_postmaster_pid();
     }
 
-    /// Starts the server again on the same port after [`Cluster::stop_immediate`]
-    /// and waits until it accepts connections.
+    /// Starts the server again, on the **same port**, after
+    /// [`Cluster::stop_immediate`] (crash recovery runs first) and waits
+    /// until it accepts connections. The postmaster pid changes; `Drop` and
+    /// the watchdog follow it.
+    ///
+    /// # Panics
+    ///
+    /// Panics with `pg_ctl`'s output and the server log if the server does
+    /// not come up (e.g. it is still running, or the port was taken
+    /// meanwhile).
     pub fn restart(&self) {
-        let args: Vec<String> = vec![
-            "start".into(),
-            "-w".into(),
-            "-t".into(),
-            START_TIMEOUT.as_secs().to_string(),
-            "-D".into(),
-            self.data_dir.to_string_lossy().into_owned(),
-            "-l".into(),
-            self.log_file.to_string_lossy().into_owned(),
-            "-o".into(),
-            format!("-p {}", self.port),
-        ];
-        let mut cmd = server_command(&self.bin_dir.join("pg_ctl"), &args, self.as_postgres);
-        cmd.current_dir(&self.root);
-        run_checked(cmd, "pg_ctl start (restart)");
+        let out = self
+            .pg_ctl_start(self.port)
+            .output()
+            .unwrap_or_else(|e| panic!("pgferry-testkit: cannot run pg_ctl start: {e}"));
+        if !out.status.success() {
+            panic!(
+                "pgferry-testkit: restart on port {} failed ({}):\n--- pg_ctl output:\n{}{}\n--- tail of {}:\n{}",
+                self.port,
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.log_file.display(),
+                tail_of_file(&self.log_file, 40)
+            );
+        }
+        self.record_postmaster_pid();
         self.wait_until_ready();
     }
 
+    /// Freezes the server: `SIGSTOP` to the postmaster, then to all its
+    /// descendants (backends, background processes). Connections stay open
+    /// but nothing answers: queries hang, and new connections complete the
+    /// TCP handshake (the kernel does it) but never get past the startup
+    /// message. Takes effect when it returns. [`Cluster::resume_server`]
+    /// undoes it; `Drop`, [`Cluster::stop_immediate`] and the watchdog
+    /// resume a paused server before stopping it.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the postmaster pid is unknown (server stopped).
+    pub fn pause_server(&self) {
+        let pm = self
+            .postmaster_pid()
+            .expect("pgferry-testkit: pause_server: the server is not running");
+        self.server_paused.store(true, Ordering::SeqCst);
+        // The postmaster first: once it is stopped it forks nothing new.
+        signal(&[pm], "-STOP");
+        signal(&descendants(pm), "-STOP");
+    }
+
+    /// Undoes [`Cluster::pause_server`]: `SIGCONT` to the descendants of the
+    /// postmaster, then to the postmaster. Held queries then run and answer.
+    /// Harmless when the server is not paused.
+    pub fn resume_server(&self) {
+        if let Some(pm) = self.postmaster_pid() {
+            signal(&descendants(pm), "-CONT");
+            signal(&[pm], "-CONT");
+        }
+        self.server_paused.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether the server is paused by [`Cluster::pause_server`].
+    pub fn is_server_paused(&self) -> bool {
+        self.server_paused.load(Ordering::SeqCst)
+    }
     /// TCP port the server listens on (host `127.0.0.1`).
     pub fn port(&self) -> u16 {
         self.port
@@ -883,9 +987,11 @@ impl Cluster {
         &self.root
     }
 
-    /// Pid of the postmaster, if it could be read from `postmaster.pid`.
+    /// Pid of the running postmaster, if it could be read from
+    /// `postmaster.pid`; `None` after [`Cluster::stop_immediate`], a new pid
+    /// after [`Cluster::restart`].
     pub fn postmaster_pid(&self) -> Option<u32> {
-        self.postmaster_pid
+        Some(self.postmaster_pid.load(Ordering::SeqCst)).filter(|&p| p != 0)
     }
 
     /// Major version from `postgres --version`, e.g. `15`.
@@ -982,6 +1088,57 @@ impl Drop for Cluster {
             let _ = child.wait();
         }
     }
+}
+
+/// Sends `sig` (`"-STOP"`, `"-CONT"`, …) to `pids` with the `kill` command.
+fn signal(pids: &[u32], sig: &str) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg(sig)
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Every descendant of process `root` (children, their children, …), from
+/// the parent pids in `/proc/<pid>/stat`.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+            // "pid (comm) state ppid …"; comm may contain spaces and ')'.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|&&(pid, ppid)| ppid == parent && !found.contains(&pid))
+                .map(|&(pid, _)| pid)
+                .collect::<Vec<_>>(),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 fn keep_requested() -> bool {
