@@ -31,6 +31,8 @@ const REPLICA_OWNED: &str = "
     CREATE FUNCTION reports.log_order() RETURNS trigger LANGUAGE plpgsql AS
       $$ BEGIN INSERT INTO reports.audit (what) VALUES ('note ' || NEW.customer_id); RETURN NEW; END $$;
     CREATE TRIGGER notes_touch BEFORE INSERT ON reports.notes FOR EACH ROW EXECUTE FUNCTION reports.log_order();
+    SET client_min_messages = error;
+    CREATE PUBLICATION replica_feed FOR TABLE public.customers, reports.notes;
 ";
 
 fn replica_objects(db: &TestDb) -> Vec<Vec<Option<String>>> {
@@ -40,6 +42,8 @@ fn replica_objects(db: &TestDb) -> Vec<Vec<Option<String>>> {
          UNION ALL SELECT 'constraint', conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'reports.notes'::regclass \
          UNION ALL SELECT 'trigger', tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'reports.notes'::regclass AND NOT tgisinternal \
          UNION ALL SELECT 'comment', 'customer_names', obj_description('reports.customer_names'::regclass) \
+         UNION ALL SELECT 'publication', pubname::text, string_agg(schemaname || '.' || tablename, ',' ORDER BY schemaname || '.' || tablename) \
+           FROM pg_publication_tables WHERE pubname = 'replica_feed' GROUP BY pubname \
          ORDER BY 1, 2",
     )
 }
@@ -52,7 +56,7 @@ fn replica_owned_views_keys_and_triggers_survive_three_syncs() {
     pgferry_ok(&sync_args(&src.conn_string(), &dst.conn_string(), &[]));
     dst.execute_batch(REPLICA_OWNED);
     let objects = replica_objects(&dst);
-    assert_eq!(objects.len(), 6, "{objects:?}");
+    assert_eq!(objects.len(), 7, "{objects:?}");
     for round in 0..3 {
         src.execute_batch(&format!(
             "INSERT INTO public.customers (full_name, email) VALUES ('r{round}', 'r{round}@example.com')"
@@ -125,6 +129,8 @@ fn assert_replica_equals_outside_reports(src: &TestDb, dst: &TestDb) {
             "--schema-only",
             "--exclude-schema=pgferry",
             "--exclude-schema=reports",
+            // The replica's own publication is database-wide.
+            "--no-publications",
         ]))
     };
     let (a, b) = (schema(src), schema(dst));

@@ -51,7 +51,8 @@ UNION ALL SELECT 'function:' || p.oid FROM pg_catalog.pg_proc p WHERE p.pronames
 UNION ALL SELECT 'type:' || t.oid FROM pg_catalog.pg_type t \
   WHERE t.typnamespace IN (SELECT oid FROM schemas) AND t.typrelid = 0 AND t.typtype IN ('b', 'd', 'e', 'r', 'm') \
     AND NOT EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.typarray = t.oid) \
-UNION ALL SELECT 'statistics:' || s.oid FROM pg_catalog.pg_statistic_ext s WHERE s.stxrelid IN (SELECT oid FROM outside)";
+UNION ALL SELECT 'statistics:' || s.oid FROM pg_catalog.pg_statistic_ext s WHERE s.stxrelid IN (SELECT oid FROM outside) \
+UNION ALL SELECT 'publication:' || r.oid FROM pg_catalog.pg_publication_rel r";
 
 /// Objects recreated after a run, in the order they are created.
 #[derive(Debug, Default)]
@@ -176,10 +177,19 @@ pub(crate) async fn find(
         .map(|(_, o, _)| *o)
         .collect();
     let mut refused = Vec::new();
+    let version_num: i32 = client
+        .query_one(
+            "SELECT pg_catalog.current_setting('server_version_num')::int4",
+            &[],
+        )
+        .await
+        .map_err(|e| fail("server version", e))?
+        .get(0);
     let read = Reader {
         client,
         rights,
         relations_gone: &relations_gone,
+        version_num,
     };
     let mut functions = Vec::new();
     let mut relations = Vec::new();
@@ -207,6 +217,25 @@ pub(crate) async fn find(
                 read.describe("pg_type", *oid, 0).await?
             )),
             "function" => functions.push(*oid),
+            "publication" => {
+                // Membership of a replaced table in a publication the
+                // target has and the source does not (a source publication
+                // is created again with its own tables).
+                let name: String = read
+                    .one(
+                        "SELECT p.pubname::text FROM pg_catalog.pg_publication_rel r \
+                         JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid WHERE r.oid = $1",
+                        *oid,
+                    )
+                    .await?
+                    .get(0);
+                let from_source = new_objects
+                    .iter()
+                    .any(|o| matches!(o.kind, Kind::Publication { .. }) && o.name == name);
+                if !from_source {
+                    rest.push(("publication", *oid));
+                }
+            }
             other => rest.push((
                 match other {
                     "constraint" => "constraint",
@@ -303,6 +332,7 @@ async fn check_references(
             "default" => "pg_attrdef",
             "function" => "pg_proc",
             "rule" => "pg_rewrite",
+            "publication" => "pg_publication_rel",
             _ => continue,
         };
         by_class.entry(catalog).or_default().push(*oid);
@@ -385,6 +415,7 @@ struct Reader<'a> {
     client: &'a Client,
     rights: &'a Rights,
     relations_gone: &'a HashSet<u32>,
+    version_num: i32,
 }
 
 impl Reader<'_> {
@@ -631,6 +662,21 @@ impl Reader<'_> {
                  FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
                  WHERE d.oid = $1",
                 "pg_attrdef",
+            ),
+            "publication" if self.version_num >= 150000 => (
+                "SELECT 'ALTER PUBLICATION ' || pg_catalog.quote_ident(p.pubname) || ' ADD TABLE ' || r.prrelid::regclass::text \
+                 || COALESCE(' (' || (SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) \
+                    FROM pg_catalog.pg_attribute a WHERE a.attrelid = r.prrelid AND a.attnum = ANY(r.prattrs)) || ')', '') \
+                 || COALESCE(' WHERE (' || pg_catalog.pg_get_expr(r.prqual, r.prrelid) || ')', ''), \
+                 false, NULL::text, NULL::text, r.prrelid \
+                 FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid WHERE r.oid = $1",
+                "pg_publication_rel",
+            ),
+            "publication" => (
+                "SELECT 'ALTER PUBLICATION ' || pg_catalog.quote_ident(p.pubname) || ' ADD TABLE ' || r.prrelid::regclass::text, \
+                 false, NULL::text, NULL::text, r.prrelid \
+                 FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid WHERE r.oid = $1",
+                "pg_publication_rel",
             ),
             _ => (
                 "SELECT pg_catalog.pg_get_statisticsobjdef(s.oid), false, pg_catalog.obj_description(s.oid, 'pg_statistic_ext'), \

@@ -298,7 +298,8 @@ async fn verify_with(
 }
 
 /// Splits off the drift entries about objects only the target has, in
-/// schemas the source does not have at all (a sync leaves those alone).
+/// schemas the source does not have at all, and its own publications and
+/// event triggers (a sync leaves those alone).
 fn split_target_only(
     source: &Catalog,
     drift: Vec<String>,
@@ -320,7 +321,10 @@ fn split_target_only(
                 Kind::Schema => Some(o.name.as_str()),
                 _ => o.schema.as_deref(),
             };
+            // Database-wide objects a sync leaves alone unless the source
+            // has one of the same name: publications, event triggers.
             schema.is_some_and(|s| !source_schemas.contains(s))
+                || matches!(o.kind, Kind::Publication { .. } | Kind::EventTrigger { .. })
         })
         .map(|o| format!("only on target: {} {}:", o.kind.label(), o.display_name()))
         .collect();
