@@ -236,6 +236,19 @@ fn fault_case(
     assert_eq!(before, state(&dst), "target changed after {what}");
 }
 
+/// Every fault is injected in these (operation, side, phase) cases: three
+/// phases of the target for sync and for restore, two of the source.
+const CASES: [(&str, &str, &str); 8] = [
+    ("sync", "target", REPLACING),
+    ("sync", "target", DATA),
+    ("sync", "target", POST_DATA),
+    ("sync", "source", LOCKING),
+    ("sync", "source", DATA),
+    ("restore", "target", REPLACING),
+    ("restore", "target", DATA),
+    ("restore", "target", POST_DATA),
+];
+
 /// A big source and its archive, on `cluster`.
 fn source_and_archive(cluster: &Cluster, name: &str, dir: &tempfile::TempDir) -> (TestDb, String) {
     let src = big_source(cluster, name);
@@ -250,16 +263,7 @@ fn a_terminated_backend_ends_sync_and_restore_in_every_phase() {
     let c = shared_cluster();
     let dir = tempdir();
     let (src, archive) = source_and_archive(c, "term_src", &dir);
-    for (op, side, like) in [
-        ("sync", "target", REPLACING),
-        ("sync", "target", DATA),
-        ("sync", "target", POST_DATA),
-        ("sync", "source", LOCKING),
-        ("sync", "source", DATA),
-        ("restore", "target", REPLACING),
-        ("restore", "target", DATA),
-        ("restore", "target", POST_DATA),
-    ] {
+    for (op, side, like) in CASES {
         fault_case(Fault::Terminate, op, side, like, (&src, c), c, &archive);
     }
 }
@@ -270,16 +274,7 @@ fn a_crashed_server_ends_sync_and_restore_in_every_phase() {
     let source = Cluster::start();
     let dir = tempdir();
     let (src, archive) = source_and_archive(&source, "crash_src", &dir);
-    for (op, side, like) in [
-        ("sync", "target", REPLACING),
-        ("sync", "target", DATA),
-        ("sync", "target", POST_DATA),
-        ("sync", "source", LOCKING),
-        ("sync", "source", DATA),
-        ("restore", "target", REPLACING),
-        ("restore", "target", DATA),
-        ("restore", "target", POST_DATA),
-    ] {
+    for (op, side, like) in CASES {
         fault_case(
             Fault::Crash,
             op,
@@ -297,16 +292,7 @@ fn a_silent_network_ends_sync_and_restore_in_every_phase() {
     let c = shared_cluster();
     let dir = tempdir();
     let (src, archive) = source_and_archive(c, "silent_src", &dir);
-    for (op, side, like) in [
-        ("sync", "target", REPLACING),
-        ("sync", "target", DATA),
-        ("sync", "target", POST_DATA),
-        ("sync", "source", LOCKING),
-        ("sync", "source", DATA),
-        ("restore", "target", REPLACING),
-        ("restore", "target", DATA),
-        ("restore", "target", POST_DATA),
-    ] {
+    for (op, side, like) in CASES {
         fault_case(Fault::Silence, op, side, like, (&src, c), c, &archive);
     }
 }

@@ -124,10 +124,12 @@ pub enum Error {
     #[error("{0}")]
     Dependents(String),
     /// Another sync holds the target's advisory lock.
-    #[error("another sync holds the lock on target {target}; not starting a second one")]
+    #[error("another sync holds the lock on target {target}{holder}; not starting a second one")]
     Locked {
         /// `user@host:port/db`.
         target: String,
+        /// Who holds it, when the server says (` (pid 123, idle in transaction for 40 s)`), else empty.
+        holder: String,
     },
     /// The connection to one side died or went silent in the middle of a run
     /// (backend terminated, server crashed or restarted, network silent). An

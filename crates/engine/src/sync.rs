@@ -172,6 +172,7 @@ pub async fn sync(
     if !locked {
         return Err(Error::Locked {
             target: target.to_string(),
+            holder: lock_holder(&tgt).await,
         });
     }
     let mut record = Record {
@@ -234,6 +235,26 @@ pub async fn sync(
             unlock().await;
             Err(e)
         }
+    }
+}
+
+/// Who holds the sync lock, for the error: pid, state and for how long (a
+/// session abandoned behind a frozen network shows as idle in transaction).
+async fn lock_holder(tgt: &Client) -> String {
+    let row = bounded(tgt.query_opt(
+        "SELECT format(' (pid %s, %s %s, %s for %s s)', a.pid, COALESCE(a.application_name, ''), \
+                COALESCE(host(a.client_addr), 'local'), COALESCE(a.state, '?'), \
+                COALESCE(round(extract(epoch FROM now() - a.state_change))::text, '?')) \
+         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database \
+           WHERE datname = pg_catalog.current_database()) \
+           AND ((l.classid::int8 << 32) | l.objid::int8) = $1 LIMIT 1",
+        &[&SYNC_LOCK_KEY],
+    ))
+    .await;
+    match row {
+        Some(Ok(Some(r))) => r.try_get::<_, String>(0).unwrap_or_default(),
+        _ => String::new(),
     }
 }
 
