@@ -421,3 +421,49 @@ fn a_read_only_by_default_replica_syncs_the_fixtures_with_no_differences() {
         Some("on")
     );
 }
+
+#[test]
+fn table_filtered_syncs_and_kept_tables_keep_what_depends_on_replaced_tables() {
+    let src = sample_source("filtered_src");
+    let dst = shared_cluster().create_database("filtered_dst");
+    pgferry_ok(&sync_args(&src.conn_string(), &dst.conn_string(), &[]));
+    dst.execute_batch(REPLICA_OWNED);
+    // A table only the replica has in the synced schema, kept with -T, with a
+    // foreign key to a synced table.
+    dst.execute_batch(
+        "CREATE TABLE public.replica_notes (customer_id bigint REFERENCES public.customers (id), note text); \
+         INSERT INTO public.replica_notes VALUES (1, 'kept')",
+    );
+    let objects = replica_objects(&dst);
+    let fk = |db: &TestDb| {
+        db.query_strings(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'public.replica_notes'::regclass",
+        )
+    };
+    let kept_fk = fk(&dst);
+    assert_eq!(kept_fk.len(), 1);
+    for round in 0..2 {
+        let out = pgferry(&sync_args(
+            &src.conn_string(),
+            &dst.conn_string(),
+            &["-T", "public.replica_notes"],
+        ));
+        assert!(out.status.success(), "round {round}: {}", stderr(&out));
+        assert_eq!(kept_fk, fk(&dst));
+        assert_eq!(objects, replica_objects(&dst));
+        // Only some tables (-t): the rest of the replica stays, and so does
+        // what depends on the replaced tables.
+        let out = pgferry(&sync_args(
+            &src.conn_string(),
+            &dst.conn_string(),
+            &["-t", "public.customers", "-t", "public.orders"],
+        ));
+        assert!(out.status.success(), "round {round}: {}", stderr(&out));
+        assert_eq!(objects, replica_objects(&dst));
+    }
+    assert_eq!(
+        dst.query_one_string("SELECT note FROM public.replica_notes")
+            .as_deref(),
+        Some("kept")
+    );
+}

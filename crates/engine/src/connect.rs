@@ -15,6 +15,32 @@ use crate::tls::{self, TlsContext};
 /// when the handshake fails); `require` TLS; `verify-ca` / `verify-full` TLS with the server's
 /// certificate checked against `sslrootcert` (and the host name).
 pub async fn connect(spec: &ConnSpec, side: &'static str) -> Result<Client, Error> {
+    // `connect_timeout` bounds the whole start-up (TCP, TLS, authentication,
+    // settings), as in libpq: a server that accepts the connection and then
+    // says nothing must not hang the run. Unset (0): wait, as asked.
+    let hosts = spec.config().get_hosts().len().max(1) as u32;
+    let Some(limit) = spec
+        .config()
+        .get_connect_timeout()
+        .map(|t| t.saturating_mul(hosts))
+    else {
+        return connect_unbounded(spec, side).await;
+    };
+    match tokio::time::timeout(limit, connect_unbounded(spec, side)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Connect {
+            side,
+            endpoint: spec.to_string(),
+            failure: ConnectFailure::Unreachable,
+            message: format!(
+                "no answer within {} s (connect_timeout): the server or the network to it is not responding",
+                limit.as_secs()
+            ),
+        }),
+    }
+}
+
+async fn connect_unbounded(spec: &ConnSpec, side: &'static str) -> Result<Client, Error> {
     let endpoint = spec.to_string();
     let fail = |failure, message: String| Error::Connect {
         side,

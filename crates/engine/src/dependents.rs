@@ -31,6 +31,10 @@ WITH outside AS ( \
   SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
   WHERE (n.nspname <> ALL($1::text[]) OR c.oid = ANY($2::oid[])) \
     AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') AND n.nspname !~ '^pg_(toast|temp_)' \
+    AND c.oid <> ALL($3::oid[]) \
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass \
+      AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = ANY($3::oid[]) \
+      AND d.deptype IN ('a', 'i')) \
 ), schemas AS ( \
   SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname <> ALL($1::text[]) \
     AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') AND n.nspname !~ '^pg_(toast|temp_)' \
@@ -52,7 +56,9 @@ UNION ALL SELECT 'type:' || t.oid FROM pg_catalog.pg_type t \
   WHERE t.typnamespace IN (SELECT oid FROM schemas) AND t.typrelid = 0 AND t.typtype IN ('b', 'd', 'e', 'r', 'm') \
     AND NOT EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.typarray = t.oid) \
 UNION ALL SELECT 'statistics:' || s.oid FROM pg_catalog.pg_statistic_ext s WHERE s.stxrelid IN (SELECT oid FROM outside) \
-UNION ALL SELECT 'publication:' || r.oid FROM pg_catalog.pg_publication_rel r";
+UNION ALL SELECT 'publication:' || r.oid FROM pg_catalog.pg_publication_rel r \
+UNION ALL SELECT 'operator:' || o.oid FROM pg_catalog.pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM schemas) \
+UNION ALL SELECT 'event trigger:' || e.oid FROM pg_catalog.pg_event_trigger e";
 
 /// Objects recreated after a run, in the order they are created.
 #[derive(Debug, Default)]
@@ -67,20 +73,54 @@ impl Carried {
         self.items.iter().map(|(n, _)| n.clone()).collect()
     }
 
-    /// Creates every object again; a failure names the object and the
-    /// server's message (the transaction then rolls back whole).
+    /// Creates every object again, each under a savepoint. One that fails
+    /// (it needs another carried object not created yet: a function
+    /// returning a view's rows, a view over such a function) is tried again
+    /// after the others, until a round makes no progress; then the first
+    /// failure names the object and the server's message (and the
+    /// transaction rolls back whole).
     pub(crate) async fn recreate(&self, client: &Client) -> Result<(), Error> {
-        for (name, stmts) in &self.items {
-            for s in stmts {
-                client.batch_execute(s).await.map_err(|e| {
-                    Error::Dependents(format!(
-                        "recreating {name}, which the target owns and which depends on replaced objects, failed, \
-                         so nothing was changed on the target: {}",
-                        pgferry_catalog::server_message(&e)
-                    ))
-                })?;
+        let mut pending: Vec<&(String, Vec<String>)> = self.items.iter().collect();
+        while !pending.is_empty() {
+            let mut failed = Vec::new();
+            let mut first_error = None;
+            for item in pending.iter().copied() {
+                let (name, stmts) = item;
+                let attempt = async {
+                    client.batch_execute("SAVEPOINT pgferry_recreate").await?;
+                    for s in stmts {
+                        client.batch_execute(s).await?;
+                    }
+                    client
+                        .batch_execute("RELEASE SAVEPOINT pgferry_recreate")
+                        .await
+                };
+                match attempt.await {
+                    Ok(()) => tracing::info!(
+                        object = %name,
+                        "target-owned object over replaced objects recreated"
+                    ),
+                    Err(e) => {
+                        client
+                            .batch_execute(
+                                "ROLLBACK TO SAVEPOINT pgferry_recreate; RELEASE SAVEPOINT pgferry_recreate",
+                            )
+                            .await
+                            .map_err(|e| Error::source_stmt("target: rolling back a savepoint", &e))?;
+                        first_error
+                            .get_or_insert((name.clone(), pgferry_catalog::server_message(&e)));
+                        failed.push(item);
+                    }
+                }
             }
-            tracing::info!(object = %name, "target-owned object over replaced objects recreated");
+            if failed.len() == pending.len() {
+                let (name, message) = first_error.unwrap_or_default();
+                return Err(Error::Dependents(format!(
+                    "recreating {name}, which the target owns and which depends on replaced objects, failed, \
+                     so nothing was changed on the target: {message}"
+                )));
+            }
+            pending = failed;
         }
         Ok(())
     }
@@ -123,12 +163,37 @@ pub(crate) async fn find(
         }
         v
     };
+    // The relations the run replaces by name (all of them when whole schemas
+    // are replaced; the tables themselves for a `-t` run), kept ones aside:
+    // they and what hangs off them are not "outside".
+    let (names, rels): (Vec<String>, Vec<String>) = new_objects
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.kind,
+                Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. } | Kind::Sequence { .. }
+            )
+        })
+        .filter_map(|o| Some((o.schema.clone()?, o.name.clone())))
+        .unzip();
+    let replaced_oids: Vec<u32> = client
+        .query(
+            "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             JOIN ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS r(s, t) ON r.s = n.nspname AND r.t = c.relname \
+             WHERE c.oid <> ALL($3::oid[])",
+            &[&names, &rels, &kept_oids],
+        )
+        .await
+        .map_err(|e| fail("replaced relations", e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let keys = |rows: Vec<tokio_postgres::Row>| -> HashSet<String> {
         rows.iter().map(|r| r.get::<_, String>(0)).collect()
     };
     let before = keys(
         client
-            .query(OUTSIDE, &[&replaced, &kept_oids])
+            .query(OUTSIDE, &[&replaced, &kept_oids, &replaced_oids])
             .await
             .map_err(|e| fail("listing", e))?,
     );
@@ -147,7 +212,7 @@ pub(crate) async fn find(
     }
     let after = keys(
         client
-            .query(OUTSIDE, &[&replaced, &kept_oids])
+            .query(OUTSIDE, &[&replaced, &kept_oids, &replaced_oids])
             .await
             .map_err(|e| fail("listing after the drop", e))?,
     );
@@ -205,6 +270,9 @@ pub(crate) async fn find(
             "column" => {}
             "class" => match read.relkind(*oid).await?.as_str() {
                 "v" | "m" => relations.push(*oid),
+                // An index behind a PRIMARY KEY / UNIQUE / EXCLUDE constraint
+                // comes back with its constraint.
+                "i" | "I" if read.backs_constraint(*oid).await? => {}
                 "i" | "I" => rest.push(("index", *oid)),
                 _ => refused.push(format!(
                     "{} would be dropped with its data (it is a partition, child or typed table of a replaced one, \
@@ -216,7 +284,30 @@ pub(crate) async fn find(
                 "{} would be dropped (it is built on a replaced type)",
                 read.describe("pg_type", *oid, 0).await?
             )),
+            "function" if read.is_aggregate(*oid).await? => refused.push(format!(
+                "{} would be dropped (pgferry cannot carry an aggregate over yet)",
+                read.describe("pg_proc", *oid, 0).await?
+            )),
             "function" => functions.push(*oid),
+            "operator" => refused.push(format!(
+                "{} would be dropped (pgferry cannot carry an operator over yet)",
+                read.describe("pg_operator", *oid, 0).await?
+            )),
+            "event trigger" => {
+                let name: String = read
+                    .one("SELECT e.evtname::text FROM pg_catalog.pg_event_trigger e WHERE e.oid = $1", *oid)
+                    .await?
+                    .get(0);
+                // The source's event triggers are created again by the run.
+                let from_source = new_objects
+                    .iter()
+                    .any(|o| matches!(o.kind, Kind::EventTrigger { .. }) && o.name == name);
+                if !from_source {
+                    refused.push(format!(
+                        "event trigger {name} would be dropped (its function belongs to a replaced schema)"
+                    ));
+                }
+            }
             "publication" => {
                 // Membership of a replaced table in a publication the
                 // target has and the source does not (a source publication
@@ -256,7 +347,7 @@ pub(crate) async fn find(
             refused.join("; ")
         )));
     }
-    check_references(client, &gone, new_objects, replaced, &read).await?;
+    check_references(client, &gone, new_objects, replaced, &kept_oids, &read).await?;
     let mut out = Carried::default();
     for oid in functions {
         out.items.push(read.function(oid).await?);
@@ -319,6 +410,7 @@ async fn check_references(
     gone: &[(String, u32, i32)],
     new_objects: &[Object],
     replaced: &[String],
+    kept: &[u32],
     read: &Reader<'_>,
 ) -> Result<(), Error> {
     // pg_depend rows of the carried objects that point at replaced relations' columns.
@@ -364,11 +456,14 @@ async fn check_references(
              JOIN pg_catalog.pg_class c ON d.refclassid = 'pg_catalog.pg_class'::regclass AND c.oid = d.refobjid \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid AND d.refobjsubid > 0 \
-             WHERE n.nspname = ANY($2::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')"
+             WHERE n.nspname = ANY($2::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.oid <> ALL($3::oid[])"
         );
-        let rows = client.query(&sql, &[&oids, &replaced]).await.map_err(|e| {
-            Error::source_stmt("target: reading what dependent objects reference", &e)
-        })?;
+        let rows = client
+            .query(&sql, &[&oids, &replaced, &kept])
+            .await
+            .map_err(|e| {
+                Error::source_stmt("target: reading what dependent objects reference", &e)
+            })?;
         for r in rows {
             let (oid, schema, rel, col): (u32, String, String, Option<String>) =
                 (r.get(0), r.get(1), r.get(2), r.get(3));
@@ -440,6 +535,27 @@ impl Reader<'_> {
         Ok(row
             .get::<_, Option<String>>(0)
             .unwrap_or_else(|| format!("{catalog} {oid}")))
+    }
+
+    async fn backs_constraint(&self, index: u32) -> Result<bool, Error> {
+        let r = self
+            .one(
+                "SELECT EXISTS (SELECT FROM pg_catalog.pg_constraint o JOIN pg_catalog.pg_index i ON i.indexrelid = o.conindid \
+                 WHERE o.conindid = $1 AND o.conrelid = i.indrelid AND o.contype IN ('p', 'u', 'x'))",
+                index,
+            )
+            .await?;
+        Ok(r.get(0))
+    }
+
+    async fn is_aggregate(&self, oid: u32) -> Result<bool, Error> {
+        let r = self
+            .one(
+                "SELECT p.prokind = 'a' FROM pg_catalog.pg_proc p WHERE p.oid = $1",
+                oid,
+            )
+            .await?;
+        Ok(r.get(0))
     }
 
     async fn relkind(&self, oid: u32) -> Result<String, Error> {

@@ -35,7 +35,8 @@ impl Schedule {
 
     /// The deadline of the next cycle: `cycle_timeout` when set; else four
     /// times the last successful cycle, at least 10 minutes; else (no cycle
-    /// succeeded yet) one hour.
+    /// succeeded yet) one hour. (`sync_every` doubles a default deadline
+    /// after each cycle it cut short, until one succeeds.)
     pub fn cycle_deadline(&self, last_good: Option<Duration>) -> Duration {
         self.cycle_timeout.unwrap_or_else(|| match last_good {
             Some(d) => d.saturating_mul(4).max(Duration::from_secs(600)),
@@ -92,10 +93,13 @@ pub async fn sync_every<S, F>(
     futures::pin_mut!(shutdown);
     let mut failures = 0u32;
     let mut last_good: Option<Duration> = None;
+    // A default deadline that cut a cycle short doubles for the next one, so
+    // a database that grew past it is not cancelled forever.
+    let mut boost = 1u32;
     for number in 1.. {
         let started = Instant::now();
         let mut cycle_opts = opts.clone();
-        cycle_opts.deadline = Some(schedule.cycle_deadline(last_good));
+        cycle_opts.deadline = Some(schedule.cycle_deadline(last_good).saturating_mul(boost));
         let result = tokio::select! {
             biased;
             _ = &mut shutdown => {
@@ -106,6 +110,10 @@ pub async fn sync_every<S, F>(
         };
         if result.is_ok() {
             last_good = Some(started.elapsed());
+            boost = 1;
+        } else if matches!(result, Err(Error::Deadline { .. })) && schedule.cycle_timeout.is_none()
+        {
+            boost = boost.saturating_mul(2).min(64);
         }
         failures = if result.is_ok() { 0 } else { failures + 1 };
         let next_in = schedule.delay(failures).saturating_sub(if failures == 0 {

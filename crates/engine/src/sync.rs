@@ -26,7 +26,7 @@ use crate::progress::{report, Progress, ProgressFn};
 use crate::restore::{check_downgrade, clean_statements, object_failed, RESTORE_SETTINGS};
 use crate::target::{connect_writer, Rights};
 use crate::verify::{fingerprint, ForcedRls, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT};
-use crate::watch::{bounded, lost_side, watched, Blocked, Peer, Phase};
+use crate::watch::{bounded, lost_side, setup, watched, Blocked, Peer, Phase};
 
 /// Bytes gathered from the source's COPY before they are written to the target.
 const BATCH: usize = 1 << 20;
@@ -142,7 +142,13 @@ pub async fn sync(
     let phase = Phase::new("connecting");
     let tgt = connect_writer(target).await?;
     let src = connect(source, "source").await?;
-    if same_database(&src, &tgt).await? {
+    if setup(
+        "source",
+        "identifying the servers",
+        same_database(&src, &tgt),
+    )
+    .await?
+    {
         return Err(Error::Usage(format!(
             "the source and the target are the same database ({source}); a sync would replace it with itself"
         )));
@@ -223,6 +229,12 @@ pub async fn sync(
             record.error = Some(e.to_string());
             let mut recorded = false;
             if lost != Some("target") && !tgt.is_closed() {
+                // A statement still running (an index build past the
+                // deadline) is cancelled first, so the ROLLBACK and the
+                // unlock do not queue behind it.
+                if matches!(e, Error::Deadline { .. } | Error::PeerLost { .. }) {
+                    bounded(tgt.cancel_token().cancel_query(tokio_postgres::NoTls)).await;
+                }
                 let _ = bounded(tgt.batch_execute("ROLLBACK")).await;
                 recorded = matches!(bounded(history::insert(&tgt, &record)).await, Some(Ok(_)));
             }
@@ -320,6 +332,8 @@ struct Committed {
     out: SyncReport,
     catalog: Catalog,
     source_rows: Vec<(QName, u64)>,
+    /// `--keep-archive`, finished after the commit, outside the deadline.
+    archive: Option<KeptArchive>,
 }
 
 /// Verifies a committed sync (the source still in the sync's snapshot) and
@@ -337,7 +351,13 @@ async fn finish_committed(
         mut out,
         catalog,
         source_rows,
+        archive,
     } = c;
+    if let Some(a) = archive {
+        if let Err(e) = a.finish().await {
+            tracing::warn!(error = %e, "the sync committed but the archive copy could not be written");
+        }
+    }
     let id = out.history_id;
     if opts.verify != VerifyMode::None {
         phase.set("verifying (after commit)");
@@ -505,7 +525,7 @@ async fn sync_locked(
     for k in &kept {
         tracing::info!(table = %k.name, "excluded table kept as it is on the target");
     }
-    let mut archive = match &opts.keep_archive {
+    let archive = match &opts.keep_archive {
         Some(path) => Some(KeptArchive::start(path, &catalog)?),
         None => None,
     };
@@ -546,16 +566,12 @@ async fn sync_locked(
     tgt.batch_execute("COMMIT")
         .await
         .map_err(|e| Error::source_stmt("committing the sync on the target", &e))?;
-    if let Some(a) = archive.take() {
-        if let Err(e) = a.finish().await {
-            tracing::warn!(error = %e, "the sync committed but the archive copy could not be written");
-        }
-    }
     report(&opts.progress, Progress::Finished);
     Ok(Committed {
         out,
         catalog,
         source_rows,
+        archive,
     })
 }
 

@@ -23,6 +23,16 @@ use crate::error::Error;
 /// `default_transaction_read_only = on` applies to other sessions only).
 pub(crate) async fn connect_writer(spec: &ConnSpec) -> Result<Client, Error> {
     let client = connect(spec, "target").await?;
+    crate::watch::setup(
+        "target",
+        "preparing the session",
+        prepare_writer(&client, spec),
+    )
+    .await?;
+    Ok(client)
+}
+
+async fn prepare_writer(client: &Client, spec: &ConnSpec) -> Result<(), Error> {
     let in_recovery: bool = client
         .query_one("SELECT pg_catalog.pg_is_in_recovery()", &[])
         .await
@@ -37,7 +47,7 @@ pub(crate) async fn connect_writer(spec: &ConnSpec) -> Result<Client, Error> {
         .batch_execute("SET default_transaction_read_only = off")
         .await
         .map_err(|e| Error::source_stmt("target: making the session read-write", &e))?;
-    Ok(client)
+    Ok(())
 }
 
 /// What the connecting role may do on the target.
@@ -58,7 +68,9 @@ impl Rights {
     pub(crate) async fn read(client: &Client) -> Result<Rights, Error> {
         let rows = client
             .query(
-                "SELECT r.rolname::text, pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER'), \
+                // Giving an object to a role needs SET on it from 16 on (membership before).
+                "SELECT r.rolname::text, pg_catalog.pg_has_role(current_user, r.oid, \
+                   CASE WHEN pg_catalog.current_setting('server_version_num')::int4 >= 160000 THEN 'SET' ELSE 'MEMBER' END), \
                  r.rolname = current_user, r.rolsuper FROM pg_catalog.pg_roles r",
                 &[],
             )
@@ -245,8 +257,8 @@ impl Rights {
             .query(
                 "SELECT a.pid, COALESCE(a.usename::text, '?'), \
                    (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = a.usesysid) IS TRUE AS su, \
-                   a.usesysid IS NOT NULL AND pg_catalog.pg_has_role(current_user, a.usesysid, 'MEMBER') AS member, \
-                   pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS signal \
+                   a.usesysid IS NOT NULL AND pg_catalog.pg_has_role(current_user, a.usesysid, 'USAGE') AS member, \
+                   pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS signal \
                  FROM pg_catalog.pg_stat_activity a \
                  WHERE a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid() \
                    AND (a.backend_type = 'client backend' OR (a.backend_type IS NULL AND a.usesysid IS NOT NULL)) \

@@ -122,14 +122,18 @@ pub(crate) async fn fingerprint(
     } else {
         ("BEGIN READ WRITE", "ROLLBACK")
     };
-    client
+    client.batch_execute(open).await.map_err(fail)?;
+    // The lift takes an exclusive lock for a moment: never wait long for it.
+    let lifted = client
         .batch_execute(&format!(
-            "{open}; ALTER TABLE {} NO FORCE ROW LEVEL SECURITY",
+            "SET LOCAL lock_timeout = '5s'; ALTER TABLE {} NO FORCE ROW LEVEL SECURITY",
             table.sql()
         ))
-        .await
-        .map_err(fail)?;
-    let row = client.query_one(&sql, &[]).await;
+        .await;
+    let row = match lifted {
+        Ok(()) => client.query_one(&sql, &[]).await,
+        Err(e) => Err(e),
+    };
     client.batch_execute(close).await.map_err(fail)?;
     Ok(row.map_err(fail)?.get(0))
 }
@@ -157,7 +161,7 @@ impl ForcedRls {
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relrowsecurity AND c.relforcerowsecurity \
                    AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) \
-                   AND pg_catalog.pg_has_role(current_user, c.relowner, 'MEMBER')",
+                   AND pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')",
                 &[],
             )
             .await

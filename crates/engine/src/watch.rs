@@ -158,11 +158,14 @@ impl Peer {
         phase: &Phase,
     ) -> Result<Peer, Error> {
         let client = connect(spec, side).await?;
-        let probe_pid: i32 = client
-            .query_one("SELECT pg_catalog.pg_backend_pid()", &[])
-            .await
-            .map_err(|e| Error::source_stmt(format!("{side}: starting the liveness watch"), &e))?
-            .get(0);
+        let probe_pid: i32 = setup(side, "starting the liveness watch", async {
+            client
+                .query_one("SELECT pg_catalog.pg_backend_pid()", &[])
+                .await
+                .map_err(|e| Error::source_stmt(format!("{side}: starting the liveness watch"), &e))
+        })
+        .await?
+        .get(0);
         let (lost_tx, lost) = watch::channel(None);
         let (backends, backends_rx) = watch::channel(Vec::new());
         let spec = spec.clone();
@@ -207,9 +210,11 @@ impl Peer {
     /// Watches the backend of `client` too: when it disappears from the
     /// server while its connection still looks open, the watch trips.
     pub(crate) async fn watch_backend(&self, client: &Client) {
-        if let Ok(row) = client
-            .query_one("SELECT pg_catalog.pg_backend_pid()", &[])
-            .await
+        if let Ok(Ok(row)) = tokio::time::timeout(
+            PROBE_TIMEOUT,
+            client.query_one("SELECT pg_catalog.pg_backend_pid()", &[]),
+        )
+        .await
         {
             let pid: i32 = row.get(0);
             self.backends.send_modify(|v| v.push(pid));
@@ -271,8 +276,8 @@ async fn probe(
 }
 
 /// A connection pgferry has been blocked on for [`STALL`] while its server
-/// process says it waits for the client (or waits on nothing a wait event
-/// would show: no lock, no I/O), seen on two probes in a row: the
+/// process says it waits for the client (or, for data pgferry sends, waits on
+/// nothing a wait event would show: no lock, no I/O), seen on two probes in a row: the
 /// connection went silent (a frozen network path or server process).
 async fn silent(
     c: &Client,
@@ -307,9 +312,11 @@ async fn silent(
         state.starts_with("idle")
             || event == "ClientRead"
             || event == "ClientWrite"
-            // A process that moves no data for that long and waits on
+            // A COPY FROM that takes no data for that long and waits on
             // nothing (no lock, no I/O) is not running: a stopped process.
-            || (state == "active" && event.is_empty())
+            // (Not for a COPY TO: a scan over dead rows sends nothing for a
+            // while and shows no wait event either.)
+            || (long(send) && state == "active" && event.is_empty())
     });
     if !waits_for_client {
         *suspicious = 0;
@@ -426,5 +433,22 @@ pub(crate) fn lost_side(e: &Error) -> Option<&'static str> {
     match e {
         Error::PeerLost { side, .. } => Some(side),
         _ => None,
+    }
+}
+
+/// Bounds a set-up step done before the watches run (identifying the
+/// servers, checking for a standby): a silent peer fails it after 30 s.
+pub(crate) async fn setup<T>(
+    side: &'static str,
+    what: &str,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(Duration::from_secs(30), fut).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::PeerLost {
+            side,
+            phase: what.to_string(),
+            message: "no answer within 30 s".into(),
+        }),
     }
 }
