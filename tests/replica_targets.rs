@@ -193,6 +193,23 @@ fn restore_clean_keeps_replica_owned_views() {
         archive,
     ]);
     assert_eq!(objects, replica_objects(&dst));
+    // A parallel restore is not one transaction: it refuses rather than lose them.
+    let out = pgferry(&[
+        "restore",
+        "-j",
+        "2",
+        "--clean",
+        "--target",
+        &dst.conn_string(),
+        archive,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("reports.customer_names"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(objects, replica_objects(&dst));
 }
 
 #[test]

@@ -73,6 +73,24 @@ pub(crate) async fn restore_parallel(
         .await
         .map_err(|e| Error::source_stmt("starting the restore", &e))?;
     if opts.clean {
+        // Not one transaction: target-owned objects over what --clean drops
+        // could not be carried over safely; refuse instead of losing them.
+        let clean = clean_statements(objects);
+        let dropped: Vec<String> = objects
+            .iter()
+            .filter(|o| matches!(o.kind, Kind::Schema))
+            .map(|o| o.name.clone())
+            .collect();
+        let carried =
+            crate::dependents::find(&client, &dropped, &[], &clean, objects, &rights).await?;
+        if !carried.names().is_empty() {
+            return Err(Error::Dependents(format!(
+                "restore -j --clean would drop objects the target owns that depend on replaced ones, and a \
+                 parallel restore cannot carry them over; nothing was changed on the target (restore without -j \
+                 carries them in its one transaction): {}",
+                carried.names().join("; ")
+            )));
+        }
         for s in clean_statements(objects) {
             client
                 .batch_execute(&s)

@@ -322,7 +322,15 @@ pub async fn restore(
         })??;
     let objects = select_objects(&archive.catalog, opts)?;
     if opts.jobs > 1 {
-        return crate::parallel_restore::restore_parallel(target, archive, &objects, opts).await;
+        let phase = Phase::new("restoring with several connections");
+        let peer = Peer::start(target, "target", &phase).await?;
+        return watched(
+            &[&peer],
+            &[],
+            &phase,
+            crate::parallel_restore::restore_parallel(target, archive, &objects, opts),
+        )
+        .await;
     }
     let client = connect_writer(target).await?;
     let phase = Phase::new("preparing the target");
