@@ -300,13 +300,10 @@ fn assert_same_apart_from_owners(src: &TestDb, dst: &TestDb) {
     let (a, b) = (schema(src), schema(dst));
     assert!(a == b, "schemas differ:\n{}", first_difference(&a, &b));
     assert_eq!(user_contents(src), user_contents(dst));
-    let seqs = |db: &TestDb| {
-        sequences(db)
-            .into_iter()
-            .filter(|r| !r[0].as_deref().unwrap_or("").starts_with("pgferry."))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(seqs(src), seqs(dst));
+    assert_eq!(
+        without_pgferry(sequences(src)),
+        without_pgferry(sequences(dst))
+    );
 }
 
 #[test]

@@ -111,8 +111,8 @@ pub fn assert_replica_equals(src: &TestDb, replica: &TestDb) {
         "table contents differ"
     );
     assert_eq!(
-        strip(sequences(src)),
-        strip(sequences(replica)),
+        without_pgferry(sequences(src)),
+        without_pgferry(sequences(replica)),
         "sequences differ"
     );
     assert_eq!(
@@ -122,7 +122,8 @@ pub fn assert_replica_equals(src: &TestDb, replica: &TestDb) {
     );
 }
 
-fn strip(rows: Vec<Vec<Option<String>>>) -> Vec<Vec<Option<String>>> {
+/// `rows` without those of pgferry's own objects (first column `pgferry.…`).
+pub fn without_pgferry(rows: Vec<Vec<Option<String>>>) -> Vec<Vec<Option<String>>> {
     rows.into_iter()
         .filter(|r| !r[0].as_deref().unwrap_or("").starts_with("pgferry."))
         .collect()
@@ -130,7 +131,7 @@ fn strip(rows: Vec<Vec<Option<String>>>) -> Vec<Vec<Option<String>>> {
 
 /// [`table_contents`] without pgferry's own tables.
 pub fn user_contents(db: &TestDb) -> Vec<Vec<Option<String>>> {
-    strip(table_contents(db))
+    without_pgferry(table_contents(db))
 }
 
 /// The first differing lines of two texts.

@@ -60,6 +60,20 @@ UNION ALL SELECT 'publication:' || r.oid FROM pg_catalog.pg_publication_rel r \
 UNION ALL SELECT 'operator:' || o.oid FROM pg_catalog.pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM schemas) \
 UNION ALL SELECT 'event trigger:' || e.oid FROM pg_catalog.pg_event_trigger e";
 
+/// `ALTER PUBLICATION … ADD TABLE` for a membership (before PostgreSQL 15).
+const PUBLICATION_MEMBER: &str = "SELECT 'ALTER PUBLICATION ' || pg_catalog.quote_ident(p.pubname) \
+     || ' ADD TABLE ' || r.prrelid::regclass::text, false, NULL::text, NULL::text, r.prrelid \
+     FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid WHERE r.oid = $1";
+
+/// The same from PostgreSQL 15, with the column list and row filter.
+const PUBLICATION_MEMBER_15: &str = "SELECT 'ALTER PUBLICATION ' || pg_catalog.quote_ident(p.pubname) \
+     || ' ADD TABLE ' || r.prrelid::regclass::text \
+     || COALESCE(' (' || (SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) \
+        FROM pg_catalog.pg_attribute a WHERE a.attrelid = r.prrelid AND a.attnum = ANY(r.prattrs)) || ')', '') \
+     || COALESCE(' WHERE (' || pg_catalog.pg_get_expr(r.prqual, r.prrelid) || ')', ''), \
+     false, NULL::text, NULL::text, r.prrelid \
+     FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid WHERE r.oid = $1";
+
 /// Objects recreated after a run, in the order they are created.
 #[derive(Debug, Default)]
 pub(crate) struct Carried {
@@ -242,19 +256,10 @@ pub(crate) async fn find(
         .map(|(_, o, _)| *o)
         .collect();
     let mut refused = Vec::new();
-    let version_num: i32 = client
-        .query_one(
-            "SELECT pg_catalog.current_setting('server_version_num')::int4",
-            &[],
-        )
-        .await
-        .map_err(|e| fail("server version", e))?
-        .get(0);
     let read = Reader {
         client,
         rights,
         relations_gone: &relations_gone,
-        version_num,
     };
     let mut functions = Vec::new();
     let mut relations = Vec::new();
@@ -295,9 +300,8 @@ pub(crate) async fn find(
             )),
             "event trigger" => {
                 let name: String = read
-                    .one("SELECT e.evtname::text FROM pg_catalog.pg_event_trigger e WHERE e.oid = $1", *oid)
-                    .await?
-                    .get(0);
+                    .value("SELECT e.evtname::text FROM pg_catalog.pg_event_trigger e WHERE e.oid = $1", *oid)
+                    .await?;
                 // The source's event triggers are created again by the run.
                 let from_source = new_objects
                     .iter()
@@ -313,13 +317,12 @@ pub(crate) async fn find(
                 // target has and the source does not (a source publication
                 // is created again with its own tables).
                 let name: String = read
-                    .one(
+                    .value(
                         "SELECT p.pubname::text FROM pg_catalog.pg_publication_rel r \
                          JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid WHERE r.oid = $1",
                         *oid,
                     )
-                    .await?
-                    .get(0);
+                    .await?;
                 let from_source = new_objects
                     .iter()
                     .any(|o| matches!(o.kind, Kind::Publication { .. }) && o.name == name);
@@ -510,7 +513,6 @@ struct Reader<'a> {
     client: &'a Client,
     rights: &'a Rights,
     relations_gone: &'a HashSet<u32>,
-    version_num: i32,
 }
 
 impl Reader<'_> {
@@ -537,35 +539,41 @@ impl Reader<'_> {
             .unwrap_or_else(|| format!("{catalog} {oid}")))
     }
 
+    /// The one value `sql` returns for `oid`.
+    async fn value<T: for<'r> tokio_postgres::types::FromSql<'r>>(
+        &self,
+        sql: &str,
+        oid: u32,
+    ) -> Result<T, Error> {
+        self.one(sql, oid)
+            .await?
+            .try_get(0)
+            .map_err(|e| Error::Usage(format!("target: reading a dependent object: {e}")))
+    }
+
     async fn backs_constraint(&self, index: u32) -> Result<bool, Error> {
-        let r = self
-            .one(
-                "SELECT EXISTS (SELECT FROM pg_catalog.pg_constraint o JOIN pg_catalog.pg_index i ON i.indexrelid = o.conindid \
-                 WHERE o.conindid = $1 AND o.conrelid = i.indrelid AND o.contype IN ('p', 'u', 'x'))",
-                index,
-            )
-            .await?;
-        Ok(r.get(0))
+        self.value(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_constraint o JOIN pg_catalog.pg_index i ON i.indexrelid = o.conindid \
+             WHERE o.conindid = $1 AND o.conrelid = i.indrelid AND o.contype IN ('p', 'u', 'x'))",
+            index,
+        )
+        .await
     }
 
     async fn is_aggregate(&self, oid: u32) -> Result<bool, Error> {
-        let r = self
-            .one(
-                "SELECT p.prokind = 'a' FROM pg_catalog.pg_proc p WHERE p.oid = $1",
-                oid,
-            )
-            .await?;
-        Ok(r.get(0))
+        self.value(
+            "SELECT p.prokind = 'a' FROM pg_catalog.pg_proc p WHERE p.oid = $1",
+            oid,
+        )
+        .await
     }
 
     async fn relkind(&self, oid: u32) -> Result<String, Error> {
-        let r = self
-            .one(
-                "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = $1",
-                oid,
-            )
-            .await?;
-        Ok(r.get(0))
+        self.value(
+            "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = $1",
+            oid,
+        )
+        .await
     }
 
     /// `ALTER … OWNER TO` when the object's owner is not the connecting
@@ -779,19 +787,12 @@ impl Reader<'_> {
                  WHERE d.oid = $1",
                 "pg_attrdef",
             ),
-            "publication" if self.version_num >= 150000 => (
-                "SELECT 'ALTER PUBLICATION ' || pg_catalog.quote_ident(p.pubname) || ' ADD TABLE ' || r.prrelid::regclass::text \
-                 || COALESCE(' (' || (SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) \
-                    FROM pg_catalog.pg_attribute a WHERE a.attrelid = r.prrelid AND a.attnum = ANY(r.prattrs)) || ')', '') \
-                 || COALESCE(' WHERE (' || pg_catalog.pg_get_expr(r.prqual, r.prrelid) || ')', ''), \
-                 false, NULL::text, NULL::text, r.prrelid \
-                 FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid WHERE r.oid = $1",
-                "pg_publication_rel",
-            ),
             "publication" => (
-                "SELECT 'ALTER PUBLICATION ' || pg_catalog.quote_ident(p.pubname) || ' ADD TABLE ' || r.prrelid::regclass::text, \
-                 false, NULL::text, NULL::text, r.prrelid \
-                 FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid WHERE r.oid = $1",
+                if self.rights.version_num >= 150000 {
+                    PUBLICATION_MEMBER_15
+                } else {
+                    PUBLICATION_MEMBER
+                },
                 "pg_publication_rel",
             ),
             _ => (

@@ -61,18 +61,32 @@ pub(crate) struct Rights {
     pub roles: HashSet<String>,
     /// The roles it is a member of (itself included): ownership can go to these.
     pub member_of: HashSet<String>,
+    /// The target's `server_version_num`.
+    pub version_num: i32,
 }
 
 impl Rights {
     /// Reads the connecting role's rights.
     pub(crate) async fn read(client: &Client) -> Result<Rights, Error> {
+        let version_num: i32 = client
+            .query_one(
+                "SELECT pg_catalog.current_setting('server_version_num')::int4",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::source_stmt("target: reading the server version", &e))?
+            .get(0);
+        // Giving an object to a role needs SET on it from 16 on (membership before).
+        let may_own = if version_num >= 160000 {
+            "SET"
+        } else {
+            "MEMBER"
+        };
         let rows = client
             .query(
-                // Giving an object to a role needs SET on it from 16 on (membership before).
-                "SELECT r.rolname::text, pg_catalog.pg_has_role(current_user, r.oid, \
-                   CASE WHEN pg_catalog.current_setting('server_version_num')::int4 >= 160000 THEN 'SET' ELSE 'MEMBER' END), \
+                "SELECT r.rolname::text, pg_catalog.pg_has_role(current_user, r.oid, $1), \
                  r.rolname = current_user, r.rolsuper FROM pg_catalog.pg_roles r",
-                &[],
+                &[&may_own],
             )
             .await
             .map_err(|e| Error::source_stmt("target: listing roles", &e))?;
@@ -81,6 +95,7 @@ impl Rights {
             superuser: false,
             roles: HashSet::new(),
             member_of: HashSet::new(),
+            version_num,
         };
         for r in rows {
             let decode =
