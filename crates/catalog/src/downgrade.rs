@@ -434,6 +434,7 @@ mod tests {
             is_local: true,
             comment: None,
             acl: None,
+            fdw_options: vec![],
         }
     }
 
@@ -458,6 +459,8 @@ mod tests {
                 reloptions: vec![],
                 access_method: None,
                 replica_identity: None,
+                of_type: None,
+                foreign: None,
             })),
         )
     }
@@ -510,6 +513,7 @@ mod tests {
                     on_partitioned: false,
                     replica_identity: false,
                     clustered: false,
+                    index_comment: None,
                 },
             )
         };

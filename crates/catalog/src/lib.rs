@@ -23,6 +23,7 @@
 //! ```
 mod downgrade;
 mod error;
+mod loops;
 mod model;
 mod order;
 mod quote;

@@ -134,6 +134,9 @@ pub struct Identity {
     /// Privileges on the identity sequence.
     #[serde(default)]
     pub acl: Acl,
+    /// The sequence is unlogged (PostgreSQL 15+).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unlogged: bool,
 }
 
 /// One table column.
@@ -176,6 +179,9 @@ pub struct Column {
     pub comment: Option<String>,
     /// Column privileges.
     pub acl: Acl,
+    /// A foreign table column's `OPTIONS (...)` items.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fdw_options: Vec<String>,
 }
 
 /// How a table's data is copied.
@@ -220,6 +226,21 @@ pub struct TableDef {
     pub access_method: Option<String>,
     /// `f`ull or `n`othing replica identity (index identity is on the index).
     pub replica_identity: Option<char>,
+    /// A typed table (`CREATE TABLE ... OF type`): the type, qualified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of_type: Option<String>,
+    /// A foreign table: its server and options (no data is copied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign: Option<ForeignTable>,
+}
+
+/// What makes a table a foreign table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForeignTable {
+    /// The foreign server.
+    pub server: String,
+    /// `OPTIONS (...)` items.
+    pub options: Vec<String>,
 }
 
 /// Constraint kinds rendered as their own post-data object.
@@ -264,6 +285,37 @@ pub struct LargeObject {
 /// `COPY` of every large object's OID and contents (`lo_get`: at most 1 GB each).
 pub const LARGE_OBJECTS_COPY_OUT: &str = "COPY (SELECT m.oid, pg_catalog.lo_get(m.oid) \
      FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid) TO STDOUT (FORMAT binary)";
+
+/// A part of an object split off to break a dependency loop ([`Kind::Separated`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Part {
+    /// A table's CHECK constraint (`ALTER TABLE ... ADD CONSTRAINT`).
+    Check(InlineCheck),
+    /// A column default (`ALTER TABLE ONLY ... ALTER COLUMN ... SET DEFAULT`).
+    Default {
+        /// Column.
+        column: String,
+        /// Expression.
+        expr: String,
+    },
+    /// A domain's CHECK constraint (`ALTER DOMAIN ... ADD CONSTRAINT`).
+    DomainCheck {
+        /// Constraint name.
+        name: String,
+        /// `CHECK (...)`.
+        def: String,
+    },
+    /// A view's real query (`CREATE OR REPLACE VIEW`); the view itself was
+    /// created over typed NULLs of its columns first.
+    ViewQuery {
+        /// Query.
+        query: String,
+        /// Options other than check_option.
+        options: Vec<String>,
+        /// `LOCAL` / `CASCADED`.
+        check_option: Option<String>,
+    },
+}
 
 /// Kind-specific definitions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -367,6 +419,14 @@ pub enum Kind {
         column_defaults: Vec<(String, String)>,
         /// Column comments.
         column_comments: Vec<(String, String)>,
+        /// Columns as (name, type, collation), for the placeholder a view in
+        /// a dependency loop is first created as.
+        #[serde(default)]
+        columns: Vec<(String, String, Option<String>)>,
+        /// The query is created separately ([`Part::ViewQuery`]); the view
+        /// starts as typed NULLs of its columns.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        placeholder: bool,
     },
     /// A materialized view (created empty; see [`Kind::MatViewRefresh`]).
     MatView {
@@ -376,6 +436,9 @@ pub enum Kind {
         options: Vec<String>,
         /// Column comments.
         column_comments: Vec<(String, String)>,
+        /// Non-heap table access method.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        access_method: Option<String>,
     },
     /// A text search dictionary.
     TsDictionary {
@@ -433,6 +496,9 @@ pub enum Kind {
         replica_identity: bool,
         /// Index is clustered.
         clustered: bool,
+        /// Comment on the constraint's index.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index_comment: Option<String>,
     },
     /// An index.
     Index {
@@ -461,6 +527,14 @@ pub enum Kind {
         /// `pg_get_triggerdef`.
         def: String,
         /// `O`, `D`, `R` or `A` (tgenabled).
+        enabled: char,
+    },
+    /// The enable state of a trigger a partition got from its parent's,
+    /// where it differs from the parent's.
+    TriggerState {
+        /// The partition.
+        table: QName,
+        /// `O`, `D`, `R` or `A`.
         enabled: char,
     },
     /// A rule.
@@ -544,6 +618,157 @@ pub enum Kind {
         /// `O`, `D`, `R` or `A`.
         enabled: char,
     },
+    /// A base type (`CREATE TYPE name (INPUT = ..., OUTPUT = ...)`), created
+    /// after its shell ([`Kind::ShellType`]) and its I/O functions.
+    BaseType {
+        /// `INPUT = ...`, `OUTPUT = ...`, `INTERNALLENGTH = ...`, ...
+        options: Vec<String>,
+    },
+    /// `CREATE TYPE name`: the shell a base type's I/O functions are
+    /// declared over (or a shell type nothing ever completed).
+    ShellType,
+    /// `CREATE ACCESS METHOD name TYPE INDEX|TABLE HANDLER f`.
+    AccessMethod {
+        /// `INDEX` or `TABLE`.
+        am_type: String,
+        /// Handler function, qualified.
+        handler: String,
+    },
+    /// `CREATE OPERATOR FAMILY`, with the members that belong to the family
+    /// but to none of its classes (`ALTER OPERATOR FAMILY ... ADD`).
+    OperatorFamily {
+        /// Access method.
+        method: String,
+        /// `OPERATOR n op(type, type)` / `FUNCTION n (type, type) f(args)` items.
+        members: Vec<String>,
+    },
+    /// `CREATE OPERATOR CLASS`.
+    OperatorClass {
+        /// Access method.
+        method: String,
+        /// Indexed data type.
+        for_type: String,
+        /// DEFAULT for its type.
+        default: bool,
+        /// The family, qualified, when its name differs from the class's.
+        family: Option<String>,
+        /// `OPERATOR ...`, `FUNCTION ...` and `STORAGE ...` items.
+        items: Vec<String>,
+    },
+    /// `CREATE [DEFAULT] CONVERSION name FOR 'from' TO 'to' FROM function`.
+    Conversion {
+        /// Source encoding.
+        from: String,
+        /// Destination encoding.
+        to: String,
+        /// Conversion function, qualified.
+        function: String,
+        /// DEFAULT.
+        default: bool,
+    },
+    /// A procedural language not created by an extension.
+    Language {
+        /// TRUSTED.
+        trusted: bool,
+        /// Call handler, qualified (`None`: an internal language).
+        handler: Option<String>,
+        /// INLINE handler.
+        inline: Option<String>,
+        /// VALIDATOR.
+        validator: Option<String>,
+    },
+    /// `CREATE TRANSFORM FOR type LANGUAGE lang (...)`.
+    Transform {
+        /// The type.
+        type_sql: String,
+        /// The language.
+        language: String,
+        /// FROM SQL function, as `f(args)`.
+        from_sql: Option<String>,
+        /// TO SQL function, as `f(args)`.
+        to_sql: Option<String>,
+    },
+    /// A text search parser: `START = ...`, `GETTOKEN = ...`, ...
+    TsParser {
+        /// Options.
+        options: Vec<String>,
+    },
+    /// A text search template: `INIT = ...`, `LEXIZE = ...`.
+    TsTemplate {
+        /// Options.
+        options: Vec<String>,
+    },
+    /// `CREATE FOREIGN DATA WRAPPER`.
+    ForeignDataWrapper {
+        /// HANDLER function.
+        handler: Option<String>,
+        /// VALIDATOR function.
+        validator: Option<String>,
+        /// `OPTIONS (...)` items, quoted (`key 'value'`).
+        options: Vec<String>,
+    },
+    /// `CREATE SERVER`.
+    ForeignServer {
+        /// The foreign data wrapper.
+        wrapper: String,
+        /// TYPE.
+        server_type: Option<String>,
+        /// VERSION.
+        version: Option<String>,
+        /// `OPTIONS (...)` items.
+        options: Vec<String>,
+    },
+    /// `CREATE USER MAPPING FOR role SERVER server`.
+    UserMapping {
+        /// The role (`None`: PUBLIC).
+        user: Option<String>,
+        /// The server.
+        server: String,
+        /// `OPTIONS (...)` items (a `password` only when asked for).
+        options: Vec<String>,
+    },
+    /// A logical replication subscription, created disconnected and disabled
+    /// (`connect = false`), as pg_dump does.
+    Subscription {
+        /// CONNECTION string.
+        conninfo: String,
+        /// Publications subscribed to.
+        publications: Vec<String>,
+        /// `slot_name = ...`, `binary = true`, ... (WITH options).
+        options: Vec<String>,
+    },
+    /// Properties of the database itself: settings, per-role settings (its
+    /// comment and ACL are the object's). Applied to the target database.
+    Database {
+        /// `ALTER DATABASE ... SET` items (`name = value`, value quoted).
+        settings: Vec<String>,
+        /// `ALTER ROLE r IN DATABASE ... SET`: (role, items).
+        role_settings: Vec<(String, Vec<String>)>,
+    },
+    /// A part of another object created on its own to break a dependency
+    /// loop (pg_dump does the same): a CHECK constraint or a column default
+    /// calling a function over the table's row type, a domain constraint
+    /// calling a function over the domain, a view's query reading a function
+    /// that returns the view's row type.
+    Separated {
+        /// The object it belongs to.
+        owner: QName,
+        /// What it is.
+        part: Part,
+    },
+    /// Privileges on a built-in object (in `pg_catalog` or
+    /// `information_schema`) changed from what initdb gave it
+    /// (`pg_init_privs`), as pg_dump dumps them.
+    SystemAcl {
+        /// `TABLE pg_catalog.pg_authid`, `FUNCTION pg_catalog.f(int4)`, ...
+        target: String,
+        /// A column of the table.
+        column: Option<String>,
+        /// Privileges granted since initdb.
+        grants: Vec<Grant>,
+        /// Privileges initdb gave that were revoked.
+        revokes: Vec<Grant>,
+    },
     /// `ALTER DEFAULT PRIVILEGES`: applied last so restored objects keep their own ACLs.
     DefaultAcl {
         /// Role whose future objects are affected.
@@ -590,6 +815,7 @@ impl Kind {
             Kind::IndexAttach { .. } => "INDEX ATTACH",
             Kind::Trigger { .. } => "TRIGGER",
             Kind::Rule { .. } => "RULE",
+            Kind::TriggerState { .. } => "TRIGGER STATE",
             Kind::RowSecurity { .. } => "ROW SECURITY",
             Kind::Policy { .. } => "POLICY",
             Kind::Statistics { .. } => "STATISTICS",
@@ -599,6 +825,38 @@ impl Kind {
             Kind::LargeObjects { .. } => "LARGE OBJECTS",
             Kind::Publication { .. } => "PUBLICATION",
             Kind::EventTrigger { .. } => "EVENT TRIGGER",
+            Kind::BaseType { .. } => "TYPE (base)",
+            Kind::ShellType => "SHELL TYPE",
+            Kind::AccessMethod { .. } => "ACCESS METHOD",
+            Kind::OperatorFamily { .. } => "OPERATOR FAMILY",
+            Kind::OperatorClass { .. } => "OPERATOR CLASS",
+            Kind::Conversion { .. } => "CONVERSION",
+            Kind::Language { .. } => "PROCEDURAL LANGUAGE",
+            Kind::Transform { .. } => "TRANSFORM",
+            Kind::TsParser { .. } => "TEXT SEARCH PARSER",
+            Kind::TsTemplate { .. } => "TEXT SEARCH TEMPLATE",
+            Kind::ForeignDataWrapper { .. } => "FOREIGN DATA WRAPPER",
+            Kind::ForeignServer { .. } => "SERVER",
+            Kind::UserMapping { .. } => "USER MAPPING",
+            Kind::Subscription { .. } => "SUBSCRIPTION",
+            Kind::Database { .. } => "DATABASE PROPERTIES",
+            Kind::SystemAcl { .. } => "ACL",
+            Kind::Separated {
+                part: Part::Check(_),
+                ..
+            } => "CHECK CONSTRAINT",
+            Kind::Separated {
+                part: Part::Default { .. },
+                ..
+            } => "DEFAULT",
+            Kind::Separated {
+                part: Part::DomainCheck { .. },
+                ..
+            } => "DOMAIN CONSTRAINT",
+            Kind::Separated {
+                part: Part::ViewQuery { .. },
+                ..
+            } => "VIEW QUERY",
         }
     }
 
@@ -612,6 +870,7 @@ impl Kind {
             | Kind::Index { .. }
             | Kind::IndexAttach { .. }
             | Kind::Trigger { .. }
+            | Kind::TriggerState { .. }
             | Kind::Rule { .. }
             | Kind::RowSecurity { .. }
             | Kind::Policy { .. }
@@ -619,6 +878,8 @@ impl Kind {
             | Kind::MatViewRefresh { .. }
             | Kind::DefaultAcl { .. }
             | Kind::Publication { .. }
+            | Kind::Subscription { .. }
+            | Kind::SystemAcl { .. }
             | Kind::EventTrigger { .. } => Section::PostData,
             _ => Section::PreData,
         }
@@ -657,6 +918,7 @@ impl Kind {
             Kind::IndexAttach { .. } => 32,
             Kind::Trigger { .. } => 35,
             Kind::Rule { .. } => 36,
+            Kind::TriggerState { .. } => 35,
             Kind::RowSecurity { .. } => 37,
             Kind::Policy { .. } => 38,
             Kind::Statistics { .. } => 39,
@@ -665,7 +927,23 @@ impl Kind {
             Kind::Cast { .. } => 8,
             Kind::LargeObjects { .. } => 22,
             Kind::Publication { .. } => 42,
-            Kind::EventTrigger { .. } => 43,
+            Kind::EventTrigger { .. } => 44,
+            Kind::Subscription { .. } => 43,
+            Kind::Language { .. } => 2,
+            Kind::AccessMethod { .. } => 2,
+            Kind::ForeignDataWrapper { .. } => 2,
+            Kind::ForeignServer { .. } => 3,
+            Kind::UserMapping { .. } => 4,
+            Kind::ShellType => 3,
+            Kind::BaseType { .. } => 5,
+            Kind::Transform { .. } => 8,
+            Kind::Conversion { .. } => 8,
+            Kind::OperatorFamily { .. } => 7,
+            Kind::OperatorClass { .. } => 7,
+            Kind::TsParser { .. } | Kind::TsTemplate { .. } => 8,
+            Kind::Database { .. } => 1,
+            Kind::SystemAcl { .. } => 41,
+            Kind::Separated { .. } => 12,
         }
     }
 }
@@ -699,6 +977,7 @@ impl Object {
             | Kind::Constraint { table, .. }
             | Kind::Index { table, .. }
             | Kind::Trigger { table, .. }
+            | Kind::TriggerState { table, .. }
             | Kind::Rule { table, .. }
             | Kind::RowSecurity { table, .. }
             | Kind::Policy { table, .. } => Some(table),

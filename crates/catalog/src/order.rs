@@ -24,6 +24,98 @@ impl Graph {
             self.needs[from].insert(to);
         }
     }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.needs.len()
+    }
+
+    /// No objects.
+    pub fn is_empty(&self) -> bool {
+        self.needs.is_empty()
+    }
+
+    /// What `from` needs first.
+    pub fn needs(&self, from: usize) -> &BTreeSet<usize> {
+        &self.needs[from]
+    }
+
+    /// Replaces what `from` needs.
+    pub(crate) fn set_needs(&mut self, from: usize, needs: BTreeSet<usize>) {
+        self.needs[from] = needs;
+    }
+
+    /// Adds an object without edges; returns its index.
+    pub(crate) fn push(&mut self) -> usize {
+        self.needs.push(BTreeSet::new());
+        self.needs.len() - 1
+    }
+
+    /// Strongly connected components with more than one object (the
+    /// dependency loops), each sorted, in order of their smallest member.
+    pub fn loops(&self) -> Vec<Vec<usize>> {
+        // Iterative Tarjan.
+        let n = self.needs.len();
+        let mut index = vec![usize::MAX; n];
+        let mut low = vec![0usize; n];
+        let mut on_stack = vec![false; n];
+        let mut stack = Vec::new();
+        let mut next = 0usize;
+        let mut out = Vec::new();
+        let adj: Vec<Vec<usize>> = self
+            .needs
+            .iter()
+            .map(|s| s.iter().copied().collect())
+            .collect();
+        for root in 0..n {
+            if index[root] != usize::MAX {
+                continue;
+            }
+            let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+            index[root] = next;
+            low[root] = next;
+            next += 1;
+            stack.push(root);
+            on_stack[root] = true;
+            while let Some(&mut (v, ref mut k)) = work.last_mut() {
+                if *k < adj[v].len() {
+                    let w = adj[v][*k];
+                    *k += 1;
+                    if index[w] == usize::MAX {
+                        index[w] = next;
+                        low[w] = next;
+                        next += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        work.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                } else {
+                    work.pop();
+                    if let Some(&(u, _)) = work.last() {
+                        low[u] = low[u].min(low[v]);
+                    }
+                    if low[v] == index[v] {
+                        let mut comp = Vec::new();
+                        while let Some(w) = stack.pop() {
+                            on_stack[w] = false;
+                            comp.push(w);
+                            if w == v {
+                                break;
+                            }
+                        }
+                        if comp.len() > 1 {
+                            comp.sort_unstable();
+                            out.push(comp);
+                        }
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
 }
 
 type Key = (u8, String, String, u32);
@@ -115,6 +207,18 @@ mod tests {
             deps: vec![],
             kind,
         }
+    }
+
+    #[test]
+    fn loops_are_found() {
+        let mut g = Graph::new(5);
+        g.add(0, 1);
+        g.add(1, 2);
+        g.add(2, 0);
+        g.add(3, 4);
+        assert_eq!(g.loops(), vec![vec![0, 1, 2]]);
+        g.add(4, 3);
+        assert_eq!(g.loops(), vec![vec![0, 1, 2], vec![3, 4]]);
     }
 
     #[test]

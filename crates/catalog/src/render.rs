@@ -20,6 +20,9 @@ pub struct RenderOptions {
     pub owner_roles: Option<HashSet<String>>,
     /// `server_version_num` of the target (0: same as the source).
     pub target_version: i32,
+    /// Name of the target database, for the database's own properties
+    /// (`None`: the source database's name).
+    pub database: Option<String>,
 }
 
 impl RenderOptions {
@@ -128,6 +131,29 @@ fn designation(o: &Object) -> Option<(&'static str, String)> {
             "POLICY",
             format!("{} ON {}", quote_ident(&o.name), table.sql()),
         ),
+        Kind::BaseType { .. } | Kind::ShellType => ("TYPE", q),
+        Kind::AccessMethod { .. } => ("ACCESS METHOD", quote_ident(&o.name)),
+        Kind::OperatorFamily { method, .. } => (
+            "OPERATOR FAMILY",
+            format!("{q} USING {}", quote_ident(method)),
+        ),
+        Kind::OperatorClass { method, .. } => (
+            "OPERATOR CLASS",
+            format!("{q} USING {}", quote_ident(method)),
+        ),
+        Kind::Conversion { .. } => ("CONVERSION", q),
+        Kind::Language { .. } => ("LANGUAGE", quote_ident(&o.name)),
+        Kind::Transform {
+            type_sql, language, ..
+        } => (
+            "TRANSFORM",
+            format!("FOR {type_sql} LANGUAGE {}", quote_ident(language)),
+        ),
+        Kind::TsParser { .. } => ("TEXT SEARCH PARSER", q),
+        Kind::TsTemplate { .. } => ("TEXT SEARCH TEMPLATE", q),
+        Kind::ForeignDataWrapper { .. } => ("FOREIGN DATA WRAPPER", quote_ident(&o.name)),
+        Kind::ForeignServer { .. } => ("SERVER", quote_ident(&o.name)),
+        Kind::Subscription { .. } => ("SUBSCRIPTION", quote_ident(&o.name)),
         _ => return None,
     })
 }
@@ -145,7 +171,11 @@ fn grant_target(o: &Object) -> Option<String> {
             | Kind::Enum { .. }
             | Kind::Composite { .. }
             | Kind::Range { .. }
-            | Kind::Domain { .. },
+            | Kind::Domain { .. }
+            | Kind::BaseType { .. }
+            | Kind::Language { .. }
+            | Kind::ForeignDataWrapper { .. }
+            | Kind::ForeignServer { .. },
             kw,
         ) => kw,
         _ => return None,
@@ -256,7 +286,11 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             quote_ident(schema)
         )),
         Kind::LargeObjects { items } => {
-            // Run after the data created the objects (see the engine's apply).
+            // Created empty here (OIDs kept); their contents are loaded
+            // right after (see the engine's apply).
+            for lo in items {
+                out.push(format!("SELECT pg_catalog.lo_create('{}')", lo.oid));
+            }
             for lo in items {
                 let target = format!("LARGE OBJECT {}", lo.oid);
                 let owner = lo
@@ -492,24 +526,31 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             check_option,
             column_defaults,
             column_comments,
+            columns,
+            placeholder,
         } => {
-            let options: Vec<&str> = options
-                .iter()
-                .map(String::as_str)
-                // security_invoker (15+) = false is what older servers do.
-                .filter(|o| {
-                    !(opts.older_than(15)
-                        && o.split_once('=').is_some_and(|(k, v)| {
-                            k.trim() == "security_invoker" && !crate::downgrade::reloption_true(v)
-                        }))
-                })
-                .collect();
-            let with = with_clause(&options);
-            let check = check_option
-                .as_ref()
-                .map(|c| format!(" WITH {c} CHECK OPTION"))
-                .unwrap_or_default();
-            out.push(format!("CREATE VIEW {q}{with} AS\n{query}{check}"));
+            if *placeholder {
+                let cols: Vec<String> = columns
+                    .iter()
+                    .map(|(n, t, c)| match c {
+                        Some(c) => format!("NULL::{t} COLLATE {c} AS {}", quote_ident(n)),
+                        None => format!("NULL::{t} AS {}", quote_ident(n)),
+                    })
+                    .collect();
+                out.push(format!(
+                    "CREATE VIEW {q} AS\n SELECT {}",
+                    cols.join(",\n    ")
+                ));
+            } else {
+                out.push(view_statement(
+                    &q,
+                    query,
+                    options,
+                    check_option,
+                    opts,
+                    false,
+                ));
+            }
             for (c, d) in column_defaults {
                 out.push(format!(
                     "ALTER VIEW {q} ALTER COLUMN {} SET DEFAULT {d}",
@@ -524,10 +565,15 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             query,
             options,
             column_comments,
+            access_method,
         } => {
+            let using = access_method
+                .as_ref()
+                .map(|am| format!(" USING {}", quote_ident(am)))
+                .unwrap_or_default();
             let with = with_clause(options);
             out.push(format!(
-                "CREATE MATERIALIZED VIEW {q}{with} AS\n{query}\nWITH NO DATA"
+                "CREATE MATERIALIZED VIEW {q}{using}{with} AS\n{query}\nWITH NO DATA"
             ));
             for (c, text) in column_comments {
                 out.push(column_comment(&q, c, text));
@@ -551,6 +597,234 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                 ));
             }
         }
+        Kind::BaseType { options } => out.push(format!(
+            "CREATE TYPE {q} (\n    {}\n)",
+            options.join(",\n    ")
+        )),
+        Kind::ShellType => out.push(format!("CREATE TYPE {q}")),
+        Kind::AccessMethod { am_type, handler } => out.push(format!(
+            "CREATE ACCESS METHOD {} TYPE {am_type} HANDLER {handler}",
+            quote_ident(&o.name)
+        )),
+        Kind::OperatorFamily { method, members } => {
+            out.push(format!(
+                "CREATE OPERATOR FAMILY {q} USING {}",
+                quote_ident(method)
+            ));
+            if !members.is_empty() {
+                out.push(format!(
+                    "ALTER OPERATOR FAMILY {q} USING {} ADD\n    {}",
+                    quote_ident(method),
+                    members.join(",\n    ")
+                ));
+            }
+        }
+        Kind::OperatorClass {
+            method,
+            for_type,
+            default,
+            family,
+            items,
+        } => {
+            let mut s = format!(
+                "CREATE OPERATOR CLASS {q}{} FOR TYPE {for_type} USING {}",
+                if *default { " DEFAULT" } else { "" },
+                quote_ident(method)
+            );
+            if let Some(f) = family {
+                s.push_str(&format!(" FAMILY {f}"));
+            }
+            // An operator class needs at least one item.
+            let items = if items.is_empty() {
+                vec![format!("STORAGE {for_type}")]
+            } else {
+                items.clone()
+            };
+            s.push_str(&format!(" AS\n    {}", items.join(",\n    ")));
+            out.push(s);
+        }
+        Kind::Conversion {
+            from,
+            to,
+            function,
+            default,
+        } => out.push(format!(
+            "CREATE {}CONVERSION {q} FOR {} TO {} FROM {function}",
+            if *default { "DEFAULT " } else { "" },
+            quote_literal(from),
+            quote_literal(to)
+        )),
+        Kind::Language {
+            trusted,
+            handler,
+            inline,
+            validator,
+        } => {
+            let mut s = format!(
+                "CREATE {}PROCEDURAL LANGUAGE {}",
+                if *trusted { "TRUSTED " } else { "" },
+                quote_ident(&o.name)
+            );
+            if let Some(h) = handler {
+                s.push_str(&format!(" HANDLER {h}"));
+                if let Some(i) = inline {
+                    s.push_str(&format!(" INLINE {i}"));
+                }
+                if let Some(v) = validator {
+                    s.push_str(&format!(" VALIDATOR {v}"));
+                }
+            }
+            out.push(s);
+        }
+        Kind::Transform {
+            type_sql,
+            language,
+            from_sql,
+            to_sql,
+        } => {
+            let mut parts = Vec::new();
+            if let Some(f) = from_sql {
+                parts.push(format!("FROM SQL WITH FUNCTION {f}"));
+            }
+            if let Some(t) = to_sql {
+                parts.push(format!("TO SQL WITH FUNCTION {t}"));
+            }
+            out.push(format!(
+                "CREATE TRANSFORM FOR {type_sql} LANGUAGE {} ({})",
+                quote_ident(language),
+                parts.join(", ")
+            ));
+        }
+        Kind::TsParser { options } => out.push(format!(
+            "CREATE TEXT SEARCH PARSER {q} ({})",
+            options.join(", ")
+        )),
+        Kind::TsTemplate { options } => out.push(format!(
+            "CREATE TEXT SEARCH TEMPLATE {q} ({})",
+            options.join(", ")
+        )),
+        Kind::ForeignDataWrapper {
+            handler,
+            validator,
+            options,
+        } => {
+            let mut s = format!("CREATE FOREIGN DATA WRAPPER {}", quote_ident(&o.name));
+            if let Some(h) = handler {
+                s.push_str(&format!(" HANDLER {h}"));
+            }
+            if let Some(v) = validator {
+                s.push_str(&format!(" VALIDATOR {v}"));
+            }
+            push_options(&mut s, options);
+            out.push(s);
+        }
+        Kind::ForeignServer {
+            wrapper,
+            server_type,
+            version,
+            options,
+        } => {
+            let mut s = format!("CREATE SERVER {}", quote_ident(&o.name));
+            if let Some(t) = server_type {
+                s.push_str(&format!(" TYPE {}", quote_literal(t)));
+            }
+            if let Some(v) = version {
+                s.push_str(&format!(" VERSION {}", quote_literal(v)));
+            }
+            s.push_str(&format!(" FOREIGN DATA WRAPPER {}", quote_ident(wrapper)));
+            push_options(&mut s, options);
+            out.push(s);
+        }
+        Kind::UserMapping {
+            user,
+            server,
+            options,
+        } => {
+            let user_sql = match user {
+                None => "PUBLIC".to_string(),
+                Some(u) if !opts.role_exists(u) => {
+                    tracing::warn!(role = %u, %server, "role does not exist on the target; user mapping skipped");
+                    return out;
+                }
+                Some(u) => quote_ident(u),
+            };
+            let mut s = format!(
+                "CREATE USER MAPPING FOR {user_sql} SERVER {}",
+                quote_ident(server)
+            );
+            push_options(&mut s, options);
+            out.push(s);
+        }
+        Kind::Subscription {
+            conninfo,
+            publications,
+            options,
+        } => out.push(format!(
+            "CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (connect = false{})",
+            quote_ident(&o.name),
+            quote_literal(conninfo),
+            publications
+                .iter()
+                .map(|p| quote_ident(p))
+                .collect::<Vec<_>>()
+                .join(", "),
+            options.iter().map(|o| format!(", {o}")).collect::<String>()
+        )),
+        Kind::Database {
+            settings,
+            role_settings,
+        } => {
+            let db = quote_ident(opts.database.as_deref().unwrap_or(&o.name));
+            for item in settings {
+                out.push(format!("ALTER DATABASE {db} SET {item}"));
+            }
+            for (role, items) in role_settings {
+                if !opts.role_exists(role) {
+                    tracing::warn!(%role, "role does not exist on the target; its database settings are skipped");
+                    continue;
+                }
+                for item in items {
+                    out.push(format!(
+                        "ALTER ROLE {} IN DATABASE {db} SET {item}",
+                        quote_ident(role)
+                    ));
+                }
+            }
+            if let Some(c) = &o.comment {
+                out.push(comment_stmt("DATABASE", &db, c));
+            }
+            if let Some(acl) = &o.acl {
+                let target = format!("DATABASE {db}");
+                out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
+                grant_stmts(&target, None, acl, "CURRENT_USER", None, opts, &mut out);
+            }
+            return out;
+        }
+        Kind::Separated { owner, part } => render_part(owner, part, opts, &mut out),
+        Kind::SystemAcl {
+            target,
+            column,
+            grants,
+            revokes,
+        } => {
+            let privilege = |p: &str| match column {
+                Some(c) => format!("{p}({})", quote_ident(c)),
+                None => p.to_string(),
+            };
+            for g in revokes {
+                let grantee = match &g.grantee {
+                    None => "PUBLIC".to_string(),
+                    Some(r) if !opts.role_exists(r) => continue,
+                    Some(r) => quote_ident(r),
+                };
+                out.push(format!(
+                    "REVOKE {} ON {target} FROM {grantee}",
+                    privilege(&g.privilege)
+                ));
+            }
+            let col = column.as_ref().map(|c| quote_ident(c));
+            grant_stmts(target, col.as_deref(), grants, "", None, opts, &mut out);
+        }
         Kind::TableData { .. } => {}
         Kind::SequenceSet {
             sequence,
@@ -567,6 +841,7 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             on_partitioned,
             replica_identity,
             clustered,
+            index_comment,
         } => {
             let only = match kind {
                 ConstraintKind::Check => "",
@@ -588,6 +863,13 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                 out.push(format!(
                     "ALTER TABLE ONLY {} CLUSTER ON {name}",
                     table.sql()
+                ));
+            }
+            if let Some(text) = index_comment {
+                out.push(comment_stmt(
+                    "INDEX",
+                    &crate::qualified(&table.schema, &o.name),
+                    text,
                 ));
             }
         }
@@ -651,6 +933,12 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                 ));
             }
         }
+        Kind::TriggerState { table, enabled } => out.push(format!(
+            "ALTER TABLE {} {} TRIGGER {}",
+            table.sql(),
+            enable_state(*enabled).unwrap_or("ENABLE"),
+            quote_ident(&o.name)
+        )),
         Kind::RowSecurity { table, force } => {
             out.push(format!(
                 "ALTER TABLE ONLY {} ENABLE ROW LEVEL SECURITY",
@@ -796,6 +1084,76 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
     out
 }
 
+/// ` OPTIONS (...)`, when there are options.
+fn push_options(s: &mut String, options: &[String]) {
+    if !options.is_empty() {
+        s.push_str(&format!(" OPTIONS ({})", options.join(", ")));
+    }
+}
+
+/// The statement of an object part split off to break a dependency loop.
+fn render_part(owner: &QName, part: &Part, opts: &RenderOptions, out: &mut Vec<String>) {
+    let t = owner.sql();
+    match part {
+        Part::Check(ch) => {
+            out.push(format!(
+                "ALTER TABLE {t} ADD CONSTRAINT {} {}",
+                quote_ident(&ch.name),
+                ch.def
+            ));
+            if let Some(text) = &ch.comment {
+                out.push(comment_stmt(
+                    "CONSTRAINT",
+                    &format!("{} ON {t}", quote_ident(&ch.name)),
+                    text,
+                ));
+            }
+        }
+        Part::Default { column, expr } => out.push(format!(
+            "ALTER TABLE ONLY {t} ALTER COLUMN {} SET DEFAULT {expr}",
+            quote_ident(column)
+        )),
+        Part::DomainCheck { name, def } => out.push(format!(
+            "ALTER DOMAIN {t} ADD CONSTRAINT {} {def}",
+            quote_ident(name)
+        )),
+        Part::ViewQuery {
+            query,
+            options,
+            check_option,
+        } => out.push(view_statement(&t, query, options, check_option, opts, true)),
+    }
+}
+
+/// `CREATE [OR REPLACE] VIEW name [WITH (...)] AS query [WITH ... CHECK OPTION]`.
+fn view_statement(
+    q: &str,
+    query: &str,
+    options: &[String],
+    check_option: &Option<String>,
+    opts: &RenderOptions,
+    replace: bool,
+) -> String {
+    let options: Vec<&str> = options
+        .iter()
+        .map(String::as_str)
+        // security_invoker (15+) = false is what older servers do.
+        .filter(|o| {
+            !(opts.older_than(15)
+                && o.split_once('=').is_some_and(|(k, v)| {
+                    k.trim() == "security_invoker" && !crate::downgrade::reloption_true(v)
+                }))
+        })
+        .collect();
+    let with = with_clause(&options);
+    let check = check_option
+        .as_ref()
+        .map(|c| format!(" WITH {c} CHECK OPTION"))
+        .unwrap_or_default();
+    let or_replace = if replace { "OR REPLACE " } else { "" };
+    format!("CREATE {or_replace}VIEW {q}{with} AS\n{query}{check}")
+}
+
 fn enable_state(c: char) -> Option<&'static str> {
     match c {
         'D' => Some("DISABLE"),
@@ -825,12 +1183,30 @@ fn sequence_limits(s: &SequenceOptions) -> String {
 fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<String>) {
     let q = o.qualified_name();
     let partition = def.partition_of.is_some();
+    let alter = if def.foreign.is_some() {
+        "ALTER FOREIGN TABLE ONLY"
+    } else {
+        "ALTER TABLE ONLY"
+    };
     let mut items = Vec::new();
+    let typed = def.of_type.is_some();
     for c in &def.columns {
-        if !c.is_local && !partition {
+        if !c.is_local && !partition && !typed {
             continue; // inherited
         }
-        let mut s = format!("{} {}", quote_ident(&c.name), c.type_sql);
+        if typed
+            && c.default.is_none()
+            && !c.not_null
+            && c.identity.is_none()
+            && c.generated.is_none()
+        {
+            continue; // the type's column as it is
+        }
+        let mut s = if typed {
+            quote_ident(&c.name)
+        } else {
+            format!("{} {}", quote_ident(&c.name), c.type_sql)
+        };
         if let Some(coll) = &c.collation {
             s.push_str(&format!(" COLLATE {coll}"));
         }
@@ -861,16 +1237,29 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
                 sequence_limits(&id.options)
             ));
         }
+        if !c.fdw_options.is_empty() {
+            s.push_str(&format!(" OPTIONS ({})", c.fdw_options.join(", ")));
+        }
         items.push(s);
     }
     for ch in &def.checks {
         items.push(format!("CONSTRAINT {} {}", quote_ident(&ch.name), ch.def));
     }
-    let mut s = format!(
-        "CREATE {}TABLE {q} (\n    {}\n)",
-        if def.unlogged { "UNLOGGED " } else { "" },
-        items.join(",\n    ")
-    );
+    let kind = if def.foreign.is_some() {
+        "FOREIGN "
+    } else if def.unlogged {
+        "UNLOGGED "
+    } else {
+        ""
+    };
+    let mut s = match &def.of_type {
+        Some(t) if items.is_empty() => format!("CREATE {kind}TABLE {q} OF {t}"),
+        Some(t) => format!(
+            "CREATE {kind}TABLE {q} OF {t} (\n    {}\n)",
+            items.join(",\n    ")
+        ),
+        None => format!("CREATE {kind}TABLE {q} (\n    {}\n)", items.join(",\n    ")),
+    };
     if !def.inherits.is_empty() {
         s.push_str(&format!(
             " INHERITS ({})",
@@ -893,6 +1282,12 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
         s.push_str(&format!(" USING {}", quote_ident(am)));
     }
     s.push_str(&with_clause(&def.reloptions));
+    if let Some(f) = &def.foreign {
+        s.push_str(&format!(" SERVER {}", quote_ident(&f.server)));
+        if !f.options.is_empty() {
+            s.push_str(&format!(" OPTIONS ({})", f.options.join(", ")));
+        }
+    }
     out.push(s);
     if let Some((parent, bound)) = &def.partition_of {
         out.push(format!(
@@ -903,25 +1298,31 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
     for c in &def.columns {
         let col = quote_ident(&c.name);
         if let Some(st) = &c.storage {
-            out.push(format!(
-                "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET STORAGE {st}"
-            ));
+            out.push(format!("{alter} {q} ALTER COLUMN {col} SET STORAGE {st}"));
         }
         // Compression methods are 14+ (older servers always use pglz).
         if let Some(cm) = c.compression.as_ref().filter(|_| !opts.older_than(14)) {
             out.push(format!(
-                "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET COMPRESSION {cm}"
+                "{alter} {q} ALTER COLUMN {col} SET COMPRESSION {cm}"
             ));
         }
         if let Some(t) = c.stat_target {
-            out.push(format!(
-                "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET STATISTICS {t}"
-            ));
+            out.push(format!("{alter} {q} ALTER COLUMN {col} SET STATISTICS {t}"));
         }
         if !c.options.is_empty() {
             out.push(format!(
-                "ALTER TABLE ONLY {q} ALTER COLUMN {col} SET ({})",
+                "{alter} {q} ALTER COLUMN {col} SET ({})",
                 c.options.join(", ")
+            ));
+        }
+    }
+    // An identity sequence takes its table's persistence (15+) unless changed.
+    for id in def.columns.iter().filter_map(|c| c.identity.as_ref()) {
+        if id.unlogged != def.unlogged && !opts.older_than(15) {
+            out.push(format!(
+                "ALTER SEQUENCE {} SET {}",
+                id.sequence.sql(),
+                if id.unlogged { "UNLOGGED" } else { "LOGGED" }
             ));
         }
     }

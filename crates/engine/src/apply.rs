@@ -40,8 +40,9 @@ pub(crate) fn copy_in_sql(
     format!("COPY {} FROM STDIN{options}", copy_target(table, columns))
 }
 
-/// Loads the large objects' data (OIDs kept) through a temporary table:
-/// `COPY` in, then `lo_from_bytea` for each. Returns the bytes moved.
+/// Loads the large objects' data (they were created by the object's
+/// statements, OIDs kept) through a temporary table: `COPY` in, then
+/// `lo_put` for each. Returns the bytes moved.
 pub(crate) async fn load_large_objects<F: TableFeed>(
     client: &Client,
     o: &Object,
@@ -66,7 +67,7 @@ pub(crate) async fn load_large_objects<F: TableFeed>(
     sink.finish().await.map_err(fail)?;
     client
         .batch_execute(
-            "SELECT pg_catalog.lo_from_bytea(loid, data) FROM pg_temp.pgferry_large_objects; \
+            "SELECT pg_catalog.lo_put(loid, 0, data) FROM pg_temp.pgferry_large_objects; \
              DROP TABLE pg_temp.pgferry_large_objects",
         )
         .await
@@ -113,13 +114,13 @@ pub(crate) async fn apply_objects<F: TableFeed>(
             _ => format!("creating {} {}", o.kind.label(), o.display_name()),
         });
         if let Kind::LargeObjects { .. } = &o.kind {
-            done.bytes += load_large_objects(client, o, feed, progress).await?;
             for stmt in render_object(o, render) {
                 client
                     .batch_execute(&stmt)
                     .await
                     .map_err(|e| object_failed(o, &e))?;
             }
+            done.bytes += load_large_objects(client, o, feed, progress).await?;
             done.objects += 1;
             continue;
         }

@@ -217,10 +217,10 @@ pub(crate) async fn restore_parallel(
         .await
         .map_err(|e| Error::source_stmt("restore settings", &e))?;
     for o in &serial {
+        run_statements(&client, o, &render).await?;
         if let Kind::LargeObjects { .. } = o.kind {
             load_large_objects_from(&client, o, &archive.path, &opts.progress).await?;
         }
-        run_statements(&client, o, &render).await?;
     }
     summary.objects = objects.len();
     report(&opts.progress, Progress::Finished);

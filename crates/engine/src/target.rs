@@ -63,19 +63,23 @@ pub(crate) struct Rights {
     pub member_of: HashSet<String>,
     /// The target's `server_version_num`.
     pub version_num: i32,
+    /// The target database's name.
+    pub database: String,
 }
 
 impl Rights {
     /// Reads the connecting role's rights.
     pub(crate) async fn read(client: &Client) -> Result<Rights, Error> {
-        let version_num: i32 = client
+        let row = client
             .query_one(
-                "SELECT pg_catalog.current_setting('server_version_num')::int4",
+                "SELECT pg_catalog.current_setting('server_version_num')::int4, \
+                 pg_catalog.current_database()::text",
                 &[],
             )
             .await
-            .map_err(|e| Error::source_stmt("target: reading the server version", &e))?
-            .get(0);
+            .map_err(|e| Error::source_stmt("target: reading the server version", &e))?;
+        let version_num: i32 = row.get(0);
+        let database: String = row.get(1);
         // Giving an object to a role needs SET on it from 16 on (membership before).
         let may_own = if version_num >= 160000 {
             "SET"
@@ -96,6 +100,7 @@ impl Rights {
             roles: HashSet::new(),
             member_of: HashSet::new(),
             version_num,
+            database,
         };
         for r in rows {
             let decode =
@@ -133,6 +138,7 @@ impl Rights {
             roles: Some(self.roles.clone()),
             owner_roles: (!self.superuser).then(|| self.member_of.clone()),
             target_version,
+            database: Some(self.database.clone()),
         }
     }
 

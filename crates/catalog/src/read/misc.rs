@@ -15,8 +15,95 @@ pub(crate) async fn read_misc(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     read_event_triggers(r).await?;
     if r.selector.whole_database() {
         read_large_objects(r).await?;
+        read_database(r).await?;
+        read_system_acls(r).await?;
     }
     Ok(())
+}
+
+/// The database's comment, ACL, settings and per-role settings in it.
+async fn read_database(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT d.datname::text, pg_catalog.pg_get_userbyid(d.datdba)::text, \
+         pg_catalog.shobj_description(d.oid, 'pg_database'), {}, \
+         COALESCE((SELECT s.setconfig FROM pg_catalog.pg_db_role_setting s \
+                   WHERE s.setdatabase = d.oid AND s.setrole = 0), '{{}}'::text[]) \
+         FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+        super::acl_sql("d.datacl")
+    );
+    let rows = r.query("database properties", &sql, &[]).await?;
+    let Some(row) = rows.first() else {
+        return Ok(());
+    };
+    let db_owner: String = row.get(1)?;
+    let settings: Vec<String> = row.get(4)?;
+    let role_rows = r
+        .query(
+            "per-role database settings",
+            "SELECT pg_catalog.pg_get_userbyid(s.setrole)::text, s.setconfig \
+             FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase \
+             WHERE d.datname = pg_catalog.current_database() AND s.setrole <> 0 ORDER BY 1",
+            &[],
+        )
+        .await?;
+    let mut role_settings = Vec::new();
+    for rr in role_rows {
+        let items: Vec<String> = rr.get(1)?;
+        role_settings.push((
+            rr.get::<String>(0)?,
+            items.iter().map(|i| setting_item(i)).collect(),
+        ));
+    }
+    // The owner's own privileges are implicit (and the target's owner may
+    // be another role).
+    let acl = super::parse_acl(row.get(3)?)?.map(|grants| {
+        grants
+            .into_iter()
+            .filter(|g| g.grantee.as_deref() != Some(db_owner.as_str()))
+            .collect::<Vec<_>>()
+    });
+    let comment: Option<String> = row.get(2)?;
+    if settings.is_empty() && role_settings.is_empty() && comment.is_none() && acl.is_none() {
+        return Ok(());
+    }
+    let mut o = obj(
+        None,
+        row.get(0)?,
+        Kind::Database {
+            settings: settings.iter().map(|i| setting_item(i)).collect(),
+            role_settings,
+        },
+    );
+    o.comment = comment;
+    o.acl = acl;
+    r.add(None, o);
+    Ok(())
+}
+
+/// `name = value` from a stored `name=value` setting, the value quoted
+/// (list settings such as search_path are stored in list syntax already).
+fn setting_item(stored: &str) -> String {
+    let (name, value) = stored.split_once('=').unwrap_or((stored, ""));
+    const LISTS: [&str; 4] = [
+        "search_path",
+        "temp_tablespaces",
+        "session_preload_libraries",
+        "local_preload_libraries",
+    ];
+    let value = if LISTS.contains(&name) && !value.is_empty() {
+        value.to_string()
+    } else {
+        crate::quote_literal(value)
+    };
+    // Custom settings have dotted names (`app.region`), which stay unquoted.
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+    if plain {
+        format!("{name} = {value}")
+    } else {
+        format!("{} = {value}", crate::quote_ident(name))
+    }
 }
 
 async fn read_large_objects(r: &mut Reader<'_>) -> Result<(), CatalogError> {
@@ -219,6 +306,81 @@ async fn read_event_triggers(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         o.owner = row.get(3)?;
         o.comment = row.get(7)?;
         r.add(Some((EVENT_TRIGGER, row.get(0)?)), o);
+    }
+    Ok(())
+}
+
+/// Privileges on built-in tables, columns and functions that differ from
+/// their initdb state (`pg_init_privs`).
+async fn read_system_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    // Grants in `a` and not in `b`, as ACL JSON.
+    let minus = |a: &str, b: &str| {
+        format!(
+            "COALESCE((SELECT pg_catalog.json_agg(pg_catalog.json_build_array(\
+             CASE WHEN x.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(x.grantee) END, \
+             pg_catalog.pg_get_userbyid(x.grantor), x.privilege_type, x.is_grantable))::text \
+             FROM pg_catalog.aclexplode({a}) x WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode({b}) y \
+             WHERE y.grantee = x.grantee AND y.privilege_type = x.privilege_type AND y.is_grantable = x.is_grantable)), '[]')"
+        )
+    };
+    let system = "n.nspname IN ('pg_catalog', 'information_schema')";
+    // (aclexplode refuses an empty array: empty ACLs are NULL here.)
+    let rel_cur =
+        "NULLIF(COALESCE(c.relacl, pg_catalog.acldefault('r', c.relowner)), '{}'::aclitem[])";
+    let col_cur = "NULLIF(a.attacl, '{}'::aclitem[])";
+    let col_init = "NULLIF(ip.initprivs, '{}'::aclitem[])";
+    let fn_cur =
+        "NULLIF(COALESCE(p.proacl, pg_catalog.acldefault('f', p.proowner)), '{}'::aclitem[])";
+    let sql = format!(
+        "SELECT 'TABLE ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), NULL::text, \
+         {g1}, {r1} FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_catalog.pg_init_privs ip ON ip.objoid = c.oid AND ip.classoid = 1259 AND ip.objsubid = 0 \
+         WHERE {system} AND {rel_cur} IS DISTINCT FROM ip.initprivs \
+         UNION ALL \
+         SELECT 'TABLE ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), a.attname::text, \
+         {g2}, {r2} FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_catalog.pg_init_privs ip ON ip.objoid = c.oid AND ip.classoid = 1259 AND ip.objsubid = a.attnum \
+         WHERE {system} AND a.attnum > 0 AND (a.attacl IS NOT NULL OR ip.initprivs IS NOT NULL) \
+         AND {col_cur} IS DISTINCT FROM {col_init} \
+         UNION ALL \
+         SELECT 'FUNCTION ' || p.oid::regprocedure::text, NULL::text, {g3}, {r3} \
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+         JOIN pg_catalog.pg_init_privs ip ON ip.objoid = p.oid AND ip.classoid = 1255 AND ip.objsubid = 0 \
+         WHERE {system} AND {fn_cur} IS DISTINCT FROM ip.initprivs \
+         ORDER BY 1, 2",
+        g1 = minus(rel_cur, "NULLIF(ip.initprivs, '{}'::aclitem[])"),
+        r1 = minus("NULLIF(ip.initprivs, '{}'::aclitem[])", rel_cur),
+        g2 = minus(col_cur, col_init),
+        r2 = minus(col_init, col_cur),
+        g3 = minus(fn_cur, "NULLIF(ip.initprivs, '{}'::aclitem[])"),
+        r3 = minus("NULLIF(ip.initprivs, '{}'::aclitem[])", fn_cur),
+    );
+    for row in r.query("privileges on built-in objects", &sql, &[]).await? {
+        let target: String = row.get(0)?;
+        let column: Option<String> = row.get(1)?;
+        let grants = super::parse_acl(row.get(2)?)?.unwrap_or_default();
+        let revokes = super::parse_acl(row.get(3)?)?.unwrap_or_default();
+        if grants.is_empty() && revokes.is_empty() {
+            continue;
+        }
+        let name = match &column {
+            Some(c) => format!("{target} ({c})"),
+            None => target.clone(),
+        };
+        r.add(
+            None,
+            obj(
+                None,
+                name,
+                Kind::SystemAcl {
+                    target,
+                    column,
+                    grants,
+                    revokes,
+                },
+            ),
+        );
     }
     Ok(())
 }

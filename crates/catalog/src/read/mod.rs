@@ -3,6 +3,8 @@
 //! Every query runs with an empty `search_path` (set by the caller's
 //! transaction or here), so all names that PostgreSQL deparses come out
 //! schema-qualified.
+mod access;
+mod foreign;
 mod misc;
 mod relations;
 mod routines;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Client, Row};
 
+use crate::loops::{Edges, PartRef};
 use crate::model::*;
 use crate::order::{sort_objects, Graph};
 use crate::CatalogError;
@@ -33,6 +36,15 @@ pub trait Selector: Send + Sync {
     /// data such as large objects comes along, as with pg_dump.
     fn whole_database(&self) -> bool {
         !self.relations_only()
+    }
+    /// User mappings keep their `password` option (pg_dump dumps it; pgferry
+    /// leaves it out unless asked).
+    fn user_mapping_passwords(&self) -> bool {
+        false
+    }
+    /// Subscriptions are read (created disconnected and disabled on restore).
+    fn subscriptions(&self) -> bool {
+        true
     }
 }
 
@@ -72,6 +84,20 @@ pub(crate) mod class {
     pub const TS_DICT: u32 = 3600;
     pub const TS_CONFIG: u32 = 3602;
     pub const COLLATION: u32 = 3456;
+    pub const AM: u32 = 2601;
+    pub const AMOP: u32 = 2602;
+    pub const AMPROC: u32 = 2603;
+    pub const CONVERSION: u32 = 2607;
+    pub const LANGUAGE: u32 = 2612;
+    pub const OPCLASS: u32 = 2616;
+    pub const OPFAMILY: u32 = 2753;
+    pub const TRANSFORM: u32 = 3576;
+    pub const FDW: u32 = 2328;
+    pub const FOREIGN_SERVER: u32 = 1417;
+    pub const USER_MAPPING: u32 = 1418;
+    pub const SUBSCRIPTION: u32 = 6100;
+    pub const TS_PARSER: u32 = 3601;
+    pub const TS_TEMPLATE: u32 = 3764;
 }
 
 /// Excludes system schemas and pgferry's own bookkeeping schema.
@@ -183,6 +209,15 @@ pub(crate) struct Reader<'a> {
     pub text_copy: Vec<u32>,
     /// Columns copied through a cast: (table oid, column, type).
     pub text_casts: Vec<(u32, String, String)>,
+    /// Edges from a catalog identity that may be read later (from key → to index).
+    pub key_edges: Vec<((u32, u32), usize)>,
+    /// Edges to a catalog identity that may be read later (from index → to key).
+    pub after_keys: Vec<(usize, (u32, u32))>,
+    /// Catalog identities of object parts that can be created separately
+    /// to break a dependency loop: key → (owner index, part).
+    pub parts: HashMap<(u32, u32), (usize, PartRef)>,
+    /// Materialized views and their refresh objects: (view index, refresh index).
+    pub refreshes: Vec<(usize, usize)>,
 }
 
 /// A row of a catalog query. Its columns decode into a
@@ -327,15 +362,25 @@ pub async fn read_catalog(
         ignore: Default::default(),
         text_copy: Vec::new(),
         text_casts: Vec::new(),
+        key_edges: Vec::new(),
+        after_keys: Vec::new(),
+        parts: HashMap::new(),
+        refreshes: Vec::new(),
     };
     types::read_schemas_and_extensions(&mut r).await?;
     types::read_types(&mut r).await?;
+    types::read_base_types(&mut r).await?;
+    access::read_access(&mut r).await?;
+    foreign::read_foreign(&mut r).await?;
     routines::read_routines(&mut r).await?;
     routines::read_text_search(&mut r).await?;
     relations::read_relations(&mut r).await?;
     misc::read_misc(&mut r).await?;
-    let graph = read_dependencies(&r).await?;
-    let objects = sort_objects(r.objects, graph);
+    let (mut graph, edges) = read_dependencies(&r).await?;
+    let mut objects = std::mem::take(&mut r.objects);
+    crate::loops::break_loops(&mut objects, &mut graph, edges)?;
+    crate::loops::order_refreshes(&objects, &mut graph, &r.refreshes);
+    let objects = sort_objects(objects, graph);
     Ok(Catalog {
         model_version: MODEL_VERSION,
         server_version_num: version,
@@ -346,7 +391,7 @@ pub async fn read_catalog(
     })
 }
 
-async fn read_dependencies(r: &Reader<'_>) -> Result<Graph, CatalogError> {
+async fn read_dependencies(r: &Reader<'_>) -> Result<(Graph, Edges), CatalogError> {
     let rows = r
         .query(
             "dependencies",
@@ -357,9 +402,27 @@ async fn read_dependencies(r: &Reader<'_>) -> Result<Graph, CatalogError> {
         )
         .await?;
     let mut graph = Graph::new(r.objects.len());
+    let mut edges = Edges::default();
+    let mut direct = |graph: &mut Graph, from: usize, to: usize| {
+        if from != to {
+            graph.add(from, to);
+            edges.direct.entry(from).or_default().insert(to);
+        }
+    };
     for (from, to) in &r.edges {
-        graph.add(*from, *to);
+        direct(&mut graph, *from, *to);
     }
+    for (key, to) in &r.key_edges {
+        if let Some(from) = r.object_key(*key) {
+            direct(&mut graph, from, *to);
+        }
+    }
+    for (from, key) in &r.after_keys {
+        if let Some(to) = r.object_key(*key) {
+            direct(&mut graph, *from, to);
+        }
+    }
+    let mut part_edges: Vec<((usize, PartRef), usize)> = Vec::new();
     for row in rows {
         let from_key = (row.get::<u32>(0)?, row.get::<u32>(1)?);
         let to_key = (row.get::<u32>(2)?, row.get::<u32>(3)?);
@@ -367,12 +430,20 @@ async fn read_dependencies(r: &Reader<'_>) -> Result<Graph, CatalogError> {
             continue;
         }
         if let (Some(from), Some(to)) = (r.object_key(from_key), r.object_key(to_key)) {
-            if from != to {
-                graph.add(from, to);
+            match r.parts.get(&from_key) {
+                Some((owner, part)) if *owner != to => {
+                    graph.add(*owner, to);
+                    part_edges.push(((*owner, part.clone()), to));
+                }
+                Some(_) => {}
+                None => direct(&mut graph, from, to),
             }
         }
     }
-    Ok(graph)
+    for (key, to) in part_edges {
+        edges.parts.entry(key).or_default().insert(to);
+    }
+    Ok((graph, edges))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@ use std::collections::HashMap;
 
 use super::types::COLLATION_SQL;
 use super::{acl_sql, class, not_ext_member, obj, parse_acl, Reader, USER_SCHEMA};
+use crate::loops::PartRef;
 use crate::model::*;
 use crate::CatalogError;
 
@@ -32,7 +33,9 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
          CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END, \
          CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END, \
          {am}, c.relispopulated, \
-         CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END \
+         CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END, \
+         CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END, \
+         COALESCE((SELECT tc.reloptions::text[] FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid), '{{}}') \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_catalog.pg_type t ON t.oid = c.reltype \
          LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
@@ -51,10 +54,6 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
         let name: String = row.get(2)?;
         let oid: u32 = row.get(0)?;
         let relkind: String = row.get(3)?;
-        if relkind == "f" {
-            tracing::warn!(table = %format!("{schema}.{name}"), "foreign tables are not dumped");
-            continue;
-        }
         if relkind == "S" && seqs.get(&oid).is_some_and(|s| s.identity) {
             continue; // dumped with its identity column
         }
@@ -66,6 +65,8 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
             name: name.clone(),
         };
         let mut reloptions: Vec<String> = row.get(10)?;
+        let toast: Vec<String> = row.get(21)?;
+        reloptions.extend(toast.into_iter().map(|o| format!("toast.{o}")));
         let kind = match relkind.as_str() {
             "S" => {
                 let Some(s) = seqs.get(&oid) else { continue };
@@ -82,12 +83,15 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
                     check_option: check_option.map(|c| c.to_uppercase()),
                     column_defaults: vec![],
                     column_comments: vec![],
+                    columns: vec![],
+                    placeholder: false,
                 }
             }
             "m" => Kind::MatView {
                 query: strip_semicolon(row.get(19)?),
                 options: reloptions,
                 column_comments: vec![],
+                access_method: row.get(17)?,
             },
             _ => Kind::Table(Box::new(TableDef {
                 unlogged: row.get::<String>(4)? == "u",
@@ -103,6 +107,8 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
                     "n" => Some('n'),
                     _ => None,
                 },
+                of_type: row.get(20)?,
+                foreign: None,
             })),
         };
         let mut o = obj(Some(schema.clone()), name.clone(), kind);
@@ -151,6 +157,7 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
         by_oid.insert(oid, rels.len() - 1);
     }
     read_inheritance(r, &rels, &by_oid).await?;
+    read_foreign_tables(r, &rels, &by_oid).await?;
     read_columns(r, &rels, &by_oid, &seqs).await?;
     read_view_rules(r, &rels).await?;
     add_sequence_ownership(r, &rels, &by_oid, &seqs).await?;
@@ -164,6 +171,7 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
         let name = view.name.clone();
         let i = r.add(None, obj(Some(schema), name, Kind::MatViewRefresh { view }));
         r.edges.push((i, index));
+        r.refreshes.push((index, i));
         for d in data.values() {
             r.edges.push((i, *d));
         }
@@ -185,6 +193,7 @@ pub(crate) struct SeqInfo {
     options: SequenceOptions,
     acl: Acl,
     identity: bool,
+    unlogged: bool,
     /// Owning (table oid, column number, deptype).
     owner: Option<(u32, i32)>,
     schema: String,
@@ -195,7 +204,7 @@ async fn read_sequence_options(r: &Reader<'_>) -> Result<HashMap<u32, SeqInfo>, 
     let sql = format!(
             "SELECT s.seqrelid, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
              s.seqmin, s.seqmax, s.seqcache, s.seqcycle, d.refobjid, d.refobjsubid, d.deptype::text, \
-             n.nspname::text, c.relname::text, {acl} \
+             n.nspname::text, c.relname::text, {acl}, c.relpersistence = 'u' \
              FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_catalog.pg_depend d ON d.classid = 1259 AND d.objid = s.seqrelid \
@@ -224,6 +233,7 @@ async fn read_sequence_options(r: &Reader<'_>) -> Result<HashMap<u32, SeqInfo>, 
                         cycle: row.get(7)?,
                     },
                     identity: deptype.as_deref() == Some("i"),
+                    unlogged: row.get(14)?,
                     owner,
                     schema: row.get(11)?,
                     name: row.get(12)?,
@@ -252,7 +262,7 @@ async fn read_inheritance(
             "SELECT i.inhrelid, i.inhparent, n.nspname::text, c.relname::text \
              FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhparent \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE i.inhrelid = ANY($1) AND c.relkind IN ('r', 'p') ORDER BY i.inhrelid, i.inhseqno",
+             WHERE i.inhrelid = ANY($1) AND c.relkind IN ('r', 'p', 'f') ORDER BY i.inhrelid, i.inhseqno",
             &[&oids],
         )
         .await?;
@@ -273,6 +283,45 @@ async fn read_inheritance(
                 Some((p, _)) => *p = parent,
                 None => def.inherits.push(parent),
             }
+        }
+    }
+    Ok(())
+}
+
+/// Server and options of the foreign tables among `rels`.
+async fn read_foreign_tables(
+    r: &mut Reader<'_>,
+    rels: &[Rel],
+    by_oid: &HashMap<u32, usize>,
+) -> Result<(), CatalogError> {
+    let oids: Vec<u32> = rels
+        .iter()
+        .filter(|x| x.relkind == "f")
+        .map(|x| x.oid)
+        .collect();
+    if oids.is_empty() {
+        return Ok(());
+    }
+    let rows = r
+        .query(
+            "foreign tables",
+            "SELECT f.ftrelid, s.srvname::text, \
+             ARRAY(SELECT pg_catalog.quote_ident(o.option_name) || ' ' || pg_catalog.quote_literal(o.option_value) \
+                   FROM pg_catalog.pg_options_to_table(f.ftoptions) o) \
+             FROM pg_catalog.pg_foreign_table f JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver \
+             WHERE f.ftrelid = ANY($1)",
+            &[&oids],
+        )
+        .await?;
+    for row in rows {
+        let Some(&ri) = by_oid.get(&row.get::<u32>(0)?) else {
+            continue;
+        };
+        if let Some(def) = table_def(r, rels[ri].index) {
+            def.foreign = Some(ForeignTable {
+                server: row.get(1)?,
+                options: row.get(2)?,
+            });
         }
     }
     Ok(())
@@ -324,7 +373,9 @@ async fn read_columns(
           OR (bt.typtype = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_range rg JOIN pg_catalog.pg_type st ON st.oid = rg.rngsubtype \
               WHERE rg.rngtypid = bt.oid AND (st.typtype = 'c' OR st.typcategory = 'A')))), \
          a.attnum, {not_null_name}, \
-         CASE WHEN bt.oid = 142 THEN 'text' WHEN bt.typcategory = 'A' AND bt.typelem = 142 THEN 'text[]' END \
+         CASE WHEN bt.oid = 142 THEN 'text' WHEN bt.typcategory = 'A' AND bt.typelem = 142 THEN 'text[]' END, \
+         ARRAY(SELECT pg_catalog.quote_ident(o.option_name) || ' ' || pg_catalog.quote_literal(o.option_value) \
+               FROM pg_catalog.pg_options_to_table(a.attfdwoptions) o) \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
          JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
          LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
@@ -346,10 +397,17 @@ async fn read_columns(
             continue;
         };
         let index = rels[ri].index;
+        let name: String = row.get(1)?;
         if let Some(attrdef) = row.get::<Option<u32>>(5)? {
             r.alias((class::ATTRDEF, attrdef), index);
+            let plain_default = row.get::<String>(7)?.is_empty();
+            if plain_default && matches!(r.objects[index].kind, Kind::Table(_)) {
+                r.parts.insert(
+                    (class::ATTRDEF, attrdef),
+                    (index, PartRef::Default(name.clone())),
+                );
+            }
         }
-        let name: String = row.get(1)?;
         let attnum: i16 = row.get(17)?;
         let idkind: String = row.get(6)?;
         let ident = if idkind.is_empty() {
@@ -367,6 +425,7 @@ async fn read_columns(
                         },
                         options: s.options.clone(),
                         acl: s.acl.clone(),
+                        unlogged: s.unlogged,
                     }
                 })
         };
@@ -396,12 +455,15 @@ async fn read_columns(
                 is_local: row.get(13)?,
                 comment,
                 acl: parse_acl(row.get(15)?)?,
+                fdw_options: row.get(20)?,
             }),
             Kind::View {
                 column_defaults,
                 column_comments,
+                columns,
                 ..
             } => {
+                columns.push((name.clone(), row.get(2)?, row.get(8)?));
                 if let Some(d) = default {
                     column_defaults.push((name.clone(), d));
                 }
@@ -445,6 +507,10 @@ async fn read_view_rules(r: &mut Reader<'_>, rels: &[Rel]) -> Result<(), Catalog
     for row in rows {
         if let Some(i) = r.object_key((class::CLASS, row.get(1)?)) {
             r.alias((class::REWRITE, row.get(0)?), i);
+            if matches!(r.objects[i].kind, Kind::View { .. }) {
+                r.parts
+                    .insert((class::REWRITE, row.get(0)?), (i, PartRef::ViewQuery));
+            }
         }
     }
     Ok(())
@@ -615,7 +681,8 @@ async fn read_constraints(
             "SELECT c.oid, c.conrelid, c.conname::text, c.contype::text, pg_catalog.pg_get_constraintdef(c.oid), \
              c.convalidated, c.conislocal, c.coninhcount::int4, c.conindid, c.conparentid, \
              pg_catalog.obj_description(c.oid, 'pg_constraint'), \
-             COALESCE(i.indisreplident, false), COALESCE(i.indisclustered, false), c.confrelid \
+             COALESCE(i.indisreplident, false), COALESCE(i.indisclustered, false), c.confrelid, \
+             CASE WHEN c.contype IN ('p', 'u', 'x') THEN pg_catalog.obj_description(c.conindid, 'pg_class') END \
              FROM pg_catalog.pg_constraint c \
              LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.conindid AND c.contype IN ('p', 'u', 'x') \
              WHERE c.conrelid = ANY($1) AND (c.contype IN ('c', 'p', 'u', 'x', 'f'){not_null}) \
@@ -647,6 +714,10 @@ async fn read_constraints(
                 continue;
             }
             if validated {
+                r.parts.insert(
+                    (class::CONSTRAINT, oid),
+                    (rel.index, PartRef::Check(name.clone())),
+                );
                 if let Some(def_) = table_def(r, rel.index) {
                     def_.checks.push(InlineCheck { name, def, comment });
                 }
@@ -674,6 +745,7 @@ async fn read_constraints(
                 on_partitioned: rel.relkind == "p",
                 replica_identity: row.get(11)?,
                 clustered: row.get(12)?,
+                index_comment: row.get(14)?,
             },
         );
         o.comment = comment;
@@ -826,6 +898,9 @@ async fn read_triggers_rules_policies(
         let i = r.add(Some((class::TRIGGER, row.get(0)?)), o);
         attach(r, i, rel, data);
     }
+    if r.version >= 130000 {
+        read_trigger_states(r, rels, by_oid, data, &oids).await?;
+    }
     let rows = r
         .query(
             "rules",
@@ -893,6 +968,44 @@ async fn read_triggers_rules_policies(
         o.comment = row.get(8)?;
         let i = r.add(Some((class::POLICY, row.get(0)?)), o);
         attach(r, i, rel, data);
+    }
+    Ok(())
+}
+
+/// Triggers partitions got from their parent's, enabled differently.
+async fn read_trigger_states(
+    r: &mut Reader<'_>,
+    rels: &[Rel],
+    by_oid: &HashMap<u32, usize>,
+    data: &HashMap<u32, usize>,
+    oids: &[u32],
+) -> Result<(), CatalogError> {
+    let rows = r
+        .query(
+            "partition trigger states",
+            "SELECT t.tgrelid, t.tgname::text, t.tgenabled::text, t.tgparentid \
+             FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_trigger p ON p.oid = t.tgparentid \
+             WHERE t.tgrelid = ANY($1) AND t.tgparentid <> 0 AND t.tgenabled <> p.tgenabled \
+             ORDER BY t.tgrelid, t.tgname",
+            &[&oids],
+        )
+        .await?;
+    for row in rows {
+        let Some(&ri) = by_oid.get(&row.get::<u32>(0)?) else {
+            continue;
+        };
+        let rel = &rels[ri];
+        let o = obj(
+            Some(rel.name.schema.clone()),
+            row.get(1)?,
+            Kind::TriggerState {
+                table: rel.name.clone(),
+                enabled: first_char(row.get(2)?),
+            },
+        );
+        let i = r.add(None, o);
+        attach(r, i, rel, data);
+        r.after_keys.push((i, (class::TRIGGER, row.get(3)?)));
     }
     Ok(())
 }

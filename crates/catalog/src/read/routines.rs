@@ -163,7 +163,7 @@ async fn read_operators(r: &mut Reader<'_>) -> Result<(), CatalogError> {
          CASE WHEN o.oprrest <> 0 THEN o.oprrest::regproc::text END, \
          CASE WHEN o.oprjoin <> 0 THEN o.oprjoin::regproc::text END, o.oprcanhash, o.oprcanmerge \
          FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace \
-         WHERE {USER_SCHEMA} AND {ext} ORDER BY o.oid",
+         WHERE {USER_SCHEMA} AND {ext} AND o.oprcode <> 0 ORDER BY o.oid",
         ext = not_ext_member(class::OPERATOR, "o.oid"),
     );
     for row in r.query("operators", &sql, &[]).await? {
@@ -208,6 +208,7 @@ pub(crate) async fn read_text_search(r: &mut Reader<'_>) -> Result<(), CatalogEr
     if r.selector.relations_only() {
         return Ok(());
     }
+    read_ts_parsers_and_templates(r).await?;
     let sql = format!(
         "SELECT d.oid, n.nspname::text, d.dictname::text, pg_catalog.pg_get_userbyid(d.dictowner)::text, \
          pg_catalog.obj_description(d.oid, 'pg_ts_dict'), tn.nspname::text, t.tmplname::text, d.dictinitoption \
@@ -282,6 +283,70 @@ pub(crate) async fn read_text_search(r: &mut Reader<'_>) -> Result<(), CatalogEr
                 mappings.push((row.get(1)?, row.get(2)?));
             }
         }
+    }
+    Ok(())
+}
+
+/// Text search parsers and templates (their functions are C functions, so
+/// they mostly come from extensions; those are left to the extension).
+async fn read_ts_parsers_and_templates(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let f = |col: &str| format!("CASE WHEN {col} <> 0 THEN {col}::regproc::text END");
+    let sql = format!(
+        "SELECT p.oid, n.nspname::text, p.prsname::text, pg_catalog.obj_description(p.oid, 'pg_ts_parser'), \
+         {}, {}, {}, {}, {} \
+         FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace \
+         WHERE {USER_SCHEMA} AND {ext} ORDER BY p.oid",
+        f("p.prsstart"),
+        f("p.prstoken"),
+        f("p.prsend"),
+        f("p.prslextype"),
+        f("p.prsheadline"),
+        ext = not_ext_member(class::TS_PARSER, "p.oid"),
+    );
+    for row in r.query("text search parsers", &sql, &[]).await? {
+        let schema: String = row.get(1)?;
+        if !r.selector.schema(&schema) {
+            continue;
+        }
+        let mut options = Vec::new();
+        for (label, idx) in [
+            ("START", 4),
+            ("GETTOKEN", 5),
+            ("END", 6),
+            ("LEXTYPES", 7),
+            ("HEADLINE", 8),
+        ] {
+            if let Some(v) = row.get::<Option<String>>(idx)? {
+                options.push(format!("{label} = {v}"));
+            }
+        }
+        let mut o = obj(Some(schema), row.get(2)?, Kind::TsParser { options });
+        o.comment = row.get(3)?;
+        r.add(Some((class::TS_PARSER, row.get(0)?)), o);
+    }
+    let sql = format!(
+        "SELECT t.oid, n.nspname::text, t.tmplname::text, pg_catalog.obj_description(t.oid, 'pg_ts_template'), \
+         {}, {} \
+         FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace \
+         WHERE {USER_SCHEMA} AND {ext} ORDER BY t.oid",
+        f("t.tmplinit"),
+        f("t.tmpllexize"),
+        ext = not_ext_member(class::TS_TEMPLATE, "t.oid"),
+    );
+    for row in r.query("text search templates", &sql, &[]).await? {
+        let schema: String = row.get(1)?;
+        if !r.selector.schema(&schema) {
+            continue;
+        }
+        let mut options = Vec::new();
+        for (label, idx) in [("INIT", 4), ("LEXIZE", 5)] {
+            if let Some(v) = row.get::<Option<String>>(idx)? {
+                options.push(format!("{label} = {v}"));
+            }
+        }
+        let mut o = obj(Some(schema), row.get(2)?, Kind::TsTemplate { options });
+        o.comment = row.get(3)?;
+        r.add(Some((class::TS_TEMPLATE, row.get(0)?)), o);
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Schemas, extensions and user-defined types.
 use super::{acl_sql, class, not_ext_member, obj, parse_acl, Reader, USER_SCHEMA};
+use crate::loops::PartRef;
 use crate::model::*;
 use crate::{quote_ident, CatalogError};
 
@@ -341,9 +342,150 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
                 if let Some(c) = row.get::<Option<String>>(5)? {
                     constraint_comments.push((name.clone(), c));
                 }
-                constraints.push((name, row.get(3)?, row.get(4)?));
+                constraints.push((name.clone(), row.get(3)?, row.get(4)?));
+                r.parts.insert(
+                    (class::CONSTRAINT, row.get(0)?),
+                    (i, PartRef::DomainCheck(name)),
+                );
             }
             r.alias((class::CONSTRAINT, row.get(0)?), i);
+        }
+    }
+    Ok(())
+}
+
+/// Base types and shell types. Each base type gets a shell created first:
+/// its I/O functions are declared over the shell, and the type itself comes
+/// after them (the loop type ↔ function is broken as PostgreSQL needs).
+pub(crate) async fn read_base_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    if r.selector.relations_only() {
+        return Ok(());
+    }
+    let subscript = if r.version >= 140000 {
+        "CASE WHEN t.typsubscript <> 0 THEN t.typsubscript::regproc::text END"
+    } else {
+        "NULL::text"
+    };
+    let proc_ = |col: &str| format!("CASE WHEN t.{col} <> 0 THEN t.{col}::regproc::text END");
+    let sql = format!(
+        "SELECT t.oid, n.nspname::text, t.typname::text, t.typtype::text, \
+         pg_catalog.pg_get_userbyid(t.typowner)::text, pg_catalog.obj_description(t.oid, 'pg_type'), {acl}, \
+         t.typarray, t.typlen::int4, t.typinput::regproc::text, t.typoutput::regproc::text, \
+         {recv}, {send}, {modin}, {modout}, {analyze}, {subscript}, \
+         t.typbyval, t.typalign::text, t.typstorage::text, t.typcategory::text, t.typispreferred, \
+         t.typdefault, CASE WHEN t.typelem <> 0 THEN pg_catalog.format_type(t.typelem, NULL) END, \
+         t.typdelim::text, t.typcollation <> 0, \
+         ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend, t.typmodin, t.typmodout, t.typanalyze{subscript_oid}]::oid[] \
+         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
+         WHERE {USER_SCHEMA} AND {ext} AND (t.typtype = 'b' OR (t.typtype = 'p' AND t.oid >= 16384)) \
+         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid) \
+         ORDER BY t.oid",
+        acl = acl_sql("t.typacl"),
+        recv = proc_("typreceive"),
+        send = proc_("typsend"),
+        modin = proc_("typmodin"),
+        modout = proc_("typmodout"),
+        analyze = proc_("typanalyze"),
+        subscript_oid = if r.version >= 140000 {
+            ", t.typsubscript"
+        } else {
+            ""
+        },
+        ext = not_ext_member(class::TYPE, "t.oid"),
+    );
+    for row in r.query("base types", &sql, &[]).await? {
+        let schema: String = row.get(1)?;
+        if !r.selector.schema(&schema) {
+            continue;
+        }
+        let oid: u32 = row.get(0)?;
+        let name: String = row.get(2)?;
+        let owner: Option<String> = row.get(4)?;
+        let mut shell = obj(Some(schema.clone()), name.clone(), Kind::ShellType);
+        shell.owner = owner.clone();
+        if row.get::<String>(3)? == "p" {
+            shell.comment = row.get(5)?;
+            r.add(Some((class::TYPE, oid)), shell);
+            continue;
+        }
+        let shell = r.add(None, shell);
+        let len: i32 = row.get(8)?;
+        let mut options = vec![
+            if len < 0 {
+                "INTERNALLENGTH = variable".to_string()
+            } else {
+                format!("INTERNALLENGTH = {len}")
+            },
+            format!("INPUT = {}", row.get::<String>(9)?),
+            format!("OUTPUT = {}", row.get::<String>(10)?),
+        ];
+        let named = [
+            ("RECEIVE", 11),
+            ("SEND", 12),
+            ("TYPMOD_IN", 13),
+            ("TYPMOD_OUT", 14),
+            ("ANALYZE", 15),
+            ("SUBSCRIPT", 16),
+        ];
+        for (label, idx) in named {
+            if let Some(f) = row.get::<Option<String>>(idx)? {
+                options.push(format!("{label} = {f}"));
+            }
+        }
+        if row.get::<bool>(17)? {
+            options.push("PASSEDBYVALUE".into());
+        }
+        let align = match row.get::<String>(18)?.as_str() {
+            "c" => "char",
+            "s" => "int2",
+            "d" => "double",
+            _ => "int4",
+        };
+        options.push(format!("ALIGNMENT = {align}"));
+        let storage = match row.get::<String>(19)?.as_str() {
+            "e" => "external",
+            "x" => "extended",
+            "m" => "main",
+            _ => "plain",
+        };
+        options.push(format!("STORAGE = {storage}"));
+        let category: String = row.get(20)?;
+        if category != "U" {
+            options.push(format!("CATEGORY = {}", crate::quote_literal(&category)));
+        }
+        if row.get::<bool>(21)? {
+            options.push("PREFERRED = true".into());
+        }
+        if let Some(d) = row.get::<Option<String>>(22)? {
+            options.push(format!("DEFAULT = {}", crate::quote_literal(&d)));
+        }
+        if let Some(e) = row.get::<Option<String>>(23)? {
+            options.push(format!("ELEMENT = {e}"));
+        }
+        let delim: String = row.get(24)?;
+        if delim != "," {
+            options.push(format!("DELIMITER = {}", crate::quote_literal(&delim)));
+        }
+        if row.get::<bool>(25)? {
+            options.push("COLLATABLE = true".into());
+        }
+        let mut o = obj(Some(schema), name, Kind::BaseType { options });
+        o.owner = owner;
+        o.comment = row.get(5)?;
+        o.acl = parse_acl(row.get(6)?)?;
+        let i = r.add(Some((class::TYPE, oid)), o);
+        r.edges.push((i, shell));
+        let array: u32 = row.get(7)?;
+        if array != 0 {
+            r.alias((class::TYPE, array), i);
+        }
+        // The I/O functions need the shell, not the type.
+        let functions: Vec<u32> = row.get(26)?;
+        for f in functions.into_iter().filter(|f| *f >= 16384) {
+            for t in [oid, array] {
+                r.ignore.insert(((class::PROC, f), (class::TYPE, t)));
+            }
+            r.key_edges.push(((class::PROC, f), shell));
         }
     }
     Ok(())
