@@ -27,9 +27,6 @@ pub enum CatalogError {
     /// The server is older than the oldest supported version.
     #[error("PostgreSQL {0} is not supported (pgferry reads 12 and newer)")]
     UnsupportedVersion(String),
-    /// Objects need each other in a loop no separate part can break.
-    #[error("dependency loop that cannot be broken: {0}")]
-    Cycle(String),
     /// The model could not be (de)serialized.
     #[error("catalog model: {0}")]
     Model(String),

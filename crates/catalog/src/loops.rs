@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::model::*;
 use crate::order::Graph;
-use crate::CatalogError;
 
 /// A part of an object that can be created separately.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,14 +29,15 @@ pub(crate) struct Edges {
     pub parts: BTreeMap<(usize, PartRef), BTreeSet<usize>>,
 }
 
-/// Splits parts off until no loop has a part that closes it. A loop that
-/// remains (other than table data ordered by circular foreign keys, which is
-/// only a preference) is an error naming its members.
+/// Splits parts off until no loop has a part that closes it. The loops that
+/// remain (other than table data ordered by circular foreign keys, which is
+/// only a preference) are returned, naming their members, with the indexes
+/// of their members.
 pub(crate) fn break_loops(
     objects: &mut Vec<Object>,
     graph: &mut Graph,
     mut edges: Edges,
-) -> Result<(), CatalogError> {
+) -> Vec<(Vec<usize>, String)> {
     loop {
         let mut split = Vec::new();
         for comp in graph.loops() {
@@ -87,14 +87,16 @@ pub(crate) fn break_loops(
                 .any(|&i| !matches!(objects[i].kind, Kind::TableData { .. }))
         })
         .collect();
-    if let Some(comp) = stuck.first() {
-        let names: Vec<String> = comp
-            .iter()
-            .map(|&i| format!("{} {}", objects[i].kind.label(), objects[i].display_name()))
-            .collect();
-        return Err(CatalogError::Cycle(names.join(" → ")));
-    }
-    Ok(())
+    stuck
+        .into_iter()
+        .map(|comp| {
+            let names: Vec<String> = comp
+                .iter()
+                .map(|&i| format!("{} {}", objects[i].kind.label(), objects[i].display_name()))
+                .collect();
+            (comp, names.join(" ↔ "))
+        })
+        .collect()
 }
 
 /// Removes `part` from `o` and returns it as an object of its own.

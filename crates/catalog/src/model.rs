@@ -31,6 +31,32 @@ pub struct Catalog {
     pub encoding: String,
     /// Objects sorted so that each one comes after everything it depends on.
     pub objects: Vec<Object>,
+    /// What the source holds that pgferry cannot carry (a dump warns about
+    /// each; a restore or sync that includes one of the objects refuses to
+    /// start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<Unsupported>,
+}
+
+/// Something pgferry cannot carry, and the objects it concerns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unsupported {
+    /// Ids of the objects concerned (a restore that filters all of them out
+    /// is not concerned).
+    pub ids: Vec<u32>,
+    /// What it is, naming the objects.
+    pub what: String,
+}
+
+impl Catalog {
+    /// The entries of [`Catalog::unsupported`] that concern any of `objects`.
+    pub fn unsupported_in<'a>(&'a self, objects: &[Object]) -> Vec<&'a Unsupported> {
+        let ids: std::collections::HashSet<u32> = objects.iter().map(|o| o.id).collect();
+        self.unsupported
+            .iter()
+            .filter(|u| u.ids.is_empty() || u.ids.iter().any(|i| ids.contains(i)))
+            .collect()
+    }
 }
 
 /// Where an object belongs in a dump.

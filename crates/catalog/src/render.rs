@@ -20,9 +20,6 @@ pub struct RenderOptions {
     pub owner_roles: Option<HashSet<String>>,
     /// `server_version_num` of the target (0: same as the source).
     pub target_version: i32,
-    /// Name of the target database, for the database's own properties
-    /// (`None`: the source database's name).
-    pub database: Option<String>,
 }
 
 impl RenderOptions {
@@ -108,6 +105,7 @@ fn designation(o: &Object) -> Option<(&'static str, String)> {
             ),
         ),
         Kind::Sequence { .. } => ("SEQUENCE", q),
+        Kind::Table(def) if def.foreign.is_some() => ("FOREIGN TABLE", q),
         Kind::Table(_) => ("TABLE", q),
         Kind::View { .. } => ("VIEW", q),
         Kind::MatView { .. } => ("MATERIALIZED VIEW", q),
@@ -164,6 +162,7 @@ fn grant_target(o: &Object) -> Option<String> {
     let kw = match (&o.kind, kw) {
         (Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. }, _) => "TABLE",
         (Kind::Aggregate(_), _) => "FUNCTION",
+        (Kind::ForeignServer { .. }, _) => "FOREIGN SERVER",
         (
             Kind::Schema
             | Kind::Sequence { .. }
@@ -174,8 +173,7 @@ fn grant_target(o: &Object) -> Option<String> {
             | Kind::Domain { .. }
             | Kind::BaseType { .. }
             | Kind::Language { .. }
-            | Kind::ForeignDataWrapper { .. }
-            | Kind::ForeignServer { .. },
+            | Kind::ForeignDataWrapper { .. },
             kw,
         ) => kw,
         _ => return None,
@@ -774,9 +772,10 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             settings,
             role_settings,
         } => {
-            let db = quote_ident(opts.database.as_deref().unwrap_or(&o.name));
+            // Aimed at the database the statements run in, whatever its name.
+            let mut stmts = Vec::new();
             for item in settings {
-                out.push(format!("ALTER DATABASE {db} SET {item}"));
+                stmts.push(format!("ALTER DATABASE %I SET {item}"));
             }
             for (role, items) in role_settings {
                 if !opts.role_exists(role) {
@@ -784,19 +783,32 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                     continue;
                 }
                 for item in items {
-                    out.push(format!(
-                        "ALTER ROLE {} IN DATABASE {db} SET {item}",
+                    stmts.push(format!(
+                        "ALTER ROLE {} IN DATABASE %I SET {item}",
                         quote_ident(role)
                     ));
                 }
             }
             if let Some(c) = &o.comment {
-                out.push(comment_stmt("DATABASE", &db, c));
+                stmts.push(format!("COMMENT ON DATABASE %I IS {}", quote_literal(c)));
             }
             if let Some(acl) = &o.acl {
-                let target = format!("DATABASE {db}");
-                out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
-                grant_stmts(&target, None, acl, "CURRENT_USER", None, opts, &mut out);
+                stmts.push("REVOKE ALL ON DATABASE %I FROM PUBLIC".into());
+                grant_stmts(
+                    "DATABASE %I",
+                    None,
+                    acl,
+                    "CURRENT_USER",
+                    None,
+                    opts,
+                    &mut stmts,
+                );
+            }
+            for s in stmts {
+                out.push(format!(
+                    "DO $pgferry$BEGIN EXECUTE pg_catalog.format({}, pg_catalog.current_database()); END$pgferry$",
+                    quote_literal(&s.replace('%', "%%").replace("%%I", "%I"))
+                ));
             }
             return out;
         }
@@ -807,6 +819,10 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             grants,
             revokes,
         } => {
+            if opts.owner_roles.is_some() {
+                tracing::warn!(object = %o.name, "changed privileges on a built-in object need a superuser on the target; skipped");
+                return out;
+            }
             let privilege = |p: &str| match column {
                 Some(c) => format!("{p}({})", quote_ident(c)),
                 None => p.to_string(),
@@ -1207,6 +1223,10 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
         } else {
             format!("{} {}", quote_ident(&c.name), c.type_sql)
         };
+        // (a foreign table column's options come right after its type)
+        if !c.fdw_options.is_empty() {
+            s.push_str(&format!(" OPTIONS ({})", c.fdw_options.join(", ")));
+        }
         if let Some(coll) = &c.collation {
             s.push_str(&format!(" COLLATE {coll}"));
         }
@@ -1236,9 +1256,6 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
                 id.sequence.sql(),
                 sequence_limits(&id.options)
             ));
-        }
-        if !c.fdw_options.is_empty() {
-            s.push_str(&format!(" OPTIONS ({})", c.fdw_options.join(", ")));
         }
         items.push(s);
     }

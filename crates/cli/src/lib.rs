@@ -180,6 +180,13 @@ struct FilterArgs {
     /// Keep the definition but skip the data of tables matching PATTERN.
     #[arg(long = "exclude-table-data", value_name = "PATTERN")]
     exclude_table_data: Vec<String>,
+    /// Leave the database's subscriptions out (they are otherwise created
+    /// disconnected and disabled, as pg_dump does).
+    #[arg(long)]
+    no_subscriptions: bool,
+    /// Keep user mappings' password option (left out by default).
+    #[arg(long)]
+    user_mapping_passwords: bool,
 }
 
 impl FilterArgs {
@@ -190,6 +197,8 @@ impl FilterArgs {
             include_tables: self.table.clone(),
             exclude_tables: self.exclude_table.clone(),
             exclude_table_data: self.exclude_table_data.clone(),
+            no_subscriptions: self.no_subscriptions,
+            user_mapping_passwords: self.user_mapping_passwords,
         }
     }
 }

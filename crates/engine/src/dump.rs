@@ -199,6 +199,9 @@ pub(crate) async fn begin_snapshot(
             .map_err(|e| Error::source_stmt("locking the dumped tables", &e))?;
     }
     let catalog = read_catalog(client, &compiled).await?;
+    for u in &catalog.unsupported {
+        tracing::warn!(what = %u.what, "not carried: a restore or sync that includes it will refuse to start");
+    }
     Ok(catalog)
 }
 

@@ -119,6 +119,9 @@ pub enum Error {
     /// The target role lacks rights some objects need (found before anything was touched).
     #[error("{0}")]
     Privileges(String),
+    /// The source holds objects pgferry cannot carry (found before anything was touched).
+    #[error("{0}")]
+    Unsupported(String),
     /// Objects the target owns outside what a run replaces depend on what it
     /// replaces and could not be carried over; nothing was changed.
     #[error("{0}")]
@@ -170,6 +173,7 @@ impl Error {
                 | Error::Toc { .. }
                 | Error::Version(_)
                 | Error::Privileges(_)
+                | Error::Unsupported(_)
                 | Error::Usage(_)
         )
     }
@@ -181,6 +185,33 @@ impl Error {
             Error::Catalog(c) => c.sqlstate(),
             _ => None,
         }
+    }
+
+    /// `Unsupported` naming what of `catalog` concerns `objects`, if anything.
+    pub(crate) fn check_supported(
+        catalog: &pgferry_catalog::Catalog,
+        objects: &[pgferry_catalog::Object],
+    ) -> Result<(), Error> {
+        let found = catalog.unsupported_in(objects);
+        if found.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<&str> = found.iter().take(5).map(|u| u.what.as_str()).collect();
+        Err(Error::Unsupported(format!(
+            "the source holds {} pgferry cannot carry, nothing was changed on the target \
+             (leave them out with -n/-N/-t/-T): {}{}",
+            if found.len() == 1 {
+                "something".to_string()
+            } else {
+                format!("{} things", found.len())
+            },
+            listed.join("; "),
+            if found.len() > 5 {
+                format!("; and {} more", found.len() - 5)
+            } else {
+                String::new()
+            }
+        )))
     }
 
     pub(crate) fn source_stmt(what: impl Into<String>, e: &tokio_postgres::Error) -> Self {

@@ -92,6 +92,11 @@ pub struct Filters {
     pub exclude_tables: Vec<String>,
     /// `--exclude-table-data`: dump the definition of matching tables but not their rows.
     pub exclude_table_data: Vec<String>,
+    /// `--no-subscriptions`: leave the database's subscriptions out.
+    pub no_subscriptions: bool,
+    /// `--user-mapping-passwords`: keep user mappings' `password` option
+    /// (left out by default, so archives and replicas hold no secrets).
+    pub user_mapping_passwords: bool,
 }
 
 impl Filters {

@@ -87,6 +87,9 @@ pub(crate) fn select_objects(
         if (opts.schema_only && data) || (opts.data_only && !data) {
             continue;
         }
+        if f.source().no_subscriptions && matches!(o.kind, Kind::Subscription { .. }) {
+            continue;
+        }
         // Like pg_restore: large objects come with whole-database restores only.
         if matches!(o.kind, Kind::LargeObjects { .. })
             && (f.tables_only() || !f.source().include_schemas.is_empty())
@@ -143,23 +146,34 @@ pub(crate) fn select_objects(
             return Err(e.into());
         }
     }
-    drop_orphaned_attachments(&mut out, catalog.objects.len());
+    drop_orphaned_attachments(&mut out, &catalog.objects);
     Ok(out)
 }
 
 /// Objects that only connect two others (an index attached to its parent, a
 /// sequence's owner, a matview refresh) go when either side was filtered out.
-fn drop_orphaned_attachments(objects: &mut Vec<Object>, total: usize) {
-    if objects.len() == total {
+/// Table data an attachment comes after does not count as a side (with
+/// `--schema-only` an index is still attached to its parent).
+fn drop_orphaned_attachments(objects: &mut Vec<Object>, all: &[Object]) {
+    if objects.len() == all.len() {
         return;
     }
     let kept: std::collections::HashSet<u32> = objects.iter().map(|o| o.id).collect();
+    let data: std::collections::HashSet<u32> = all
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::TableData { .. }))
+        .map(|o| o.id)
+        .collect();
     objects.retain(|o| {
         let attachment = matches!(
             o.kind,
             Kind::IndexAttach { .. } | Kind::SequenceOwnedBy { .. } | Kind::MatViewRefresh { .. }
         );
-        !attachment || o.deps.iter().all(|d| kept.contains(d))
+        !attachment
+            || o.deps.iter().all(|d| {
+                kept.contains(d)
+                    || (data.contains(d) && !matches!(o.kind, Kind::MatViewRefresh { .. }))
+            })
     });
 }
 
@@ -170,7 +184,20 @@ pub(crate) fn clean_statements(objects: &[Object]) -> Vec<String> {
         .filter(|o| matches!(o.kind, Kind::Schema))
         .map(|o| format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(&o.name)))
         .collect();
-    let mut out = if !schemas.is_empty() {
+    // Transforms name a language and a type of their own: they go first.
+    let mut out: Vec<String> = objects
+        .iter()
+        .filter_map(|o| match &o.kind {
+            Kind::Transform {
+                type_sql, language, ..
+            } => Some(format!(
+                "DROP TRANSFORM IF EXISTS FOR {type_sql} LANGUAGE {} CASCADE",
+                quote_ident(language)
+            )),
+            _ => None,
+        })
+        .collect();
+    out.extend(if !schemas.is_empty() {
         schemas
     } else {
         objects
@@ -189,11 +216,32 @@ pub(crate) fn clean_statements(objects: &[Object]) -> Vec<String> {
                 ))
             })
             .collect()
-    };
+    });
     // Database-wide objects the archive recreates (casts go with their
     // schema's types and functions).
     for o in objects {
+        let name = quote_ident(&o.name);
         match &o.kind {
+            Kind::ForeignDataWrapper { .. } => {
+                out.push(format!("DROP FOREIGN DATA WRAPPER IF EXISTS {name} CASCADE"))
+            }
+            Kind::ForeignServer { .. } => out.push(format!("DROP SERVER IF EXISTS {name} CASCADE")),
+            Kind::AccessMethod { .. } => {
+                out.push(format!("DROP ACCESS METHOD IF EXISTS {name} CASCADE"))
+            }
+            Kind::Language { .. } => out.push(format!("DROP LANGUAGE IF EXISTS {name} CASCADE")),
+            // A subscription is dropped without touching its publisher's
+            // slot (as a disconnected one: disabled, slot_name = NONE).
+            Kind::Subscription { .. } => out.push(format!(
+                "DO $pgferry$BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s \
+                 JOIN pg_catalog.pg_database d ON d.oid = s.subdbid \
+                 WHERE d.datname = pg_catalog.current_database() AND s.subname = {lit}) THEN \
+                 EXECUTE 'ALTER SUBSCRIPTION {name} DISABLE'; \
+                 EXECUTE 'ALTER SUBSCRIPTION {name} SET (slot_name = NONE)'; \
+                 EXECUTE 'DROP SUBSCRIPTION {name}'; END IF; END$pgferry$",
+                lit = pgferry_catalog::quote_literal(&o.name),
+                name = name.replace('\'', "''"),
+            )),
             Kind::LargeObjects { items } => out.push(format!(
                 "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid IN ({})",
                 items.iter().map(|l| l.oid.to_string()).collect::<Vec<_>>().join(", ")
@@ -321,6 +369,7 @@ pub async fn restore(
             source: std::io::Error::other(e.to_string()),
         })??;
     let objects = select_objects(&archive.catalog, opts)?;
+    Error::check_supported(&archive.catalog, &objects)?;
     if opts.jobs > 1 {
         let phase = Phase::new("restoring with several connections");
         let peer = Peer::start(target, "target", &phase).await?;

@@ -19,4 +19,10 @@ impl Selector for CompiledFilters {
     fn whole_database(&self) -> bool {
         !self.tables_only() && self.source().include_schemas.is_empty()
     }
+    fn user_mapping_passwords(&self) -> bool {
+        self.source().user_mapping_passwords
+    }
+    fn subscriptions(&self) -> bool {
+        !self.source().no_subscriptions
+    }
 }

@@ -446,6 +446,7 @@ async fn sync_locked(
     // An older target (--allow-downgrade): refuse what it cannot express
     // before the target transaction starts.
     check_downgrade(&catalog.objects, src_num, tgt_num, "the source runs")?;
+    Error::check_supported(&catalog, &catalog.objects)?;
     let snapshot_at: String = src
         .query_one(
             "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",

@@ -63,23 +63,19 @@ pub(crate) struct Rights {
     pub member_of: HashSet<String>,
     /// The target's `server_version_num`.
     pub version_num: i32,
-    /// The target database's name.
-    pub database: String,
 }
 
 impl Rights {
     /// Reads the connecting role's rights.
     pub(crate) async fn read(client: &Client) -> Result<Rights, Error> {
-        let row = client
+        let version_num: i32 = client
             .query_one(
-                "SELECT pg_catalog.current_setting('server_version_num')::int4, \
-                 pg_catalog.current_database()::text",
+                "SELECT pg_catalog.current_setting('server_version_num')::int4",
                 &[],
             )
             .await
-            .map_err(|e| Error::source_stmt("target: reading the server version", &e))?;
-        let version_num: i32 = row.get(0);
-        let database: String = row.get(1);
+            .map_err(|e| Error::source_stmt("target: reading the server version", &e))?
+            .get(0);
         // Giving an object to a role needs SET on it from 16 on (membership before).
         let may_own = if version_num >= 160000 {
             "SET"
@@ -100,7 +96,6 @@ impl Rights {
             roles: HashSet::new(),
             member_of: HashSet::new(),
             version_num,
-            database,
         };
         for r in rows {
             let decode =
@@ -138,7 +133,6 @@ impl Rights {
             roles: Some(self.roles.clone()),
             owner_roles: (!self.superuser).then(|| self.member_of.clone()),
             target_version,
-            database: Some(self.database.clone()),
         }
     }
 
@@ -165,7 +159,17 @@ impl Rights {
             .filter(|r| r.get::<_, bool>(1))
             .map(|r| r.get(0))
             .collect();
-        let languages: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+        let mut languages: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+        let mut trusted = trusted;
+        // Languages the objects create themselves.
+        for o in objects {
+            if let Kind::Language { trusted: t, .. } = &o.kind {
+                languages.insert(o.name.clone());
+                if *t {
+                    trusted.insert(o.name.clone());
+                }
+            }
+        }
         let rows = client
             .query(
                 "SELECT a.name::text, bool_or(v.trusted), \
@@ -229,6 +233,29 @@ impl Rights {
                 Kind::EventTrigger { .. } if !self.superuser => {
                     problems.insert(format!(
                         "event trigger {}: creating it needs a superuser",
+                        o.name
+                    ));
+                }
+                Kind::BaseType { .. }
+                | Kind::AccessMethod { .. }
+                | Kind::Language { .. }
+                | Kind::Transform { .. }
+                | Kind::ForeignDataWrapper { .. }
+                    if !self.superuser =>
+                {
+                    problems.insert(format!(
+                        "{} {}: creating it needs a superuser",
+                        o.kind.label().to_lowercase(),
+                        o.display_name()
+                    ));
+                }
+                Kind::Subscription { .. }
+                    if !(self.superuser
+                        || self.version_num >= 160000
+                            && self.member_of.contains("pg_create_subscription")) =>
+                {
+                    problems.insert(format!(
+                        "subscription {}: creating it needs a superuser (or, from 16 on, pg_create_subscription)",
                         o.name
                     ));
                 }

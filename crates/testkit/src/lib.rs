@@ -1055,8 +1055,23 @@ impl Cluster {
         self.database(&name)
     }
 
-    /// Drops a database (with `FORCE`, terminating its connections).
+    /// Drops a database (with `FORCE`, terminating its connections). Its
+    /// subscriptions, which would keep it from being dropped, go first
+    /// (without touching their publishers).
     pub fn drop_database(&self, name: &str) {
+        let exists = self.database("postgres").query_strings(&format!(
+            "SELECT 1 FROM pg_database WHERE datname = '{}'",
+            name.replace('\'', "''")
+        ));
+        if !exists.is_empty() {
+            self.database(name).execute_batch(
+                "DO $$DECLARE s text; BEGIN FOR s IN SELECT quote_ident(subname) FROM pg_subscription \
+                 WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) LOOP \
+                 EXECUTE 'ALTER SUBSCRIPTION ' || s || ' DISABLE'; \
+                 EXECUTE 'ALTER SUBSCRIPTION ' || s || ' SET (slot_name = NONE)'; \
+                 EXECUTE 'DROP SUBSCRIPTION ' || s; END LOOP; END$$",
+            );
+        }
         self.database("postgres").execute_batch(&format!(
             "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
             name.replace('"', "\"\"")
@@ -1359,6 +1374,33 @@ impl TestDb {
             self.load_fixture(&name);
         }
     }
+
+    /// Loads every `fixtures/kinds/*.sql` in name order (one file per object
+    /// kind beyond `schema.sql`: base types, operator classes, access
+    /// methods, foreign data, subscriptions, database properties, dependency
+    /// loops, ...), on top of [`TestDb::load_fixture_for_major`]. They need a
+    /// superuser; `DATABASE_NAME` in them stands for this database.
+    pub fn load_kind_fixtures(&self) {
+        let name = format!("\"{}\"", self.name().replace('"', "\"\""));
+        for file in kind_fixtures() {
+            self.execute_batch(&fixture_sql(&file).replace("DATABASE_NAME", &name));
+        }
+    }
+}
+
+/// The files of `fixtures/kinds/`, as fixture names, in name order.
+pub fn kind_fixtures() -> Vec<String> {
+    let mut files: Vec<String> = fs::read_dir(fixtures_dir().join("kinds"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            name.ends_with(".sql").then(|| format!("kinds/{name}"))
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 impl fmt::Display for TestDb {

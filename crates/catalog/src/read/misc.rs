@@ -1,5 +1,5 @@
 //! Casts, publications and event triggers: database-wide objects outside schemas.
-use super::{not_ext_member, obj, Reader};
+use super::{class, not_ext_member, obj, Reader};
 use crate::model::*;
 use crate::CatalogError;
 
@@ -288,11 +288,19 @@ async fn read_event_triggers(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     let sql = format!(
         "SELECT e.oid, e.evtname::text, e.evtevent::text, pg_catalog.pg_get_userbyid(e.evtowner)::text, \
          e.evtfoid::regproc::text, e.evtenabled::text, COALESCE(e.evttags, '{{}}'::text[]), \
-         pg_catalog.obj_description(e.oid, 'pg_event_trigger') \
+         pg_catalog.obj_description(e.oid, 'pg_event_trigger'), \
+         (SELECT n.nspname::text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+          WHERE p.oid = e.evtfoid) \
          FROM pg_catalog.pg_event_trigger e WHERE {ext} ORDER BY e.evtname",
         ext = not_ext_member(EVENT_TRIGGER, "e.oid"),
     );
     for row in r.query("event triggers", &sql, &[]).await? {
+        // With the function's schema left out, the trigger goes too.
+        if let Some(s) = row.get::<Option<String>>(8)? {
+            if s != "pg_catalog" && !r.selector.schema(&s) {
+                continue;
+            }
+        }
         let mut o = obj(
             None,
             row.get(1)?,
@@ -383,4 +391,90 @@ async fn read_system_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         );
     }
     Ok(())
+}
+
+/// What the source holds that pgferry does not carry: security labels on the
+/// objects read (no label provider can be loaded to check them against
+/// here), and rows of extension configuration tables (tables an extension
+/// marked with `pg_extension_config_dump`, whose rows pg_dump dumps).
+pub(crate) async fn read_unsupported(r: &Reader<'_>) -> Result<Vec<Unsupported>, CatalogError> {
+    let mut out = Vec::new();
+    let rows = r
+        .query(
+            "security labels",
+            "SELECT classoid::oid, objoid::oid, objsubid, provider::text FROM pg_catalog.pg_seclabel \
+             ORDER BY 1, 2, 3",
+            &[],
+        )
+        .await?;
+    for row in rows {
+        let Some(i) = r.object_key((row.get(0)?, row.get(1)?)) else {
+            continue;
+        };
+        let o = &r.objects[i];
+        out.push(Unsupported {
+            ids: vec![o.id],
+            what: format!(
+                "security label (provider {}) on {} {}",
+                row.get::<String>(3)?,
+                o.kind.label(),
+                o.display_name()
+            ),
+        });
+    }
+    if r.selector.whole_database() {
+        let rows = r
+            .query(
+                "database security labels",
+                "SELECT provider::text FROM pg_catalog.pg_shseclabel l JOIN pg_catalog.pg_database d \
+                 ON d.oid = l.objoid AND l.classoid = 1262 WHERE d.datname = pg_catalog.current_database()",
+                &[],
+            )
+            .await?;
+        for row in rows {
+            out.push(Unsupported {
+                ids: vec![],
+                what: format!(
+                    "security label (provider {}) on the database",
+                    row.get::<String>(0)?
+                ),
+            });
+        }
+    }
+    let rows = r
+        .query(
+            "extension configuration tables",
+            "SELECT e.oid, e.extname::text, n.nspname::text, c.relname::text, COALESCE(x.cond, '') \
+             FROM pg_catalog.pg_extension e, \
+             LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition)) AS x(cfg, cond) \
+             JOIN pg_catalog.pg_class c ON c.oid = x.cfg \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' ORDER BY 2, 3, 4",
+            &[],
+        )
+        .await?;
+    for row in rows {
+        let Some(ext) = r.object_key((class::EXTENSION, row.get(0)?)) else {
+            continue;
+        };
+        let table = crate::qualified(&row.get::<String>(2)?, &row.get::<String>(3)?);
+        let cond: String = row.get(4)?;
+        let count = r
+            .query(
+                &format!("rows of extension configuration table {table}"),
+                &format!("SELECT EXISTS (SELECT 1 FROM ONLY {table} {cond})"),
+                &[],
+            )
+            .await?;
+        if count.first().map(|c| c.get::<bool>(0)).transpose()? == Some(true) {
+            out.push(Unsupported {
+                ids: vec![r.objects[ext].id],
+                what: format!(
+                    "rows of {table}, a configuration table of extension {}",
+                    row.get::<String>(1)?
+                ),
+            });
+        }
+    }
+    Ok(out)
 }

@@ -377,8 +377,14 @@ pub async fn read_catalog(
     relations::read_relations(&mut r).await?;
     misc::read_misc(&mut r).await?;
     let (mut graph, edges) = read_dependencies(&r).await?;
+    let mut unsupported = misc::read_unsupported(&r).await?;
     let mut objects = std::mem::take(&mut r.objects);
-    crate::loops::break_loops(&mut objects, &mut graph, edges)?;
+    for (members, names) in crate::loops::break_loops(&mut objects, &mut graph, edges) {
+        unsupported.push(Unsupported {
+            ids: members.iter().map(|&i| i as u32 + 1).collect(),
+            what: format!("dependency loop no object can be split off to break: {names}"),
+        });
+    }
     crate::loops::order_refreshes(&objects, &mut graph, &r.refreshes);
     let objects = sort_objects(objects, graph);
     Ok(Catalog {
@@ -388,6 +394,7 @@ pub async fn read_catalog(
         database: row.get(2)?,
         encoding: row.get(3)?,
         objects,
+        unsupported,
     })
 }
 

@@ -102,7 +102,9 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
                 inherits: vec![],
                 reloptions,
                 access_method: row.get(17)?,
+                // (foreign tables have none to set)
                 replica_identity: match row.get::<String>(11)?.as_str() {
+                    _ if relkind == "f" => None,
                     "f" => Some('f'),
                     "n" => Some('n'),
                     _ => None,
@@ -124,7 +126,7 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
                 r.alias((class::TYPE, t), index);
             }
         }
-        if relkind == "r" || relkind == "p" {
+        if relkind == "r" || relkind == "p" || relkind == "f" {
             if let Some(bound) = row.get::<Option<String>>(16)? {
                 // parent filled in below from pg_inherits
                 if let Kind::Table(def) = &mut r.objects[index].kind {
@@ -159,6 +161,7 @@ pub(crate) async fn read_relations(r: &mut Reader<'_>) -> Result<(), CatalogErro
     read_inheritance(r, &rels, &by_oid).await?;
     read_foreign_tables(r, &rels, &by_oid).await?;
     read_columns(r, &rels, &by_oid, &seqs).await?;
+    leave_inherited_not_null(r, &rels);
     read_view_rules(r, &rels).await?;
     add_sequence_ownership(r, &rels, &by_oid, &seqs).await?;
     let data = add_table_data(r, &rels);
@@ -288,6 +291,50 @@ async fn read_inheritance(
     Ok(())
 }
 
+/// A NOT NULL an inheritance child has from a parent is not written on the
+/// child (the parent's comes along with INHERITS), as pg_dump does: before
+/// PostgreSQL 18 when a parent's column is NOT NULL too; from 18 on when the
+/// child's NOT NULL constraint is not its own (read_columns). Partitions keep
+/// theirs (ATTACH PARTITION needs them).
+fn leave_inherited_not_null(r: &mut Reader<'_>, rels: &[Rel]) {
+    if r.version >= 180000 {
+        return;
+    }
+    let index_of: HashMap<&QName, usize> = rels.iter().map(|x| (&x.name, x.index)).collect();
+    let mut changes = Vec::new();
+    for rel in rels {
+        let Kind::Table(def) = &r.objects[rel.index].kind else {
+            continue;
+        };
+        if def.partition_of.is_some() || def.inherits.is_empty() {
+            continue;
+        }
+        for (k, c) in def.columns.iter().enumerate() {
+            if !c.not_null || c.identity.is_some() {
+                continue;
+            }
+            let from_parent = def.inherits.iter().any(|p| {
+                index_of
+                    .get(p)
+                    .is_some_and(|&pi| match &r.objects[pi].kind {
+                        Kind::Table(pd) => {
+                            pd.columns.iter().any(|pc| pc.name == c.name && pc.not_null)
+                        }
+                        _ => false,
+                    })
+            });
+            if from_parent {
+                changes.push((rel.index, k));
+            }
+        }
+    }
+    for (i, k) in changes {
+        if let Kind::Table(def) = &mut r.objects[i].kind {
+            def.columns[k].not_null = false;
+        }
+    }
+}
+
 /// Server and options of the foreign tables among `rels`.
 async fn read_foreign_tables(
     r: &mut Reader<'_>,
@@ -341,7 +388,8 @@ async fn read_columns(
     // added as separate constraints (read_constraints).
     let (not_null, not_null_name, not_null_join) = if r.version >= 180000 {
         (
-            "a.attnotnull AND (nn.oid IS NULL OR (nn.convalidated AND NOT nn.connoinherit))",
+            "a.attnotnull AND (nn.oid IS NULL OR (nn.convalidated AND NOT nn.connoinherit \
+             AND (nn.conislocal OR rc.relispartition)))",
             "CASE WHEN nn.conname <> pg_catalog.left(rc.relname || '_' || a.attname || '_not_null', 63) \
              THEN nn.conname::text END",
             "LEFT JOIN pg_catalog.pg_constraint nn ON nn.conrelid = a.attrelid AND nn.contype = 'n' \
