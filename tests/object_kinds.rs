@@ -384,3 +384,75 @@ fn a_non_superuser_target_names_the_kinds_it_cannot_create() {
     assert_eq!(before, schema_without_pgferry(&dst));
     src.execute_batch("ALTER SUBSCRIPTION rights_sub DISABLE; DROP SUBSCRIPTION rights_sub");
 }
+
+/// A test extension with two configuration tables: one whose rows the
+/// extension marks as its own with a condition, one dumped whole.
+const CFG_CONTROL: &str = "comment = 'pgferry test: configuration tables'\n\
+                           default_version = '1.0'\nrelocatable = false\n";
+const CFG_SCRIPT: &str = "CREATE TABLE @extschema@.cfg_settings (id int PRIMARY KEY, name text, \
+     builtin boolean NOT NULL DEFAULT false);\n\
+     INSERT INTO @extschema@.cfg_settings VALUES (1, 'shipped', true);\n\
+     SELECT pg_catalog.pg_extension_config_dump('@extschema@.cfg_settings', 'WHERE NOT builtin');\n\
+     CREATE TABLE @extschema@.cfg_all (k text);\n\
+     SELECT pg_catalog.pg_extension_config_dump('@extschema@.cfg_all', '');\n";
+
+#[test]
+fn extension_configuration_rows_travel_as_pg_dump_carries_them() {
+    let cluster = shared_cluster();
+    cluster.install_extension("pgferry_cfgext", CFG_CONTROL, CFG_SCRIPT);
+    let src = cluster.create_database("kinds_cfg_src");
+    src.execute_batch(
+        "CREATE EXTENSION pgferry_cfgext SCHEMA public; \
+         INSERT INTO public.cfg_settings VALUES (2, 'mine', false), (3, 'also mine', false); \
+         INSERT INTO public.cfg_all VALUES ('x'), ('y');",
+    );
+    let rows = |db: &TestDb| {
+        (
+            db.query_strings("SELECT id::text, name FROM public.cfg_settings ORDER BY id"),
+            db.query_strings("SELECT k FROM public.cfg_all ORDER BY k"),
+        )
+    };
+    let expected = rows(&src);
+    assert_eq!(expected.0.len(), 3);
+    let dir = tempdir();
+    let archive = dir.path().join("cfg.pgf");
+    let archive = archive.to_str().unwrap();
+    pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);
+    let listed = String::from_utf8(pgferry_ok(&["list", archive]).stdout).unwrap();
+    assert!(
+        listed.contains("TABLE DATA public cfg_settings -; 2 rows"),
+        "{listed}"
+    );
+    let dst = cluster.create_database("kinds_cfg_dst");
+    pgferry_ok(&["restore", "--target", &dst.conn_string(), archive]);
+    assert_eq!(expected, rows(&dst));
+    // Synced twice: the extension is created again each time, its own row
+    // once, the user's rows once.
+    let replica = cluster.create_database("kinds_cfg_replica");
+    for round in 0..2 {
+        let out = pgferry(&[
+            "sync",
+            "--source",
+            &src.conn_string(),
+            "--target",
+            &replica.conn_string(),
+        ]);
+        assert!(out.status.success(), "sync {round}: {}", stderr(&out));
+        assert_eq!(expected, rows(&replica), "sync {round}");
+    }
+    // Its data can be left out like a table's.
+    let none = cluster.create_database("kinds_cfg_none");
+    pgferry_ok(&[
+        "sync",
+        "--exclude-table-data",
+        "public.cfg_settings",
+        "--source",
+        &src.conn_string(),
+        "--target",
+        &none.conn_string(),
+    ]);
+    assert_eq!(
+        none.query_strings("SELECT id::text FROM public.cfg_settings ORDER BY id"),
+        vec![vec![Some("1".to_string())]]
+    );
+}

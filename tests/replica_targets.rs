@@ -104,8 +104,9 @@ fn replica_owned_views_keys_and_triggers_survive_three_syncs() {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -276,8 +277,9 @@ fn a_read_only_by_default_replica_owned_by_a_non_superuser_syncs() {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
     );
     // Restore too.
     let dir = tempdir();
@@ -396,8 +398,9 @@ fn the_fixtures_sync_to_a_guarded_non_superuser_target_with_no_differences() {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
     );
 }
 

@@ -498,6 +498,11 @@ pub enum Kind {
         /// each a complete COPY BINARY stream).
         #[serde(default)]
         parts: u32,
+        /// Only the rows this `WHERE …` clause selects: an extension's
+        /// configuration table (`pg_extension_config_dump`), whose table the
+        /// extension creates.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<String>,
     },
     /// A sequence's current value.
     SequenceSet {

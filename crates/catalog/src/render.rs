@@ -782,6 +782,10 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                     tracing::warn!(%role, "role does not exist on the target; its database settings are skipped");
                     continue;
                 }
+                if opts.owner_roles.is_some() {
+                    tracing::warn!(%role, "per-role database settings need a superuser on the target; skipped");
+                    continue;
+                }
                 for item in items {
                     stmts.push(format!(
                         "ALTER ROLE {} IN DATABASE %I SET {item}",

@@ -243,8 +243,9 @@ pub(crate) fn copy_out_sql(
     columns: &[String],
     format: CopyFormat,
     casts: &[(String, String)],
+    filter: Option<&str>,
 ) -> String {
-    if !casts.is_empty() {
+    if !casts.is_empty() || filter.is_some() {
         let cols: Vec<String> = columns
             .iter()
             .map(|c| match casts.iter().find(|(n, _)| n == c) {
@@ -253,9 +254,10 @@ pub(crate) fn copy_out_sql(
             })
             .collect();
         return format!(
-            "COPY (SELECT {} FROM ONLY {}) TO STDOUT{}",
+            "COPY (SELECT {} FROM ONLY {}{}) TO STDOUT{}",
             cols.join(", "),
             table.sql(),
+            filter.map(|f| format!(" {f}")).unwrap_or_default(),
             copy_format(format)
         );
     }
@@ -438,6 +440,8 @@ struct Work {
     columns: Vec<String>,
     format: CopyFormat,
     casts: Vec<(String, String)>,
+    /// `WHERE …` of an extension configuration table.
+    filter: Option<String>,
     /// A complete COPY statement instead of one built from the table (large objects).
     sql: Option<&'static str>,
     /// Block range `[from, to)`; `to = None` means to the end.
@@ -451,7 +455,13 @@ impl Work {
             return sql.to_string();
         }
         match self.blocks {
-            None => copy_out_sql(&self.table, &self.columns, self.format, &self.casts),
+            None => copy_out_sql(
+                &self.table,
+                &self.columns,
+                self.format,
+                &self.casts,
+                self.filter.as_deref(),
+            ),
             Some((from, to)) => {
                 let cols: Vec<String> = self
                     .columns
@@ -528,6 +538,7 @@ async fn plan_work(
                 columns: Vec::new(),
                 format: CopyFormat::Binary,
                 casts: Vec::new(),
+                filter: None,
                 sql: Some(pgferry_catalog::LARGE_OBJECTS_COPY_OUT),
                 blocks: None,
                 pages: items.len() as i64,
@@ -540,12 +551,14 @@ async fn plan_work(
             format,
             casts,
             parts,
+            filter,
         } = &mut o.kind
         else {
             continue;
         };
         let p = size_of(table);
         let split = jobs > 1
+            && filter.is_none()
             && version >= 140000
             && *format == CopyFormat::Binary
             && !columns.is_empty()
@@ -571,6 +584,7 @@ async fn plan_work(
                 columns: columns.clone(),
                 format: *format,
                 casts: casts.clone(),
+                filter: filter.clone(),
                 sql: None,
                 blocks,
                 pages: if n > 1 { chunk } else { p },

@@ -25,7 +25,9 @@ use crate::history::{self, Record};
 use crate::progress::{report, Progress, ProgressFn};
 use crate::restore::{check_downgrade, clean_statements, object_failed, RESTORE_SETTINGS};
 use crate::target::{connect_writer, Rights};
-use crate::verify::{fingerprint, ForcedRls, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT};
+use crate::verify::{
+    fingerprint, ForcedRls, Rows, TableDiff, VerifyMode, VerifyReport, STABLE_OUTPUT,
+};
 use crate::watch::{bounded, lost_side, setup, watched, Blocked, Peer, Phase};
 
 /// Bytes gathered from the source's COPY before they are written to the target.
@@ -592,19 +594,14 @@ async fn verify_after_sync(
     let none = ForcedRls::none();
     let mut v = VerifyReport::default();
     for o in &catalog.objects {
-        let Kind::TableData {
-            table,
-            columns,
-            casts,
-            ..
-        } = &o.kind
-        else {
+        let Some(rows) = Rows::of(o) else {
             continue;
         };
+        let table = rows.table;
         let (a, b) = match mode {
             VerifyMode::Checksums => (
-                fingerprint(src, table, true, columns, casts, &none).await?,
-                fingerprint(tgt, table, true, columns, casts, &rls).await?,
+                fingerprint(src, rows, true, &none).await?,
+                fingerprint(tgt, rows, true, &rls).await?,
             ),
             _ => {
                 let copied = source_rows
@@ -614,7 +611,7 @@ async fn verify_after_sync(
                     .unwrap_or(0);
                 (
                     format!("{copied} rows"),
-                    fingerprint(tgt, table, false, columns, casts, &rls).await?,
+                    fingerprint(tgt, rows, false, &rls).await?,
                 )
             }
         };
@@ -779,10 +776,11 @@ impl TableFeed for LiveFeed<'_> {
                 columns,
                 format,
                 casts,
+                filter,
                 ..
             } => (
                 table.clone(),
-                copy_out_sql(table, columns, *format, casts),
+                copy_out_sql(table, columns, *format, casts, filter.as_deref()),
                 *format,
             ),
             Kind::LargeObjects { .. } => (

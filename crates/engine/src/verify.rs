@@ -73,18 +73,54 @@ pub(crate) const STABLE_OUTPUT: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'I
      SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'; \
      SELECT pg_catalog.set_config('search_path', '', false)";
 
+/// The rows of a table data entry, as verify counts and hashes them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    pub table: &'a QName,
+    pub columns: &'a [String],
+    pub casts: &'a [(String, String)],
+    /// `WHERE …` of an extension configuration table.
+    pub filter: Option<&'a str>,
+}
+
+impl<'a> Rows<'a> {
+    /// The rows of `o`, when it is a table data entry.
+    pub(crate) fn of(o: &'a Object) -> Option<Rows<'a>> {
+        match &o.kind {
+            Kind::TableData {
+                table,
+                columns,
+                casts,
+                filter,
+                ..
+            } => Some(Rows {
+                table,
+                columns,
+                casts,
+                filter: filter.as_deref(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Row count, and with `checksums` an order-independent content hash, of one table.
 ///
 /// Columns with `casts` (xml) are hashed through the cast, so differences
 /// their output function would hide are seen.
 pub(crate) async fn fingerprint(
     client: &Client,
-    table: &QName,
+    rows: Rows<'_>,
     checksums: bool,
-    columns: &[String],
-    casts: &[(String, String)],
     rls: &ForcedRls,
 ) -> Result<String, Error> {
+    let Rows {
+        table,
+        columns,
+        casts,
+        filter,
+    } = rows;
+    let filter = filter.map(|f| format!(" {f}")).unwrap_or_default();
     let sql = if checksums {
         let row = if casts.is_empty() {
             "x::text".to_string()
@@ -101,11 +137,14 @@ pub(crate) async fn fingerprint(
         format!(
             "SELECT count(*)::text || ' rows, content hash ' || \
              COALESCE(sum(('x' || left(md5({row}), 16))::bit(64)::bigint::numeric), 0)::text \
-             FROM ONLY {} x",
+             FROM ONLY {} x{filter}",
             table.sql()
         )
     } else {
-        format!("SELECT count(*)::text || ' rows' FROM ONLY {}", table.sql())
+        format!(
+            "SELECT count(*)::text || ' rows' FROM ONLY {}{filter}",
+            table.sql()
+        )
     };
     let fail = |e: tokio_postgres::Error| Error::source_stmt(format!("verifying {table}"), &e);
     if !rls.tables.contains(table) {
@@ -263,29 +302,17 @@ async fn verify_with(
         .map(Object::display_name)
         .collect();
     for o in &src_cat.objects {
-        let Kind::TableData {
-            table,
-            columns,
-            casts,
-            ..
-        } = &o.kind
-        else {
+        let Some(rows) = Rows::of(o) else {
             continue;
         };
-        if !target_tables.contains(&table.to_string()) {
+        let table = rows.table;
+        // (an extension's configuration table is the extension's, not a table of the catalog)
+        if rows.filter.is_none() && !target_tables.contains(&table.to_string()) {
             continue; // reported as drift
         }
         let (a, b) = (
-            fingerprint(
-                src,
-                table,
-                opts.checksums,
-                columns,
-                casts,
-                &ForcedRls::none(),
-            )
-            .await?,
-            fingerprint(tgt, table, opts.checksums, columns, casts, &rls).await?,
+            fingerprint(src, rows, opts.checksums, &ForcedRls::none()).await?,
+            fingerprint(tgt, rows, opts.checksums, &rls).await?,
         );
         report.tables_checked += 1;
         if a != b {
@@ -328,7 +355,10 @@ fn split_target_only(
             // Database-wide objects a sync leaves alone unless the source
             // has one of the same name: publications, event triggers.
             schema.is_some_and(|s| !source_schemas.contains(s))
-                || matches!(o.kind, Kind::Publication { .. } | Kind::EventTrigger { .. })
+                || matches!(
+                    o.kind,
+                    Kind::Publication { .. } | Kind::EventTrigger { .. } | Kind::SystemAcl { .. }
+                )
         })
         .map(|o| format!("only on target: {} {}:", o.kind.label(), o.display_name()))
         .collect();
@@ -354,7 +384,26 @@ fn comparable(o: &Object) -> bool {
             | Kind::SequenceSet { .. }
             | Kind::MatViewRefresh { .. }
             | Kind::DefaultAcl { .. }
+            | Kind::Database { .. }
     )
+}
+
+/// The source database's own properties the target lacks (a sync applies
+/// them over the target's, which may hold settings of its own).
+fn database_drift(source: &Catalog, target: &Catalog) -> Vec<String> {
+    let props = |c: &Catalog| -> Vec<String> {
+        c.objects
+            .iter()
+            .filter(|o| matches!(o.kind, Kind::Database { .. }))
+            .flat_map(|o| render_object(o, &RenderOptions::default()))
+            .collect()
+    };
+    let on_target = props(target);
+    props(source)
+        .into_iter()
+        .filter(|s| !on_target.contains(s))
+        .map(|s| format!("differs: DATABASE PROPERTIES: the target lacks: {s}"))
+        .collect()
 }
 
 /// Objects and columns present on one side only or defined differently.
@@ -368,7 +417,7 @@ pub(crate) fn schema_drift(source: &Catalog, target: &Catalog) -> Vec<String> {
     };
     let (a, b) = (index(source), index(target));
     let opts = RenderOptions::default();
-    let mut out = Vec::new();
+    let mut out = database_drift(source, target);
     for (key, o) in &a {
         match b.get(key) {
             None => out.push(format!(

@@ -1055,6 +1055,38 @@ impl Cluster {
         self.database(&name)
     }
 
+    /// Installs an extension's control file and `name--1.0.sql` script into
+    /// this server's `SHAREDIR/extension` (as `CREATE EXTENSION` finds them),
+    /// for tests that need an extension no package ships. Idempotent.
+    /// Panics when the directory is not writable (run the tests as root, as
+    /// CI does, or as the owner of the server installation).
+    pub fn install_extension(&self, name: &str, control: &str, script: &str) {
+        let rows = self
+            .database("postgres")
+            .query_strings("SELECT setting FROM pg_config WHERE name = 'SHAREDIR'");
+        let share = rows
+            .first()
+            .and_then(|r| r[0].clone())
+            .expect("pgferry-testkit: pg_config has no SHAREDIR");
+        let dir = Path::new(&share).join("extension");
+        for (file, text) in [
+            (format!("{name}.control"), control),
+            (format!("{name}--1.0.sql"), script),
+        ] {
+            let path = dir.join(file);
+            if fs::read_to_string(&path).ok().as_deref() == Some(text) {
+                continue;
+            }
+            fs::write(&path, text).unwrap_or_else(|e| {
+                panic!(
+                    "pgferry-testkit: cannot install test extension file {}: {e} \
+                     (the tests need write access to the server's extension directory: run them as root)",
+                    path.display()
+                )
+            });
+        }
+    }
+
     /// Drops a database (with `FORCE`, terminating its connections). Its
     /// subscriptions, which would keep it from being dropped, go first
     /// (without touching their publishers).

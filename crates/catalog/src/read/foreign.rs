@@ -114,19 +114,35 @@ async fn read_subscriptions(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     }
     let rows = r
         .query(
-            "subscriptions",
-            "SELECT s.subname::text FROM pg_catalog.pg_subscription s, pg_catalog.pg_database d \
-             WHERE d.datname = pg_catalog.current_database() AND s.subdbid = d.oid \
-             AND NOT pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT')",
+            "subscription privileges",
+            "SELECT pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT'), \
+             pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subname', 'SELECT') \
+             AND pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subdbid', 'SELECT')",
             &[],
         )
         .await?;
-    if !rows.is_empty() {
-        let names: Vec<String> = rows
+    let (conninfo, names) = match rows.first() {
+        Some(row) => (row.get::<bool>(0)?, row.get::<bool>(1)?),
+        None => (false, false),
+    };
+    if !conninfo {
+        let names: Vec<String> = if names {
+            r.query(
+                "subscriptions",
+                "SELECT s.subname::text FROM pg_catalog.pg_subscription s JOIN pg_catalog.pg_database d \
+                 ON d.oid = s.subdbid WHERE d.datname = pg_catalog.current_database() ORDER BY 1",
+                &[],
+            )
+            .await?
             .iter()
             .map(|x| x.get::<String>(0))
-            .collect::<Result<_, _>>()?;
-        tracing::warn!(subscriptions = %names.join(", "), "subscriptions not dumped: reading their connection strings needs a superuser");
+            .collect::<Result<_, _>>()?
+        } else {
+            vec!["(their names are not readable either)".into()]
+        };
+        if !names.is_empty() {
+            tracing::warn!(subscriptions = %names.join(", "), "subscriptions not read: their connection strings need a superuser");
+        }
         return Ok(());
     }
     let v = r.version;

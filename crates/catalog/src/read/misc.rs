@@ -13,6 +13,7 @@ pub(crate) async fn read_misc(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     read_casts(r).await?;
     read_publications(r).await?;
     read_event_triggers(r).await?;
+    read_extension_config_data(r).await?;
     if r.selector.whole_database() {
         read_large_objects(r).await?;
         read_database(r).await?;
@@ -394,9 +395,7 @@ async fn read_system_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
 }
 
 /// What the source holds that pgferry does not carry: security labels on the
-/// objects read (no label provider can be loaded to check them against
-/// here), and rows of extension configuration tables (tables an extension
-/// marked with `pg_extension_config_dump`, whose rows pg_dump dumps).
+/// objects read (no label provider can be loaded to check them against here).
 pub(crate) async fn read_unsupported(r: &Reader<'_>) -> Result<Vec<Unsupported>, CatalogError> {
     let mut out = Vec::new();
     let rows = r
@@ -441,40 +440,52 @@ pub(crate) async fn read_unsupported(r: &Reader<'_>) -> Result<Vec<Unsupported>,
             });
         }
     }
-    let rows = r
-        .query(
-            "extension configuration tables",
-            "SELECT e.oid, e.extname::text, n.nspname::text, c.relname::text, COALESCE(x.cond, '') \
-             FROM pg_catalog.pg_extension e, \
-             LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition)) AS x(cfg, cond) \
-             JOIN pg_catalog.pg_class c ON c.oid = x.cfg \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'r' ORDER BY 2, 3, 4",
-            &[],
-        )
-        .await?;
-    for row in rows {
+    Ok(out)
+}
+
+/// The rows of extension configuration tables (`pg_extension_config_dump`)
+/// that their extension's condition selects, as pg_dump dumps them: the
+/// extension creates the table, the restore loads these rows into it.
+async fn read_extension_config_data(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    let generated = "a.attgenerated = ''";
+    let sql = format!(
+        "SELECT e.oid, n.nspname::text, c.relname::text, NULLIF(x.cond, ''), \
+         ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
+               AND a.attnum > 0 AND NOT a.attisdropped AND {generated} ORDER BY a.attnum) \
+         FROM pg_catalog.pg_extension e, \
+         LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition)) AS x(cfg, cond) \
+         JOIN pg_catalog.pg_class c ON c.oid = x.cfg \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind = 'r' ORDER BY 2, 3"
+    );
+    for row in r.query("extension configuration tables", &sql, &[]).await? {
         let Some(ext) = r.object_key((class::EXTENSION, row.get(0)?)) else {
             continue;
         };
-        let table = crate::qualified(&row.get::<String>(2)?, &row.get::<String>(3)?);
-        let cond: String = row.get(4)?;
-        let count = r
-            .query(
-                &format!("rows of extension configuration table {table}"),
-                &format!("SELECT EXISTS (SELECT 1 FROM ONLY {table} {cond})"),
-                &[],
-            )
-            .await?;
-        if count.first().map(|c| c.get::<bool>(0)).transpose()? == Some(true) {
-            out.push(Unsupported {
-                ids: vec![r.objects[ext].id],
-                what: format!(
-                    "rows of {table}, a configuration table of extension {}",
-                    row.get::<String>(1)?
-                ),
-            });
+        let table = QName {
+            schema: row.get(1)?,
+            name: row.get(2)?,
+        };
+        if !r.selector.data(&table.schema, &table.name) {
+            continue;
         }
+        let i = r.add(
+            None,
+            obj(
+                Some(table.schema.clone()),
+                table.name.clone(),
+                Kind::TableData {
+                    table,
+                    columns: row.get(4)?,
+                    // Text: any type the extension uses reads back.
+                    format: CopyFormat::Text,
+                    casts: vec![],
+                    parts: 0,
+                    filter: row.get(3)?,
+                },
+            ),
+        );
+        r.edges.push((i, ext));
     }
-    Ok(out)
+    Ok(())
 }

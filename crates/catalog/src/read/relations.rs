@@ -693,6 +693,7 @@ fn add_table_data(r: &mut Reader<'_>, rels: &[Rel]) -> HashMap<u32, usize> {
                     format,
                     casts,
                     parts: 0,
+                    filter: None,
                 },
             ),
         );
