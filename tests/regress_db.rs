@@ -18,7 +18,7 @@
 //! 1. [`dump_restore_matches_pg_restore`]: `pgferry dump` + `pgferry restore`
 //!    into a fresh database on 17: `pg_dump --schema-only` (oracle,
 //!    [`normalize_dump`]ed) equals that of the reference; rows (per table:
-//!    count and md5 of the sorted rows as jsonb, [`table_contents`]), sequence
+//!    count and md5 of the sorted rows, columns in name order, [`table_contents`]), sequence
 //!    states and matview population equal the source's.
 //! 2. [`sync_matches_pg_restore`]: `pgferry sync` into a fresh database on
 //!    17, judged the same way, without the target's `pgferry` bookkeeping

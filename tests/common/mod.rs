@@ -35,14 +35,17 @@ pub fn stderr(out: &Output) -> String {
 }
 
 /// Per-table row count and order-independent content hash, for every table
-/// and populated materialized view outside the system schemas. Rows are
-/// hashed as `jsonb` (keys sorted), so two tables whose columns are in a
-/// different order (an inheritance child whose parent gained a column
-/// later) but hold the same values compare equal.
+/// and populated materialized view outside the system schemas. Each row is
+/// hashed as the text of its columns in name order, so two tables whose
+/// columns are in a different order (an inheritance child whose parent
+/// gained a column later) but hold the same values compare equal.
 pub fn table_contents(db: &TestDb) -> Vec<Vec<Option<String>>> {
     db.query_strings(
         "SELECT c.oid::regclass::text, (xpath('/row/h/text()', query_to_xml(format( \
-           'SELECT count(*)::text || '':'' || coalesce(md5(string_agg(to_jsonb(x)::text, ''|'' ORDER BY to_jsonb(x)::text)), '''') AS h FROM %s x', \
+           'SELECT count(*)::text || '':'' || coalesce(md5(string_agg(r::text, ''|'' ORDER BY r::text)), '''') AS h \
+            FROM (SELECT ROW(%s) AS r FROM %s x) s', \
+           (SELECT coalesce(string_agg('x.' || quote_ident(a.attname), ', ' ORDER BY a.attname), '') \
+            FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), \
            c.oid::regclass), false, true, '')))[1]::text \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE (c.relkind = 'r' OR (c.relkind = 'm' AND c.relispopulated)) \
