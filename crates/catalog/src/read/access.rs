@@ -110,22 +110,13 @@ async fn read_operator_families(r: &mut Reader<'_>) -> Result<Vec<(u32, usize)>,
     );
     let mut out = Vec::new();
     for row in r.query("operator families", &sql, &[]).await? {
-        let schema: String = row.get(1)?;
-        if !r.selector.schema(&schema) {
-            continue;
+        let kind = Kind::OperatorFamily {
+            method: row.get(5)?,
+            members: vec![],
+        };
+        if let Some(i) = r.add_in_schema(class::OPFAMILY, &row, kind)? {
+            out.push((row.get(0)?, i));
         }
-        let mut o = obj(
-            Some(schema),
-            row.get(2)?,
-            Kind::OperatorFamily {
-                method: row.get(5)?,
-                members: vec![],
-            },
-        );
-        o.owner = row.get(3)?;
-        o.comment = row.get(4)?;
-        let oid: u32 = row.get(0)?;
-        out.push((oid, r.add(Some((class::OPFAMILY, oid)), o)));
     }
     Ok(out)
 }
@@ -148,29 +139,20 @@ async fn read_operator_classes(r: &mut Reader<'_>) -> Result<Vec<(u32, usize)>, 
     );
     let mut out = Vec::new();
     for row in r.query("operator classes", &sql, &[]).await? {
-        let schema: String = row.get(1)?;
-        if !r.selector.schema(&schema) {
-            continue;
-        }
         let items = match row.get::<Option<String>>(9)? {
             Some(t) => vec![format!("STORAGE {t}")],
             None => vec![],
         };
-        let mut o = obj(
-            Some(schema),
-            row.get(2)?,
-            Kind::OperatorClass {
-                method: row.get(5)?,
-                for_type: row.get(6)?,
-                default: row.get(7)?,
-                family: row.get(8)?,
-                items,
-            },
-        );
-        o.owner = row.get(3)?;
-        o.comment = row.get(4)?;
-        let oid: u32 = row.get(0)?;
-        out.push((oid, r.add(Some((class::OPCLASS, oid)), o)));
+        let kind = Kind::OperatorClass {
+            method: row.get(5)?,
+            for_type: row.get(6)?,
+            default: row.get(7)?,
+            family: row.get(8)?,
+            items,
+        };
+        if let Some(i) = r.add_in_schema(class::OPCLASS, &row, kind)? {
+            out.push((row.get(0)?, i));
+        }
     }
     Ok(out)
 }
@@ -280,23 +262,13 @@ async fn read_conversions(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         ext = not_ext_member(class::CONVERSION, "c.oid"),
     );
     for row in r.query("conversions", &sql, &[]).await? {
-        let schema: String = row.get(1)?;
-        if !r.selector.schema(&schema) {
-            continue;
-        }
-        let mut o = obj(
-            Some(schema),
-            row.get(2)?,
-            Kind::Conversion {
-                from: row.get(5)?,
-                to: row.get(6)?,
-                function: row.get(7)?,
-                default: row.get(8)?,
-            },
-        );
-        o.owner = row.get(3)?;
-        o.comment = row.get(4)?;
-        r.add(Some((class::CONVERSION, row.get(0)?)), o);
+        let kind = Kind::Conversion {
+            from: row.get(5)?,
+            to: row.get(6)?,
+            function: row.get(7)?,
+            default: row.get(8)?,
+        };
+        r.add_in_schema(class::CONVERSION, &row, kind)?;
     }
     Ok(())
 }

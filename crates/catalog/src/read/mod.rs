@@ -298,6 +298,25 @@ impl<'a> Reader<'a> {
         i
     }
 
+    /// Adds an object of a schema from a catalog row whose first five
+    /// columns are its oid, schema, name, owner and comment, when the
+    /// selector takes the schema; returns its index.
+    pub(crate) fn add_in_schema(
+        &mut self,
+        class: u32,
+        row: &CatalogRow,
+        kind: Kind,
+    ) -> Result<Option<usize>, CatalogError> {
+        let schema: String = row.get(1)?;
+        if !self.selector.schema(&schema) {
+            return Ok(None);
+        }
+        let mut o = obj(Some(schema), row.get(2)?, kind);
+        o.owner = row.get(3)?;
+        o.comment = row.get(4)?;
+        Ok(Some(self.add(Some((class, row.get(0)?)), o)))
+    }
+
     /// Another catalog identity for an existing object (row types, rules of views, ...).
     pub(crate) fn alias(&mut self, key: (u32, u32), index: usize) {
         self.keys.entry(key).or_insert(index);

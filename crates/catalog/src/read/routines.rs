@@ -167,10 +167,6 @@ async fn read_operators(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         ext = not_ext_member(class::OPERATOR, "o.oid"),
     );
     for row in r.query("operators", &sql, &[]).await? {
-        let schema: String = row.get(1)?;
-        if !r.selector.schema(&schema) {
-            continue;
-        }
         let mut options = vec![format!("FUNCTION = {}", row.get::<String>(7)?)];
         for (label, idx) in [("COMMUTATOR", 8), ("NEGATOR", 9)] {
             if let Some(v) = row.get::<Option<String>>(idx)? {
@@ -188,18 +184,12 @@ async fn read_operators(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         if row.get::<bool>(13)? {
             options.push("MERGES".into());
         }
-        let mut o = obj(
-            Some(schema),
-            row.get(2)?,
-            Kind::Operator {
-                left: row.get(5)?,
-                right: row.get(6)?,
-                options,
-            },
-        );
-        o.owner = row.get(3)?;
-        o.comment = row.get(4)?;
-        r.add(Some((class::OPERATOR, row.get(0)?)), o);
+        let kind = Kind::Operator {
+            left: row.get(5)?,
+            right: row.get(6)?,
+            options,
+        };
+        r.add_in_schema(class::OPERATOR, &row, kind)?;
     }
     Ok(())
 }
@@ -219,21 +209,11 @@ pub(crate) async fn read_text_search(r: &mut Reader<'_>) -> Result<(), CatalogEr
         ext = not_ext_member(class::TS_DICT, "d.oid"),
     );
     for row in r.query("text search dictionaries", &sql, &[]).await? {
-        let schema: String = row.get(1)?;
-        if !r.selector.schema(&schema) {
-            continue;
-        }
-        let mut o = obj(
-            Some(schema),
-            row.get(2)?,
-            Kind::TsDictionary {
-                template: qual(&row.get::<String>(5)?, &row.get::<String>(6)?),
-                options: row.get(7)?,
-            },
-        );
-        o.owner = row.get(3)?;
-        o.comment = row.get(4)?;
-        r.add(Some((class::TS_DICT, row.get(0)?)), o);
+        let kind = Kind::TsDictionary {
+            template: qual(&row.get::<String>(5)?, &row.get::<String>(6)?),
+            options: row.get(7)?,
+        };
+        r.add_in_schema(class::TS_DICT, &row, kind)?;
     }
     let sql = format!(
         "SELECT c.oid, n.nspname::text, c.cfgname::text, pg_catalog.pg_get_userbyid(c.cfgowner)::text, \
@@ -246,22 +226,13 @@ pub(crate) async fn read_text_search(r: &mut Reader<'_>) -> Result<(), CatalogEr
     );
     let mut configs = Vec::new();
     for row in r.query("text search configurations", &sql, &[]).await? {
-        let schema: String = row.get(1)?;
-        if !r.selector.schema(&schema) {
-            continue;
+        let kind = Kind::TsConfiguration {
+            parser: qual(&row.get::<String>(5)?, &row.get::<String>(6)?),
+            mappings: vec![],
+        };
+        if let Some(i) = r.add_in_schema(class::TS_CONFIG, &row, kind)? {
+            configs.push((row.get::<u32>(0)?, i));
         }
-        let mut o = obj(
-            Some(schema),
-            row.get(2)?,
-            Kind::TsConfiguration {
-                parser: qual(&row.get::<String>(5)?, &row.get::<String>(6)?),
-                mappings: vec![],
-            },
-        );
-        o.owner = row.get(3)?;
-        o.comment = row.get(4)?;
-        let oid: u32 = row.get(0)?;
-        configs.push((oid, r.add(Some((class::TS_CONFIG, oid)), o)));
     }
     let oids: Vec<u32> = configs.iter().map(|c| c.0).collect();
     let rows = r

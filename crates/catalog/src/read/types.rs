@@ -74,10 +74,6 @@ async fn read_collations(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         ext = not_ext_member(class::COLLATION, "c.oid"),
     );
     for row in r.query("collations", &sql, &[]).await? {
-        let schema: String = row.get(1)?;
-        if !r.selector.schema(&schema) {
-            continue;
-        }
         let provider = match row.get::<String>(5)?.as_str() {
             "i" => "icu",
             "b" => "builtin",
@@ -105,10 +101,7 @@ async fn read_collations(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         if !row.get::<bool>(9)? {
             options.push("deterministic = false".into());
         }
-        let mut o = obj(Some(schema), row.get(2)?, Kind::Collation { options });
-        o.owner = row.get(3)?;
-        o.comment = row.get(4)?;
-        r.add(Some((class::COLLATION, row.get(0)?)), o);
+        r.add_in_schema(class::COLLATION, &row, Kind::Collation { options })?;
     }
     Ok(())
 }
