@@ -99,6 +99,16 @@ fn every_kind_restores_and_syncs_twice_identically() {
     );
     let bad = restored.try_execute_batch("INSERT INTO public.fx_checked VALUES (3, -1)");
     assert!(bad.is_err(), "the CHECK over the row type is gone");
+    // --clean of one foreign table (DROP FOREIGN TABLE, not DROP TABLE).
+    pgferry_ok(&[
+        "restore",
+        "--clean",
+        "-t",
+        "public.fx_remote",
+        "--target",
+        &restored.conn_string(),
+        archive,
+    ]);
 
     // Two syncs over the same replica: the second replaces the database-wide
     // objects (wrapper, server, language, access method, subscription, transform).
@@ -237,7 +247,7 @@ fn subscriptions_come_disconnected_or_not_at_all() {
     pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);
     let ddl = ddl_of(archive);
     assert!(
-        ddl.contains("CREATE SUBSCRIPTION fx_subscription CONNECTION 'host=upstream.invalid dbname=app' PUBLICATION fx_pub WITH (connect = false, slot_name = NONE)"),
+        ddl.contains("CREATE SUBSCRIPTION fx_subscription CONNECTION 'host=upstream.invalid dbname=app' PUBLICATION fx_pub WITH (connect = false, slot_name = NONE, streaming = off)"),
         "{ddl}"
     );
     let subs = |db: &TestDb| {

@@ -36,4 +36,4 @@ pub use model::*;
 pub use order::sort_objects;
 pub use quote::{qualified, quote_ident, quote_literal};
 pub use read::{read_catalog, SelectAll, Selector};
-pub use render::{render_object, render_script, RenderOptions};
+pub use render::{large_object_statements, render_object, render_script, RenderOptions};

@@ -131,8 +131,11 @@ fn take_part(o: &mut Object, part: &PartRef) -> Option<Object> {
         ) => {
             let at = constraints.iter().position(|c| &c.0 == name)?;
             let (name, def, _) = constraints.remove(at);
-            constraint_comments.retain(|c| c.0 != name);
-            (name.clone(), Part::DomainCheck { name, def })
+            let comment = constraint_comments
+                .iter()
+                .position(|c| c.0 == name)
+                .map(|i| constraint_comments.remove(i).1);
+            (name.clone(), Part::DomainCheck { name, def, comment })
         }
         (
             Kind::View {
@@ -159,7 +162,8 @@ fn take_part(o: &mut Object, part: &PartRef) -> Option<Object> {
     Some(Object {
         id: 0,
         schema: o.schema.clone(),
-        name,
+        // Unique per owner: `owner part`.
+        name: format!("{} {name}", o.name),
         owner: None,
         comment: None,
         acl: None,

@@ -330,6 +330,9 @@ pub enum Part {
         name: String,
         /// `CHECK (...)`.
         def: String,
+        /// Constraint comment.
+        #[serde(default)]
+        comment: Option<String>,
     },
     /// A view's real query (`CREATE OR REPLACE VIEW`); the view itself was
     /// created over typed NULLs of its columns first.
@@ -565,6 +568,8 @@ pub enum Kind {
     TriggerState {
         /// The partition.
         table: QName,
+        /// The trigger.
+        trigger: String,
         /// `O`, `D`, `R` or `A`.
         enabled: char,
     },
@@ -1012,6 +1017,11 @@ impl Object {
             | Kind::Rule { table, .. }
             | Kind::RowSecurity { table, .. }
             | Kind::Policy { table, .. } => Some(table),
+            // A relation's part split off to break a loop goes with it.
+            Kind::Separated {
+                owner,
+                part: Part::Check(_) | Part::Default { .. } | Part::ViewQuery { .. },
+            } => Some(owner),
             _ => None,
         }
     }

@@ -284,39 +284,9 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             quote_ident(schema)
         )),
         Kind::LargeObjects { items } => {
-            // Created empty here (OIDs kept); their contents are loaded
-            // right after (see the engine's apply).
-            for lo in items {
-                out.push(format!("SELECT pg_catalog.lo_create('{}')", lo.oid));
-            }
-            for lo in items {
-                let target = format!("LARGE OBJECT {}", lo.oid);
-                let owner = lo
-                    .owner
-                    .as_ref()
-                    .filter(|r| opts.keep_owners && opts.can_own(r))
-                    .map(|r| quote_ident(r));
-                if let Some(o) = &owner {
-                    out.push(format!("ALTER {target} OWNER TO {o}"));
-                }
-                if let Some(acl) = &lo.acl {
-                    let owner_sql = owner.clone().unwrap_or_else(|| "CURRENT_USER".into());
-                    out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
-                    out.push(format!("REVOKE ALL ON {target} FROM {owner_sql}"));
-                    grant_stmts(
-                        &target,
-                        None,
-                        acl,
-                        &owner_sql,
-                        lo.owner.as_deref(),
-                        opts,
-                        &mut out,
-                    );
-                }
-                if let Some(c) = &lo.comment {
-                    out.push(comment_stmt("LARGE OBJECT", &lo.oid.to_string(), c));
-                }
-            }
+            let (create, after) = large_object_statements(items, opts);
+            out.extend(create);
+            out.extend(after);
         }
         Kind::Cast {
             source,
@@ -772,10 +742,12 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             settings,
             role_settings,
         } => {
-            // Aimed at the database the statements run in, whatever its name.
+            // Aimed at the database the statements run in, whatever its
+            // name: DB stands for it until the DO block below.
+            const DB: &str = "\u{1}";
             let mut stmts = Vec::new();
             for item in settings {
-                stmts.push(format!("ALTER DATABASE %I SET {item}"));
+                stmts.push(format!("ALTER DATABASE {DB} SET {item}"));
             }
             for (role, items) in role_settings {
                 if !opts.role_exists(role) {
@@ -788,18 +760,18 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                 }
                 for item in items {
                     stmts.push(format!(
-                        "ALTER ROLE {} IN DATABASE %I SET {item}",
+                        "ALTER ROLE {} IN DATABASE {DB} SET {item}",
                         quote_ident(role)
                     ));
                 }
             }
             if let Some(c) = &o.comment {
-                stmts.push(format!("COMMENT ON DATABASE %I IS {}", quote_literal(c)));
+                stmts.push(format!("COMMENT ON DATABASE {DB} IS {}", quote_literal(c)));
             }
             if let Some(acl) = &o.acl {
-                stmts.push("REVOKE ALL ON DATABASE %I FROM PUBLIC".into());
+                stmts.push(format!("REVOKE ALL ON DATABASE {DB} FROM PUBLIC"));
                 grant_stmts(
-                    "DATABASE %I",
+                    &format!("DATABASE {DB}"),
                     None,
                     acl,
                     "CURRENT_USER",
@@ -809,9 +781,11 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                 );
             }
             for s in stmts {
+                let (before, after) = s.split_once(DB).unwrap_or((&s, ""));
                 out.push(format!(
-                    "DO $pgferry$BEGIN EXECUTE pg_catalog.format({}, pg_catalog.current_database()); END$pgferry$",
-                    quote_literal(&s.replace('%', "%%").replace("%%I", "%I"))
+                    "DO $pgferry$BEGIN EXECUTE {} || pg_catalog.quote_ident(pg_catalog.current_database()) || {}; END$pgferry$",
+                    quote_literal(before),
+                    quote_literal(after)
                 ));
             }
             return out;
@@ -844,6 +818,14 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             }
             let col = column.as_ref().map(|c| quote_ident(c));
             grant_stmts(target, col.as_deref(), grants, "", None, opts, &mut out);
+            // A built-in object another major no longer has is skipped, with a warning.
+            for stmt in &mut out {
+                *stmt = format!(
+                    "DO $pgferry$BEGIN EXECUTE {}; EXCEPTION WHEN undefined_function OR undefined_table \
+                     OR undefined_column OR undefined_object THEN RAISE WARNING 'pgferry: skipped: %', SQLERRM; END$pgferry$",
+                    quote_literal(stmt)
+                );
+            }
         }
         Kind::TableData { .. } => {}
         Kind::SequenceSet {
@@ -953,11 +935,15 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                 ));
             }
         }
-        Kind::TriggerState { table, enabled } => out.push(format!(
+        Kind::TriggerState {
+            table,
+            trigger,
+            enabled,
+        } => out.push(format!(
             "ALTER TABLE {} {} TRIGGER {}",
             table.sql(),
             enable_state(*enabled).unwrap_or("ENABLE"),
-            quote_ident(&o.name)
+            quote_ident(trigger)
         )),
         Kind::RowSecurity { table, force } => {
             out.push(format!(
@@ -1133,10 +1119,19 @@ fn render_part(owner: &QName, part: &Part, opts: &RenderOptions, out: &mut Vec<S
             "ALTER TABLE ONLY {t} ALTER COLUMN {} SET DEFAULT {expr}",
             quote_ident(column)
         )),
-        Part::DomainCheck { name, def } => out.push(format!(
-            "ALTER DOMAIN {t} ADD CONSTRAINT {} {def}",
-            quote_ident(name)
-        )),
+        Part::DomainCheck { name, def, comment } => {
+            out.push(format!(
+                "ALTER DOMAIN {t} ADD CONSTRAINT {} {def}",
+                quote_ident(name)
+            ));
+            if let Some(text) = comment {
+                out.push(comment_stmt(
+                    "CONSTRAINT",
+                    &format!("{} ON DOMAIN {t}", quote_ident(name)),
+                    text,
+                ));
+            }
+        }
         Part::ViewQuery {
             query,
             options,
@@ -1172,6 +1167,50 @@ fn view_statement(
         .unwrap_or_default();
     let or_replace = if replace { "OR REPLACE " } else { "" };
     format!("CREATE {or_replace}VIEW {q}{with} AS\n{query}{check}")
+}
+
+/// The statements of the large objects: those that create them (empty,
+/// OIDs kept), to run before their contents are written, and their owners,
+/// privileges and comments, to run after (a privilege set may take the
+/// writer's own UPDATE away).
+pub fn large_object_statements(
+    items: &[LargeObject],
+    opts: &RenderOptions,
+) -> (Vec<String>, Vec<String>) {
+    let create = items
+        .iter()
+        .map(|lo| format!("SELECT pg_catalog.lo_create('{}')", lo.oid))
+        .collect();
+    let mut out = Vec::new();
+    for lo in items {
+        let target = format!("LARGE OBJECT {}", lo.oid);
+        let owner = lo
+            .owner
+            .as_ref()
+            .filter(|r| opts.keep_owners && opts.can_own(r))
+            .map(|r| quote_ident(r));
+        if let Some(o) = &owner {
+            out.push(format!("ALTER {target} OWNER TO {o}"));
+        }
+        if let Some(acl) = &lo.acl {
+            let owner_sql = owner.clone().unwrap_or_else(|| "CURRENT_USER".into());
+            out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
+            out.push(format!("REVOKE ALL ON {target} FROM {owner_sql}"));
+            grant_stmts(
+                &target,
+                None,
+                acl,
+                &owner_sql,
+                lo.owner.as_deref(),
+                opts,
+                &mut out,
+            );
+        }
+        if let Some(c) = &lo.comment {
+            out.push(comment_stmt("LARGE OBJECT", &lo.oid.to_string(), c));
+        }
+    }
+    (create, out)
 }
 
 fn enable_state(c: char) -> Option<&'static str> {

@@ -75,6 +75,17 @@ pub(crate) async fn load_large_objects<F: TableFeed>(
     Ok(bytes)
 }
 
+/// Runs `stmts` of `o` one by one.
+pub(crate) async fn run_each(client: &Client, o: &Object, stmts: &[String]) -> Result<(), Error> {
+    for stmt in stmts {
+        client
+            .batch_execute(stmt)
+            .await
+            .map_err(|e| object_failed(o, &e))?;
+    }
+    Ok(())
+}
+
 /// What applying did.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Applied {
@@ -113,14 +124,11 @@ pub(crate) async fn apply_objects<F: TableFeed>(
             Kind::TableData { table, .. } => format!("loading data of {table}"),
             _ => format!("creating {} {}", o.kind.label(), o.display_name()),
         });
-        if let Kind::LargeObjects { .. } = &o.kind {
-            for stmt in render_object(o, render) {
-                client
-                    .batch_execute(&stmt)
-                    .await
-                    .map_err(|e| object_failed(o, &e))?;
-            }
+        if let Kind::LargeObjects { items } = &o.kind {
+            let (create, after) = pgferry_catalog::large_object_statements(items, render);
+            run_each(client, o, &create).await?;
             done.bytes += load_large_objects(client, o, feed, progress).await?;
+            run_each(client, o, &after).await?;
             done.objects += 1;
             continue;
         }

@@ -15,7 +15,7 @@ use pgferry_format::ArchiveReader;
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
-use crate::apply::copy_in_sql;
+use crate::apply::{copy_in_sql, run_each};
 use crate::archive_file::{table_stream, VerifiedArchive};
 use crate::conn::ConnSpec;
 use crate::error::Error;
@@ -28,13 +28,7 @@ use crate::target::{connect_writer, Rights};
 use crate::workers::join_all;
 
 async fn run_statements(client: &Client, o: &Object, render: &RenderOptions) -> Result<(), Error> {
-    for stmt in render_object(o, render) {
-        client
-            .batch_execute(&stmt)
-            .await
-            .map_err(|e| object_failed(o, &e))?;
-    }
-    Ok(())
+    run_each(client, o, &render_object(o, render)).await
 }
 
 /// Session settings outside a transaction block (`SET`, not `SET LOCAL`).
@@ -217,10 +211,14 @@ pub(crate) async fn restore_parallel(
         .await
         .map_err(|e| Error::source_stmt("restore settings", &e))?;
     for o in &serial {
-        run_statements(&client, o, &render).await?;
-        if let Kind::LargeObjects { .. } = o.kind {
-            load_large_objects_from(&client, o, &archive.path, &opts.progress).await?;
-        }
+        let Kind::LargeObjects { items } = &o.kind else {
+            run_statements(&client, o, &render).await?;
+            continue;
+        };
+        let (create, after) = pgferry_catalog::large_object_statements(items, &render);
+        run_each(&client, o, &create).await?;
+        load_large_objects_from(&client, o, &archive.path, &opts.progress).await?;
+        run_each(&client, o, &after).await?;
     }
     summary.objects = objects.len();
     report(&opts.progress, Progress::Finished);

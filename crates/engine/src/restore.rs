@@ -90,10 +90,26 @@ pub(crate) fn select_objects(
         if f.source().no_subscriptions && matches!(o.kind, Kind::Subscription { .. }) {
             continue;
         }
-        // Like pg_restore: large objects come with whole-database restores only.
-        if matches!(o.kind, Kind::LargeObjects { .. })
-            && (f.tables_only() || !f.source().include_schemas.is_empty())
-        {
+        // Like pg_restore: large objects and the other database-wide objects
+        // outside schemas come with whole-database restores only (schema
+        // patterns do not apply to their names).
+        let database_wide = matches!(
+            o.kind,
+            Kind::LargeObjects { .. }
+                | Kind::Database { .. }
+                | Kind::SystemAcl { .. }
+                | Kind::Language { .. }
+                | Kind::AccessMethod { .. }
+                | Kind::Transform { .. }
+                | Kind::ForeignDataWrapper { .. }
+                | Kind::ForeignServer { .. }
+                | Kind::UserMapping { .. }
+                | Kind::Subscription { .. }
+        );
+        if database_wide {
+            if !f.tables_only() && f.source().include_schemas.is_empty() {
+                out.push(o.clone());
+            }
             continue;
         }
         if !f.is_empty() {
@@ -203,7 +219,8 @@ pub(crate) fn clean_statements(objects: &[Object]) -> Vec<String> {
         objects
             .iter()
             .filter_map(|o| {
-                let kw = match o.kind {
+                let kw = match &o.kind {
+                    Kind::Table(def) if def.foreign.is_some() => "FOREIGN TABLE",
                     Kind::Table(_) => "TABLE",
                     Kind::View { .. } => "VIEW",
                     Kind::MatView { .. } => "MATERIALIZED VIEW",

@@ -237,7 +237,12 @@ impl Rights {
                     ));
                 }
                 Kind::BaseType { .. }
+                | Kind::ShellType
                 | Kind::AccessMethod { .. }
+                | Kind::OperatorFamily { .. }
+                | Kind::OperatorClass { .. }
+                | Kind::TsParser { .. }
+                | Kind::TsTemplate { .. }
                 | Kind::Language { .. }
                 | Kind::Transform { .. }
                 | Kind::ForeignDataWrapper { .. }
@@ -248,6 +253,14 @@ impl Rights {
                         o.kind.label().to_lowercase(),
                         o.display_name()
                     ));
+                }
+                Kind::Database { .. }
+                    if !self.superuser && !self.member_of.contains("pg_database_owner") =>
+                {
+                    problems.insert(
+                        "the database's own properties (settings, comment, privileges): setting them needs its owner"
+                            .to_string(),
+                    );
                 }
                 Kind::Subscription { .. }
                     if !(self.superuser

@@ -357,7 +357,16 @@ fn split_target_only(
             schema.is_some_and(|s| !source_schemas.contains(s))
                 || matches!(
                     o.kind,
-                    Kind::Publication { .. } | Kind::EventTrigger { .. } | Kind::SystemAcl { .. }
+                    Kind::Publication { .. }
+                        | Kind::EventTrigger { .. }
+                        | Kind::SystemAcl { .. }
+                        | Kind::Language { .. }
+                        | Kind::AccessMethod { .. }
+                        | Kind::Transform { .. }
+                        | Kind::ForeignDataWrapper { .. }
+                        | Kind::ForeignServer { .. }
+                        | Kind::UserMapping { .. }
+                        | Kind::Subscription { .. }
                 )
         })
         .map(|o| format!("only on target: {} {}:", o.kind.label(), o.display_name()))

@@ -185,10 +185,13 @@ async fn read_subscriptions(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         if row.get::<bool>(7)? {
             options.push("binary = true".into());
         }
-        match row.get::<String>(8)?.as_str() {
-            "t" => options.push("streaming = on".into()),
-            "p" => options.push("streaming = parallel".into()),
-            _ => {}
+        // Written even when off: the default differs between majors (18: parallel).
+        if r.version >= 140000 {
+            options.push(match row.get::<String>(8)?.as_str() {
+                "t" => "streaming = on".into(),
+                "p" => "streaming = parallel".into(),
+                _ => "streaming = off".to_string(),
+            });
         }
         if row.get::<bool>(9)? {
             options.push("two_phase = on".into());

@@ -91,7 +91,9 @@ fn setting_item(stored: &str) -> String {
         "session_preload_libraries",
         "local_preload_libraries",
     ];
-    let value = if LISTS.contains(&name) && !value.is_empty() {
+    let value = if value == "\"\"" {
+        "''".to_string() // an empty list
+    } else if LISTS.contains(&name) && !value.is_empty() {
         value.to_string()
     } else {
         crate::quote_literal(value)
@@ -334,6 +336,12 @@ async fn read_system_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     };
     let system = "n.nspname IN ('pg_catalog', 'information_schema')";
     // (aclexplode refuses an empty array: empty ACLs are NULL here.)
+    // An object initdb gave no privileges of its own has no pg_init_privs
+    // row: its initial ACL is the default one.
+    let rel_init =
+        "NULLIF(COALESCE(ip.initprivs, pg_catalog.acldefault('r', c.relowner)), '{}'::aclitem[])";
+    let fn_init =
+        "NULLIF(COALESCE(ip.initprivs, pg_catalog.acldefault('f', p.proowner)), '{}'::aclitem[])";
     let rel_cur =
         "NULLIF(COALESCE(c.relacl, pg_catalog.acldefault('r', c.relowner)), '{}'::aclitem[])";
     let col_cur = "NULLIF(a.attacl, '{}'::aclitem[])";
@@ -343,8 +351,8 @@ async fn read_system_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     let sql = format!(
         "SELECT 'TABLE ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), NULL::text, \
          {g1}, {r1} FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         JOIN pg_catalog.pg_init_privs ip ON ip.objoid = c.oid AND ip.classoid = 1259 AND ip.objsubid = 0 \
-         WHERE {system} AND {rel_cur} IS DISTINCT FROM ip.initprivs \
+         LEFT JOIN pg_catalog.pg_init_privs ip ON ip.objoid = c.oid AND ip.classoid = 1259 AND ip.objsubid = 0 \
+         WHERE {system} AND c.relkind IN ('r', 'v', 'm', 'S', 'f', 'p') AND {rel_cur} IS DISTINCT FROM {rel_init} \
          UNION ALL \
          SELECT 'TABLE ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), a.attname::text, \
          {g2}, {r2} FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
@@ -353,17 +361,17 @@ async fn read_system_acls(r: &mut Reader<'_>) -> Result<(), CatalogError> {
          WHERE {system} AND a.attnum > 0 AND (a.attacl IS NOT NULL OR ip.initprivs IS NOT NULL) \
          AND {col_cur} IS DISTINCT FROM {col_init} \
          UNION ALL \
-         SELECT 'FUNCTION ' || p.oid::regprocedure::text, NULL::text, {g3}, {r3} \
+         SELECT 'ROUTINE ' || p.oid::regprocedure::text, NULL::text, {g3}, {r3} \
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-         JOIN pg_catalog.pg_init_privs ip ON ip.objoid = p.oid AND ip.classoid = 1255 AND ip.objsubid = 0 \
-         WHERE {system} AND {fn_cur} IS DISTINCT FROM ip.initprivs \
+         LEFT JOIN pg_catalog.pg_init_privs ip ON ip.objoid = p.oid AND ip.classoid = 1255 AND ip.objsubid = 0 \
+         WHERE {system} AND {fn_cur} IS DISTINCT FROM {fn_init} \
          ORDER BY 1, 2",
-        g1 = minus(rel_cur, "NULLIF(ip.initprivs, '{}'::aclitem[])"),
-        r1 = minus("NULLIF(ip.initprivs, '{}'::aclitem[])", rel_cur),
+        g1 = minus(rel_cur, rel_init),
+        r1 = minus(rel_init, rel_cur),
         g2 = minus(col_cur, col_init),
         r2 = minus(col_init, col_cur),
-        g3 = minus(fn_cur, "NULLIF(ip.initprivs, '{}'::aclitem[])"),
-        r3 = minus("NULLIF(ip.initprivs, '{}'::aclitem[])", fn_cur),
+        g3 = minus(fn_cur, fn_init),
+        r3 = minus(fn_init, fn_cur),
     );
     for row in r.query("privileges on built-in objects", &sql, &[]).await? {
         let target: String = row.get(0)?;

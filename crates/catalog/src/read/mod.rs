@@ -398,13 +398,14 @@ pub async fn read_catalog(
     let (mut graph, edges) = read_dependencies(&r).await?;
     let mut unsupported = misc::read_unsupported(&r).await?;
     let mut objects = std::mem::take(&mut r.objects);
+    // (before loops are broken: a view's query split off still leads to what it reads)
+    crate::loops::order_refreshes(&objects, &mut graph, &r.refreshes);
     for (members, names) in crate::loops::break_loops(&mut objects, &mut graph, edges) {
         unsupported.push(Unsupported {
             ids: members.iter().map(|&i| i as u32 + 1).collect(),
             what: format!("dependency loop no object can be split off to break: {names}"),
         });
     }
-    crate::loops::order_refreshes(&objects, &mut graph, &r.refreshes);
     let objects = sort_objects(objects, graph);
     Ok(Catalog {
         model_version: MODEL_VERSION,

@@ -1044,11 +1044,13 @@ async fn read_trigger_states(
             continue;
         };
         let rel = &rels[ri];
+        let trigger: String = row.get(1)?;
         let o = obj(
             Some(rel.name.schema.clone()),
-            row.get(1)?,
+            format!("{} {trigger}", rel.name.name),
             Kind::TriggerState {
                 table: rel.name.clone(),
+                trigger,
                 enabled: first_char(row.get(2)?),
             },
         );
