@@ -99,6 +99,14 @@ fn every_kind_restores_and_syncs_twice_identically() {
     );
     let bad = restored.try_execute_batch("INSERT INTO public.fx_checked VALUES (3, -1)");
     assert!(bad.is_err(), "the CHECK over the row type is gone");
+    // The inheritance child keeps the default its parent has split off.
+    assert_eq!(
+        restored.query_strings(
+            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef \
+             WHERE adrelid = 'public.fx_defaulted_child'::regclass"
+        ),
+        vec![vec![Some("fx_default_n(NULL::fx_defaulted)".to_string())]]
+    );
     // --clean of one foreign table (DROP FOREIGN TABLE, not DROP TABLE).
     pgferry_ok(&[
         "restore",

@@ -1357,6 +1357,12 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
     }
     for c in &def.columns {
         let col = quote_ident(&c.name);
+        // An inherited column is not written in CREATE TABLE; its default is
+        // set here, as pg_dump does (the parent's may be set later, split
+        // off to break a loop, and then does not reach the child).
+        if let (false, false, false, Some(d)) = (c.is_local, partition, typed, &c.default) {
+            out.push(format!("{alter} {q} ALTER COLUMN {col} SET DEFAULT {d}"));
+        }
         if let Some(st) = &c.storage {
             out.push(format!("{alter} {q} ALTER COLUMN {col} SET STORAGE {st}"));
         }
