@@ -412,7 +412,11 @@ const CFG_SCRIPT: &str = "CREATE TABLE @extschema@.cfg_settings (id int PRIMARY 
      INSERT INTO @extschema@.cfg_settings VALUES (1, 'shipped', true);\n\
      SELECT pg_catalog.pg_extension_config_dump('@extschema@.cfg_settings', 'WHERE NOT builtin');\n\
      CREATE TABLE @extschema@.cfg_all (k text);\n\
-     SELECT pg_catalog.pg_extension_config_dump('@extschema@.cfg_all', '');\n";
+     SELECT pg_catalog.pg_extension_config_dump('@extschema@.cfg_all', '');\n\
+     CREATE TABLE @extschema@.cfg_child (id int REFERENCES @extschema@.cfg_settings);\n\
+     SELECT pg_catalog.pg_extension_config_dump('@extschema@.cfg_child', '');\n\
+     CREATE SEQUENCE @extschema@.cfg_seq;\n\
+     SELECT pg_catalog.pg_extension_config_dump('@extschema@.cfg_seq', '');\n";
 
 #[test]
 fn extension_configuration_rows_travel_as_pg_dump_carries_them() {
@@ -422,16 +426,26 @@ fn extension_configuration_rows_travel_as_pg_dump_carries_them() {
     src.execute_batch(
         "CREATE EXTENSION pgferry_cfgext SCHEMA public; \
          INSERT INTO public.cfg_settings VALUES (2, 'mine', false), (3, 'also mine', false); \
-         INSERT INTO public.cfg_all VALUES ('x'), ('y');",
+         INSERT INTO public.cfg_all VALUES ('x'), ('y'); \
+         INSERT INTO public.cfg_child VALUES (2), (3); \
+         SELECT nextval('public.cfg_seq'), nextval('public.cfg_seq');",
     );
+    // (cfg_child sorts before cfg_settings, whose rows it references: they
+    // must load first.)
     let rows = |db: &TestDb| {
         (
             db.query_strings("SELECT id::text, name FROM public.cfg_settings ORDER BY id"),
             db.query_strings("SELECT k FROM public.cfg_all ORDER BY k"),
+            db.query_strings("SELECT id::text FROM public.cfg_child ORDER BY id"),
+            db.query_strings("SELECT last_value::text, is_called::text FROM public.cfg_seq"),
         )
     };
     let expected = rows(&src);
     assert_eq!(expected.0.len(), 3);
+    assert_eq!(
+        expected.3,
+        vec![vec![Some("2".to_string()), Some("true".to_string())]]
+    );
     let dir = tempdir();
     let archive = dir.path().join("cfg.pgf");
     let archive = archive.to_str().unwrap();
@@ -463,14 +477,14 @@ fn extension_configuration_rows_travel_as_pg_dump_carries_them() {
     pgferry_ok(&[
         "sync",
         "--exclude-table-data",
-        "public.cfg_settings",
+        "public.cfg_child",
         "--source",
         &src.conn_string(),
         "--target",
         &none.conn_string(),
     ]);
-    assert_eq!(
-        none.query_strings("SELECT id::text FROM public.cfg_settings ORDER BY id"),
-        vec![vec![Some("1".to_string())]]
-    );
+    assert!(none
+        .query_strings("SELECT id FROM public.cfg_child")
+        .is_empty());
+    assert_eq!(expected.0, rows(&none).0);
 }

@@ -459,13 +459,16 @@ async fn read_extension_config_data(r: &mut Reader<'_>) -> Result<(), CatalogErr
     let sql = format!(
         "SELECT e.oid, n.nspname::text, c.relname::text, NULLIF(x.cond, ''), \
          ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
-               AND a.attnum > 0 AND NOT a.attisdropped AND {generated} ORDER BY a.attnum) \
+               AND a.attnum > 0 AND NOT a.attisdropped AND {generated} ORDER BY a.attnum), \
+         c.relkind::text, c.oid \
          FROM pg_catalog.pg_extension e, \
          LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition)) AS x(cfg, cond) \
          JOIN pg_catalog.pg_class c ON c.oid = x.cfg \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind = 'r' ORDER BY 2, 3"
+         WHERE c.relkind IN ('r', 'S') ORDER BY 2, 3"
     );
+    // table oid → its data entry, for the foreign keys between them.
+    let mut data: Vec<(u32, usize)> = Vec::new();
     for row in r.query("extension configuration tables", &sql, &[]).await? {
         let Some(ext) = r.object_key((class::EXTENSION, row.get(0)?)) else {
             continue;
@@ -477,23 +480,60 @@ async fn read_extension_config_data(r: &mut Reader<'_>) -> Result<(), CatalogErr
         if !r.selector.data(&table.schema, &table.name) {
             continue;
         }
+        let kind = if row.get::<String>(5)? == "S" {
+            // A configuration sequence: its value, read in this snapshot.
+            let value = r
+                .query(
+                    &format!("the value of sequence {table}"),
+                    &format!("SELECT last_value, is_called FROM {}", table.sql()),
+                    &[],
+                )
+                .await?;
+            let Some(v) = value.first() else { continue };
+            Kind::SequenceSet {
+                last_value: v.get(0)?,
+                is_called: v.get(1)?,
+                sequence: table.clone(),
+            }
+        } else {
+            Kind::TableData {
+                table: table.clone(),
+                columns: row.get(4)?,
+                // Text: any type the extension uses reads back.
+                format: CopyFormat::Text,
+                casts: vec![],
+                parts: 0,
+                filter: row.get(3)?,
+            }
+        };
+        let is_data = matches!(kind, Kind::TableData { .. });
         let i = r.add(
             None,
-            obj(
-                Some(table.schema.clone()),
-                table.name.clone(),
-                Kind::TableData {
-                    table,
-                    columns: row.get(4)?,
-                    // Text: any type the extension uses reads back.
-                    format: CopyFormat::Text,
-                    casts: vec![],
-                    parts: 0,
-                    filter: row.get(3)?,
-                },
-            ),
+            obj(Some(table.schema.clone()), table.name.clone(), kind),
         );
         r.edges.push((i, ext));
+        if is_data {
+            data.push((row.get(6)?, i));
+        }
+    }
+    // Referenced rows load first (the extension created the foreign keys).
+    let oids: Vec<u32> = data.iter().map(|d| d.0).collect();
+    let rows = r
+        .query(
+            "foreign keys between extension configuration tables",
+            "SELECT conrelid, confrelid FROM pg_catalog.pg_constraint \
+             WHERE contype = 'f' AND conrelid = ANY($1) AND confrelid = ANY($1) AND conrelid <> confrelid",
+            &[&oids],
+        )
+        .await?;
+    for row in rows {
+        let (from, to): (u32, u32) = (row.get(0)?, row.get(1)?);
+        if let (Some(a), Some(b)) = (
+            data.iter().find(|d| d.0 == from),
+            data.iter().find(|d| d.0 == to),
+        ) {
+            r.edges.push((a.1, b.1));
+        }
     }
     Ok(())
 }
