@@ -896,6 +896,31 @@ impl Kind {
         }
     }
 
+    /// An object of the whole database, outside any schema (large objects,
+    /// casts, publications, subscriptions, event triggers, languages,
+    /// access methods, transforms, foreign data wrappers, servers, user
+    /// mappings, the database's own properties, privileges on built-in
+    /// objects). Schema patterns do not apply to their names: a restore with
+    /// `-n` or `-t` leaves them out, and a sync leaves the target's own alone.
+    pub fn database_wide(&self) -> bool {
+        matches!(
+            self,
+            Kind::LargeObjects { .. }
+                | Kind::Cast { .. }
+                | Kind::Publication { .. }
+                | Kind::Subscription { .. }
+                | Kind::EventTrigger { .. }
+                | Kind::Language { .. }
+                | Kind::AccessMethod { .. }
+                | Kind::Transform { .. }
+                | Kind::ForeignDataWrapper { .. }
+                | Kind::ForeignServer { .. }
+                | Kind::UserMapping { .. }
+                | Kind::Database { .. }
+                | Kind::SystemAcl { .. }
+        )
+    }
+
     /// Section of the dump this kind belongs to.
     pub fn section(&self) -> Section {
         match self {

@@ -93,19 +93,7 @@ pub(crate) fn select_objects(
         // Like pg_restore: large objects and the other database-wide objects
         // outside schemas come with whole-database restores only (schema
         // patterns do not apply to their names).
-        let database_wide = matches!(
-            o.kind,
-            Kind::LargeObjects { .. }
-                | Kind::Database { .. }
-                | Kind::SystemAcl { .. }
-                | Kind::Language { .. }
-                | Kind::AccessMethod { .. }
-                | Kind::Transform { .. }
-                | Kind::ForeignDataWrapper { .. }
-                | Kind::ForeignServer { .. }
-                | Kind::UserMapping { .. }
-                | Kind::Subscription { .. }
-        );
+        let database_wide = o.kind.database_wide();
         if database_wide {
             if !f.tables_only() && f.source().include_schemas.is_empty() {
                 out.push(o.clone());

@@ -353,21 +353,8 @@ fn split_target_only(
                 _ => o.schema.as_deref(),
             };
             // Database-wide objects a sync leaves alone unless the source
-            // has one of the same name: publications, event triggers.
-            schema.is_some_and(|s| !source_schemas.contains(s))
-                || matches!(
-                    o.kind,
-                    Kind::Publication { .. }
-                        | Kind::EventTrigger { .. }
-                        | Kind::SystemAcl { .. }
-                        | Kind::Language { .. }
-                        | Kind::AccessMethod { .. }
-                        | Kind::Transform { .. }
-                        | Kind::ForeignDataWrapper { .. }
-                        | Kind::ForeignServer { .. }
-                        | Kind::UserMapping { .. }
-                        | Kind::Subscription { .. }
-                )
+            // has one of the same name.
+            schema.is_some_and(|s| !source_schemas.contains(s)) || o.kind.database_wide()
         })
         .map(|o| format!("only on target: {} {}:", o.kind.label(), o.display_name()))
         .collect();
