@@ -285,7 +285,8 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
             WHERE opc.oid = rg.rngsubopc AND NOT opc.opcdefault), \
          CASE WHEN rg.rngcollation <> 0 AND rg.rngcollation <> st.typcollation THEN {COLLATION_SQL} rg.rngcollation) END, \
          CASE WHEN rg.rngcanonical <> 0 THEN rg.rngcanonical::regproc::text END, \
-         CASE WHEN rg.rngsubdiff <> 0 THEN rg.rngsubdiff::regproc::text END, {mr} \
+         CASE WHEN rg.rngsubdiff <> 0 THEN rg.rngsubdiff::regproc::text END, {mr}, \
+         rg.rngcanonical::oid, (SELECT t.typarray FROM pg_catalog.pg_type t WHERE t.oid = rg.rngtypid) \
          FROM pg_catalog.pg_range rg JOIN pg_catalog.pg_type st ON st.oid = rg.rngsubtype \
          WHERE rg.rngtypid = ANY($1)"
     );
@@ -304,10 +305,26 @@ pub(crate) async fn read_types(r: &mut Reader<'_>) -> Result<(), CatalogError> {
                 opts.push(format!("{label} = {v}"));
             }
         }
-        if let Some((_, i)) = ranges.iter().find(|e| e.0 == t) {
-            if let Kind::Range { options } = &mut r.objects[*i].kind {
-                *options = opts;
+        let Some(&(_, i)) = ranges.iter().find(|e| e.0 == t) else {
+            continue;
+        };
+        if let Kind::Range { options } = &mut r.objects[i].kind {
+            *options = opts;
+        }
+        // A canonical function takes and returns the range: it is declared
+        // over the range's shell, created first (as for base types).
+        let canonical: u32 = row.get(7)?;
+        if canonical >= 16384 {
+            let o = &r.objects[i];
+            let mut shell = obj(o.schema.clone(), o.name.clone(), Kind::ShellType);
+            shell.owner = o.owner.clone();
+            let shell = r.add(None, shell);
+            r.edges.push((i, shell));
+            for ty in [t, row.get::<u32>(8)?] {
+                r.ignore
+                    .insert(((class::PROC, canonical), (class::TYPE, ty)));
             }
+            r.key_edges.push(((class::PROC, canonical), shell));
         }
     }
     let oids: Vec<u32> = domains.iter().map(|e| e.0).collect();
