@@ -40,6 +40,14 @@ fn database_properties(db: &TestDb) -> Vec<Vec<Option<String>>> {
     )
 }
 
+/// `pgferry sync` from `src` into the connection string `dst`, with `extra` flags.
+fn sync(src: &TestDb, dst: &str, extra: &[&str]) -> std::process::Output {
+    let src = src.conn_string();
+    let mut args = vec!["sync", "--source", src.as_str(), "--target", dst];
+    args.extend_from_slice(extra);
+    pgferry(&args)
+}
+
 fn ddl_of(archive: &str) -> String {
     String::from_utf8(pgferry_ok(&["ddl", archive]).stdout).unwrap()
 }
@@ -126,13 +134,7 @@ fn every_kind_restores_and_syncs_twice_identically() {
             "INSERT INTO public.fx_aliases VALUES ({}, '{round}', NULL)",
             10 + round
         ));
-        let out = pgferry(&[
-            "sync",
-            "--source",
-            &src.conn_string(),
-            "--target",
-            &replica.conn_string(),
-        ]);
+        let out = sync(&src, &replica.conn_string(), &[]);
         assert!(out.status.success(), "sync {round}: {}", stderr(&out));
         assert_replica_equals(&src, &replica);
         assert_eq!(props, database_properties(&replica), "sync {round}");
@@ -232,14 +234,8 @@ fn user_mapping_passwords_travel_only_when_asked() {
     ]);
     assert!(ddl_of(with).contains("password 'hunter2'"));
     let replica = shared_cluster().create_database("kinds_secret_replica");
-    pgferry_ok(&[
-        "sync",
-        "--user-mapping-passwords",
-        "--source",
-        &src.conn_string(),
-        "--target",
-        &replica.conn_string(),
-    ]);
+    let out = sync(&src, &replica.conn_string(), &["--user-mapping-passwords"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         options(&replica),
         vec![vec![Some("{user=me,password=hunter2}".to_string())]]
@@ -382,13 +378,7 @@ fn a_non_superuser_target_names_the_kinds_it_cannot_create() {
     let as_owner = dst
         .conn_string()
         .replace("user=postgres", "user=kinds_owner");
-    let out = pgferry(&[
-        "sync",
-        "--source",
-        &src.conn_string(),
-        "--target",
-        &as_owner,
-    ]);
+    let out = sync(&src, &as_owner, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     for named in [
@@ -462,27 +452,18 @@ fn extension_configuration_rows_travel_as_pg_dump_carries_them() {
     // once, the user's rows once.
     let replica = cluster.create_database("kinds_cfg_replica");
     for round in 0..2 {
-        let out = pgferry(&[
-            "sync",
-            "--source",
-            &src.conn_string(),
-            "--target",
-            &replica.conn_string(),
-        ]);
+        let out = sync(&src, &replica.conn_string(), &[]);
         assert!(out.status.success(), "sync {round}: {}", stderr(&out));
         assert_eq!(expected, rows(&replica), "sync {round}");
     }
     // Its data can be left out like a table's.
     let none = cluster.create_database("kinds_cfg_none");
-    pgferry_ok(&[
-        "sync",
-        "--exclude-table-data",
-        "public.cfg_child",
-        "--source",
-        &src.conn_string(),
-        "--target",
+    let out = sync(
+        &src,
         &none.conn_string(),
-    ]);
+        &["--exclude-table-data", "public.cfg_child"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(none
         .query_strings("SELECT id FROM public.cfg_child")
         .is_empty());
