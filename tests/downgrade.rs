@@ -8,6 +8,8 @@
 //!   (17 → 15: `pg_dump --schema-only` of both and a catalog-level
 //!   description; 18 → 16: the catalog-level description, as 16 has no
 //!   `pg_dump` here), with the source's rows, for `restore` and `sync`.
+//! * A database setting the older server does not have (an 18-only planner
+//!   switch) is skipped with a warning naming it; the others are applied.
 //! * With `--allow-downgrade`, objects the target cannot express (the 17 and
 //!   18 fixtures: identity on a partitioned table, virtual generated columns,
 //!   NOT ENFORCED / NOT VALID NOT NULL / named NOT NULL constraints) make the
@@ -408,4 +410,46 @@ fn pg18_to_pg16_refuses_18_only_objects() {
             "unexpected message:\n{err}"
         );
     }
+}
+
+/// 18 → 16 sync with `--allow-downgrade`: `ALTER DATABASE … SET` of a setting
+/// 16 does not know is skipped with a warning naming it; the rest applies.
+#[test]
+fn pg18_to_pg16_skips_a_database_setting_the_target_lacks() {
+    if !requested(
+        "pg18_to_pg16_skips_a_database_setting_the_target_lacks",
+        18,
+        16,
+    ) {
+        return;
+    }
+    let src = cluster(18).create_database("dbsetting_src");
+    src.execute_batch(&format!(
+        "CREATE TABLE public.t (x int); INSERT INTO public.t VALUES (1); \
+         ALTER DATABASE \"{0}\" SET enable_distinct_reordering = off; \
+         ALTER DATABASE \"{0}\" SET work_mem = '12MB';",
+        src.name()
+    ));
+    let dst = cluster(16).create_database("dbsetting_dst");
+    let out = pgferry(&[
+        "sync",
+        "--allow-downgrade",
+        "--source",
+        &src.conn_string(),
+        "--target",
+        &dst.conn_string(),
+    ]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("database setting skipped") && err.contains("enable_distinct_reordering"),
+        "{err}"
+    );
+    assert_eq!(
+        dst.query_strings(
+            "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting \
+             WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        vec![vec![Some("work_mem=12MB".to_string())]]
+    );
 }

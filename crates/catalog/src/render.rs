@@ -782,8 +782,16 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             }
             for s in stmts {
                 let (before, after) = s.split_once(DB).unwrap_or((&s, ""));
+                // A setting the target's major does not have (or no longer
+                // takes that value) is skipped with a warning, not fatal.
+                let guard = if s.contains(" SET ") && !s.starts_with("COMMENT") {
+                    " EXCEPTION WHEN undefined_object OR invalid_parameter_value THEN \
+                     RAISE WARNING 'pgferry: database setting skipped: %', SQLERRM;"
+                } else {
+                    ""
+                };
                 out.push(format!(
-                    "DO $pgferry$BEGIN EXECUTE {} || pg_catalog.quote_ident(pg_catalog.current_database()) || {}; END$pgferry$",
+                    "DO $pgferry$BEGIN EXECUTE {} || pg_catalog.quote_ident(pg_catalog.current_database()) || {};{guard} END$pgferry$",
                     quote_literal(before),
                     quote_literal(after)
                 ));
