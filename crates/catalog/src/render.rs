@@ -745,9 +745,11 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             // Aimed at the database the statements run in, whatever its
             // name: DB stands for it until the DO block below.
             const DB: &str = "\u{1}";
-            let mut stmts = Vec::new();
+            // (statement, a setting: skipped with a warning where the
+            // target's major does not have it or rejects its value)
+            let mut stmts: Vec<(String, bool)> = Vec::new();
             for item in settings {
-                stmts.push(format!("ALTER DATABASE {DB} SET {item}"));
+                stmts.push((format!("ALTER DATABASE {DB} SET {item}"), true));
             }
             for (role, items) in role_settings {
                 if !opts.role_exists(role) {
@@ -759,17 +761,23 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                     continue;
                 }
                 for item in items {
-                    stmts.push(format!(
-                        "ALTER ROLE {} IN DATABASE {DB} SET {item}",
-                        quote_ident(role)
+                    stmts.push((
+                        format!(
+                            "ALTER ROLE {} IN DATABASE {DB} SET {item}",
+                            quote_ident(role)
+                        ),
+                        true,
                     ));
                 }
             }
             if let Some(c) = &o.comment {
-                stmts.push(format!("COMMENT ON DATABASE {DB} IS {}", quote_literal(c)));
+                stmts.push((
+                    format!("COMMENT ON DATABASE {DB} IS {}", quote_literal(c)),
+                    false,
+                ));
             }
             if let Some(acl) = &o.acl {
-                stmts.push(format!("REVOKE ALL ON DATABASE {DB} FROM PUBLIC"));
+                let mut acl_stmts = vec![format!("REVOKE ALL ON DATABASE {DB} FROM PUBLIC")];
                 grant_stmts(
                     &format!("DATABASE {DB}"),
                     None,
@@ -777,14 +785,13 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
                     "CURRENT_USER",
                     None,
                     opts,
-                    &mut stmts,
+                    &mut acl_stmts,
                 );
+                stmts.extend(acl_stmts.into_iter().map(|s| (s, false)));
             }
-            for s in stmts {
+            for (s, setting) in stmts {
                 let (before, after) = s.split_once(DB).unwrap_or((&s, ""));
-                // A setting the target's major does not have (or no longer
-                // takes that value) is skipped with a warning, not fatal.
-                let guard = if s.contains(" SET ") && !s.starts_with("COMMENT") {
+                let guard = if setting {
                     " EXCEPTION WHEN undefined_object OR invalid_parameter_value THEN \
                      RAISE WARNING 'pgferry: database setting skipped: %', SQLERRM;"
                 } else {

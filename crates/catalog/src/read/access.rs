@@ -1,13 +1,8 @@
 //! Access methods, operator families and classes, conversions, procedural
 //! languages and transforms.
-use super::{acl_sql, class, not_ext_member, obj, parse_acl, Reader, USER_SCHEMA};
+use super::{acl_sql, class, not_ext_member, obj, parse_acl, proc_or_null, Reader, USER_SCHEMA};
 use crate::model::*;
 use crate::{quote_ident, CatalogError};
-
-/// `regproc` text of a function column, NULL when unset.
-fn proc_or_null(col: &str) -> String {
-    format!("CASE WHEN {col} <> 0 THEN {col}::regproc::text END")
-}
 
 /// `regprocedure` text (name and argument types) of a function column.
 fn procedure_or_null(col: &str) -> String {

@@ -1,15 +1,7 @@
 //! Foreign data wrappers, foreign servers, user mappings and subscriptions.
-use super::{acl_sql, class, not_ext_member, obj, parse_acl, Reader};
+use super::{acl_sql, class, not_ext_member, obj, options_sql, parse_acl, proc_or_null, Reader};
 use crate::model::*;
 use crate::CatalogError;
-
-/// `ARRAY[quote_ident(key) || ' ' || quote_literal(value), ...]` of an options column.
-pub(crate) fn options_sql(col: &str) -> String {
-    format!(
-        "ARRAY(SELECT pg_catalog.quote_ident(o.option_name) || ' ' || pg_catalog.quote_literal(o.option_value) \
-         FROM pg_catalog.pg_options_to_table({col}) o)"
-    )
-}
 
 pub(crate) async fn read_foreign(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     if r.selector.relations_only() || !r.selector.whole_database() {
@@ -18,10 +10,11 @@ pub(crate) async fn read_foreign(r: &mut Reader<'_>) -> Result<(), CatalogError>
     let sql = format!(
         "SELECT w.oid, w.fdwname::text, pg_catalog.pg_get_userbyid(w.fdwowner)::text, \
          pg_catalog.obj_description(w.oid, 'pg_foreign_data_wrapper'), {acl}, \
-         CASE WHEN w.fdwhandler <> 0 THEN w.fdwhandler::regproc::text END, \
-         CASE WHEN w.fdwvalidator <> 0 THEN w.fdwvalidator::regproc::text END, {opts} \
+         {handler}, {validator}, {opts} \
          FROM pg_catalog.pg_foreign_data_wrapper w WHERE {ext} ORDER BY w.fdwname",
         acl = acl_sql("w.fdwacl"),
+        handler = proc_or_null("w.fdwhandler"),
+        validator = proc_or_null("w.fdwvalidator"),
         opts = options_sql("w.fdwoptions"),
         ext = not_ext_member(class::FDW, "w.oid"),
     );

@@ -115,6 +115,20 @@ pub(crate) fn not_ext_member(class_oid: u32, oid_col: &str) -> String {
     )
 }
 
+/// `regproc` text of a function-oid column, NULL when unset (0).
+pub(crate) fn proc_or_null(col: &str) -> String {
+    format!("CASE WHEN {col} <> 0 THEN {col}::regproc::text END")
+}
+
+/// `ARRAY[quote_ident(key) || ' ' || quote_literal(value), ...]` of an
+/// options column (`OPTIONS (...)` items of foreign data objects).
+pub(crate) fn options_sql(col: &str) -> String {
+    format!(
+        "ARRAY(SELECT pg_catalog.quote_ident(o.option_name) || ' ' || pg_catalog.quote_literal(o.option_value) \
+         FROM pg_catalog.pg_options_to_table({col}) o)"
+    )
+}
+
 /// An ACL column as JSON text (NULL when the ACL is the default).
 pub(crate) fn acl_sql(col: &str) -> String {
     format!(

@@ -352,11 +352,12 @@ async fn read_foreign_tables(
     let rows = r
         .query(
             "foreign tables",
-            "SELECT f.ftrelid, s.srvname::text, \
-             ARRAY(SELECT pg_catalog.quote_ident(o.option_name) || ' ' || pg_catalog.quote_literal(o.option_value) \
-                   FROM pg_catalog.pg_options_to_table(f.ftoptions) o) \
-             FROM pg_catalog.pg_foreign_table f JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver \
-             WHERE f.ftrelid = ANY($1)",
+            &format!(
+                "SELECT f.ftrelid, s.srvname::text, {} \
+                 FROM pg_catalog.pg_foreign_table f JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver \
+                 WHERE f.ftrelid = ANY($1)",
+                super::options_sql("f.ftoptions")
+            ),
             &[&oids],
         )
         .await?;
@@ -422,8 +423,7 @@ async fn read_columns(
               WHERE rg.rngtypid = bt.oid AND (st.typtype = 'c' OR st.typcategory = 'A')))), \
          a.attnum, {not_null_name}, \
          CASE WHEN bt.oid = 142 THEN 'text' WHEN bt.typcategory = 'A' AND bt.typelem = 142 THEN 'text[]' END, \
-         ARRAY(SELECT pg_catalog.quote_ident(o.option_name) || ' ' || pg_catalog.quote_literal(o.option_value) \
-               FROM pg_catalog.pg_options_to_table(a.attfdwoptions) o) \
+         {fdw_options} \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
          JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
          LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
@@ -431,6 +431,7 @@ async fn read_columns(
          WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attrelid, a.attnum",
         acl = acl_sql("a.attacl"),
+        fdw_options = super::options_sql("a.attfdwoptions"),
     );
     let rows = r.query("columns", &sql, &[&oids]).await?;
     // identity column → its sequence

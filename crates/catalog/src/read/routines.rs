@@ -261,7 +261,7 @@ pub(crate) async fn read_text_search(r: &mut Reader<'_>) -> Result<(), CatalogEr
 /// Text search parsers and templates (their functions are C functions, so
 /// they mostly come from extensions; those are left to the extension).
 async fn read_ts_parsers_and_templates(r: &mut Reader<'_>) -> Result<(), CatalogError> {
-    let f = |col: &str| format!("CASE WHEN {col} <> 0 THEN {col}::regproc::text END");
+    let f = super::proc_or_null;
     let sql = format!(
         "SELECT p.oid, n.nspname::text, p.prsname::text, pg_catalog.obj_description(p.oid, 'pg_ts_parser'), \
          {}, {}, {}, {}, {} \

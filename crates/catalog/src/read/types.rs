@@ -372,11 +372,11 @@ pub(crate) async fn read_base_types(r: &mut Reader<'_>) -> Result<(), CatalogErr
         return Ok(());
     }
     let subscript = if r.version >= 140000 {
-        "CASE WHEN t.typsubscript <> 0 THEN t.typsubscript::regproc::text END"
+        super::proc_or_null("t.typsubscript")
     } else {
-        "NULL::text"
+        "NULL::text".to_string()
     };
-    let proc_ = |col: &str| format!("CASE WHEN t.{col} <> 0 THEN t.{col}::regproc::text END");
+    let proc_ = |col: &str| super::proc_or_null(&format!("t.{col}"));
     let sql = format!(
         "SELECT t.oid, n.nspname::text, t.typname::text, t.typtype::text, \
          pg_catalog.pg_get_userbyid(t.typowner)::text, pg_catalog.obj_description(t.oid, 'pg_type'), {acl}, \
