@@ -29,6 +29,7 @@ mod order;
 mod quote;
 mod read;
 mod render;
+mod stats;
 
 pub use downgrade::check_target;
 pub use error::{server_message, CatalogError};
@@ -37,3 +38,4 @@ pub use order::sort_objects;
 pub use quote::{qualified, quote_ident, quote_literal};
 pub use read::{read_catalog, SelectAll, Selector};
 pub use render::{large_object_statements, render_object, render_script, RenderOptions};
+pub use stats::{Statistics, RESTORE_STATS_VERSION};

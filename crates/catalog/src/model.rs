@@ -312,6 +312,38 @@ pub struct LargeObject {
 pub const LARGE_OBJECTS_COPY_OUT: &str = "COPY (SELECT m.oid, pg_catalog.lo_get(m.oid) \
      FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid) TO STDOUT (FORMAT binary)";
 
+/// What a [`Kind::RelationStats`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatsOf {
+    /// An ordinary table (or a partition).
+    Table,
+    /// A partitioned table (its statistics cover its partitions).
+    Partitioned,
+    /// A materialized view.
+    MatView,
+}
+
+/// A column a [`ColumnStats`] belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatsColumn {
+    /// A table's column, by name.
+    Name(String),
+    /// An index's column, by number (index column names are generated).
+    Number(i16),
+}
+
+/// One column's planner statistics as `pg_stats` shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnStats {
+    /// The column.
+    pub column: StatsColumn,
+    /// Statistics over the table and its inheritance children / partitions.
+    pub inherited: bool,
+    /// `(pg_stats column, value as text)` for every non-NULL value:
+    /// `null_frac`, `avg_width`, `n_distinct`, `most_common_vals`, ...
+    pub values: Vec<(String, String)>,
+}
+
 /// A part of an object split off to break a dependency loop ([`Kind::Separated`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Part {
@@ -805,6 +837,29 @@ pub enum Kind {
         /// Privileges initdb gave that were revoked.
         revokes: Vec<Grant>,
     },
+    /// Planner statistics of a loaded relation, applied after its data and
+    /// indexes: restored with `pg_restore_relation_stats` /
+    /// `pg_restore_attribute_stats` on a PostgreSQL 18+ target (no scan),
+    /// else (or when the source had none) an `ANALYZE` of the relation; see
+    /// [`crate::Statistics`].
+    RelationStats {
+        /// The table (or materialized view).
+        table: QName,
+        /// What the table is.
+        of: StatsOf,
+        /// The statistics are an expression index's of `table` (same schema).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<String>,
+        /// `server_version_num` of the source the values come from.
+        version: i32,
+        /// `pg_class.relpages`, `reltuples` (as text), `relallvisible`, and
+        /// `relallfrozen` (18+); `None` when the source's were not read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relation_values: Option<(i32, String, i32, Option<i32>)>,
+        /// Column statistics (empty: the source had none, or they were not read).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        columns: Vec<ColumnStats>,
+    },
     /// `ALTER DEFAULT PRIVILEGES`: applied last so restored objects keep their own ACLs.
     DefaultAcl {
         /// Role whose future objects are affected.
@@ -857,6 +912,7 @@ impl Kind {
             Kind::Statistics { .. } => "STATISTICS",
             Kind::MatViewRefresh { .. } => "MATERIALIZED VIEW DATA",
             Kind::DefaultAcl { .. } => "DEFAULT ACL",
+            Kind::RelationStats { .. } => "STATISTICS DATA",
             Kind::Cast { .. } => "CAST",
             Kind::LargeObjects { .. } => "LARGE OBJECTS",
             Kind::Publication { .. } => "PUBLICATION",
@@ -921,6 +977,20 @@ impl Kind {
         )
     }
 
+    /// Contents rather than definitions: what `--schema-only` leaves out and
+    /// `--data-only` keeps (table data, sequence values, large objects,
+    /// materialized view contents, planner statistics).
+    pub fn is_data(&self) -> bool {
+        matches!(
+            self,
+            Kind::TableData { .. }
+                | Kind::SequenceSet { .. }
+                | Kind::MatViewRefresh { .. }
+                | Kind::LargeObjects { .. }
+                | Kind::RelationStats { .. }
+        )
+    }
+
     /// Section of the dump this kind belongs to.
     pub fn section(&self) -> Section {
         match self {
@@ -937,6 +1007,7 @@ impl Kind {
             | Kind::Policy { .. }
             | Kind::Statistics { .. }
             | Kind::MatViewRefresh { .. }
+            | Kind::RelationStats { .. }
             | Kind::DefaultAcl { .. }
             | Kind::Publication { .. }
             | Kind::Subscription { .. }
@@ -984,6 +1055,7 @@ impl Kind {
             Kind::Policy { .. } => 38,
             Kind::Statistics { .. } => 39,
             Kind::MatViewRefresh { .. } => 40,
+            Kind::RelationStats { .. } => 45,
             Kind::DefaultAcl { .. } => 41,
             Kind::Cast { .. } => 8,
             Kind::LargeObjects { .. } => 22,
@@ -1041,7 +1113,8 @@ impl Object {
             | Kind::TriggerState { table, .. }
             | Kind::Rule { table, .. }
             | Kind::RowSecurity { table, .. }
-            | Kind::Policy { table, .. } => Some(table),
+            | Kind::Policy { table, .. }
+            | Kind::RelationStats { table, .. } => Some(table),
             // A relation's part split off to break a loop goes with it.
             Kind::Separated {
                 owner,

@@ -20,6 +20,8 @@ pub struct RenderOptions {
     pub owner_roles: Option<HashSet<String>>,
     /// `server_version_num` of the target (0: same as the source).
     pub target_version: i32,
+    /// How planner statistics ([`Kind::RelationStats`]) are applied.
+    pub statistics: crate::Statistics,
 }
 
 impl RenderOptions {
@@ -1016,6 +1018,7 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
         Kind::MatViewRefresh { view } => {
             out.push(format!("REFRESH MATERIALIZED VIEW {}", view.sql()))
         }
+        Kind::RelationStats { .. } => out.extend(crate::stats::render_stats(o, opts)),
         Kind::DefaultAcl {
             role,
             objects,

@@ -11,6 +11,7 @@
 //!
 //! [sync]
 //! verify = "counts"                        # none | counts | checksums
+//! statistics = "auto"                      # auto | copy | analyze | none
 //! every = "20m"
 //! exclude_tables = ['"__EFMigrationsHistory"']
 //! ```
@@ -59,6 +60,8 @@ pub struct SyncSection {
     pub cycle_timeout: Option<String>,
     /// Terminate other sessions on the target (default true).
     pub terminate: Option<bool>,
+    /// Planner statistics: auto / copy / analyze / none.
+    pub statistics: Option<String>,
     /// -n patterns.
     #[serde(default)]
     pub schemas: Vec<String>,

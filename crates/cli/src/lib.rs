@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pgferry_engine::{
     parse_duration, ConnSpec, DumpOptions, Error, Filters, Progress, ProgressFn, RestoreOptions,
-    Schedule, SyncOptions, VerifyMode, VerifyOptions,
+    Schedule, Statistics, SyncOptions, VerifyMode, VerifyOptions,
 };
 
 mod bars;
@@ -81,6 +81,30 @@ enum Command {
     Status(StatusArgs),
 }
 
+/// `--statistics`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatisticsArg {
+    /// The source's statistics where the target can take them (PostgreSQL 18+), else ANALYZE.
+    Auto,
+    /// The source's statistics (needs a PostgreSQL 18 target); relations the source never analyzed are analyzed.
+    Copy,
+    /// ANALYZE every loaded table.
+    Analyze,
+    /// No statistics (autovacuum catches up later).
+    None,
+}
+
+impl StatisticsArg {
+    fn mode(self) -> Statistics {
+        match self {
+            StatisticsArg::Auto => Statistics::Auto,
+            StatisticsArg::Copy => Statistics::Copy,
+            StatisticsArg::Analyze => Statistics::Analyze,
+            StatisticsArg::None => Statistics::None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum VerifyArg {
     None,
@@ -125,6 +149,9 @@ struct SyncArgs {
     /// or 1h before one succeeded; none otherwise].
     #[arg(long, value_name = "DURATION")]
     cycle_timeout: Option<String>,
+    /// Planner statistics of the synced tables, in the sync's transaction [default: auto].
+    #[arg(long, value_enum, value_name = "MODE")]
+    statistics: Option<StatisticsArg>,
     #[command(flatten)]
     filters: FilterArgs,
 }
@@ -199,6 +226,7 @@ impl FilterArgs {
             exclude_table_data: self.exclude_table_data.clone(),
             no_subscriptions: self.no_subscriptions,
             user_mapping_passwords: self.user_mapping_passwords,
+            no_statistics: false,
         }
     }
 }
@@ -229,6 +257,9 @@ struct DumpArgs {
     /// Lock wait per table, in seconds.
     #[arg(long, default_value_t = 10)]
     lock_timeout: u64,
+    /// Leave the source's planner statistics out of the archive (a restore then analyzes what it loads).
+    #[arg(long)]
+    no_statistics: bool,
     #[command(flatten)]
     filters: FilterArgs,
 }
@@ -258,6 +289,9 @@ struct RestoreArgs {
     /// Parallel connections; above 1 the restore is NOT one transaction (like pg_restore -j), for fresh databases.
     #[arg(short = 'j', long, default_value_t = 1)]
     jobs: usize,
+    /// Planner statistics of the loaded tables: the archive's (auto, copy) or ANALYZE.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
+    statistics: StatisticsArg,
     #[command(flatten)]
     filters: FilterArgs,
 }
@@ -430,7 +464,10 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Dump(a) => {
             let source = conn("source", &a.source)?;
             let opts = DumpOptions {
-                filters: a.filters.filters(),
+                filters: Filters {
+                    no_statistics: a.no_statistics,
+                    ..a.filters.filters()
+                },
                 compress_level: Some(a.compress_level),
                 schema_only: a.schema_only,
                 data_only: a.data_only,
@@ -469,6 +506,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                 keep_owners: a.keep_owners,
                 jobs: a.jobs,
                 allow_downgrade: a.allow_downgrade,
+                statistics: a.statistics.mode(),
                 progress: progress(cli.quiet),
             };
             let s = if a.file.as_os_str() == "-" {
@@ -715,6 +753,17 @@ fn sync_setup(
             }
         },
     };
+    let statistics = match a.statistics {
+        Some(m) => m.mode(),
+        None => match s.statistics.as_deref() {
+            None => Statistics::Auto,
+            Some(name) => Statistics::parse(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "[sync] statistics = {name:?}: expected auto, copy, analyze or none"
+                )
+            })?,
+        },
+    };
     let mut filters = a.filters.filters();
     filters.include_schemas.extend(s.schemas.iter().cloned());
     filters
@@ -737,6 +786,7 @@ fn sync_setup(
         keep_owners: a.keep_owners,
         allow_downgrade: a.allow_downgrade,
         deadline: cycle_timeout,
+        statistics,
         progress: progress(quiet),
     };
     Ok((source, target, opts, every))

@@ -331,20 +331,11 @@ async fn dump_with<W: Write + Send + 'static>(
     .await?;
     // Materialized view contents count as data: a schema-only archive leaves
     // them unpopulated, a data-only one refreshes them after loading.
-    let is_data = |k: &Kind| {
-        matches!(
-            k,
-            Kind::TableData { .. }
-                | Kind::SequenceSet { .. }
-                | Kind::MatViewRefresh { .. }
-                | Kind::LargeObjects { .. }
-        )
-    };
     if opts.schema_only {
-        catalog.objects.retain(|o| !is_data(&o.kind));
+        catalog.objects.retain(|o| !o.kind.is_data());
     }
     if opts.data_only {
-        catalog.objects.retain(|o| is_data(&o.kind));
+        catalog.objects.retain(|o| o.kind.is_data());
     }
     let jobs = opts.jobs.max(1);
     let split = opts.split_pages.unwrap_or(SPLIT_PAGES).max(1);

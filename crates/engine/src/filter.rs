@@ -97,6 +97,9 @@ pub struct Filters {
     /// `--user-mapping-passwords`: keep user mappings' `password` option
     /// (left out by default, so archives and replicas hold no secrets).
     pub user_mapping_passwords: bool,
+    /// `--no-statistics`: leave the source's planner statistics out (the
+    /// loaded relations are still analyzed on restore unless told otherwise).
+    pub no_statistics: bool,
 }
 
 impl Filters {

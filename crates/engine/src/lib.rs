@@ -41,6 +41,7 @@ pub use dump::{dump, dump_to_path, DumpOptions, DumpSummary};
 pub use error::{ConnectFailure, Error};
 pub use filter::{FilterError, Filters};
 pub use history::{history, HistoryRow};
+pub use pgferry_catalog::Statistics;
 pub use progress::{Progress, ProgressFn};
 pub use restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
 pub use schedule::{parse_duration, sync_every, Cycle, Schedule};

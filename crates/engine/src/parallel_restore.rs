@@ -55,7 +55,7 @@ pub(crate) async fn restore_parallel(
     .await?;
     let rights = Rights::read(&client).await?;
     rights.check(&client, objects, &[]).await?;
-    let render = rights.render(opts.keep_owners, target_version);
+    let render = rights.render(opts.keep_owners, target_version, opts.statistics)?;
     // Phase 1: the definitions before the data, in one transaction.
     let split = objects
         .iter()

@@ -3,7 +3,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use futures::SinkExt;
-use pgferry_catalog::{quote_ident, server_message, Catalog, Kind, Object};
+use pgferry_catalog::{quote_ident, server_message, Catalog, Kind, Object, Statistics};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
@@ -42,6 +42,9 @@ pub struct RestoreOptions {
     /// in their own transactions, indexes build concurrently. Meant for a
     /// fresh database; a failure leaves a partial restore behind.
     pub jobs: usize,
+    /// How the loaded tables get planner statistics (default: the
+    /// archive's where the target can take them, else `ANALYZE`).
+    pub statistics: Statistics,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -54,6 +57,9 @@ impl std::fmt::Debug for RestoreOptions {
             .field("schema_only", &self.schema_only)
             .field("data_only", &self.data_only)
             .field("keep_owners", &self.keep_owners)
+            .field("allow_downgrade", &self.allow_downgrade)
+            .field("jobs", &self.jobs)
+            .field("statistics", &self.statistics)
             .finish()
     }
 }
@@ -77,13 +83,7 @@ pub(crate) fn select_objects(
     let f = opts.filters.compile()?;
     let mut out = Vec::new();
     for o in &catalog.objects {
-        let data = matches!(
-            o.kind,
-            Kind::TableData { .. }
-                | Kind::SequenceSet { .. }
-                | Kind::MatViewRefresh { .. }
-                | Kind::LargeObjects { .. }
-        );
+        let data = o.kind.is_data();
         if (opts.schema_only && data) || (opts.data_only && !data) {
             continue;
         }
@@ -157,7 +157,8 @@ pub(crate) fn select_objects(
 /// Objects that only connect two others (an index attached to its parent, a
 /// sequence's owner, a matview refresh) go when either side was filtered out.
 /// Table data an attachment comes after does not count as a side (with
-/// `--schema-only` an index is still attached to its parent).
+/// `--schema-only` an index is still attached to its parent). Statistics go
+/// with the data they describe: kept when some of it is.
 fn drop_orphaned_attachments(objects: &mut Vec<Object>, all: &[Object]) {
     if objects.len() == all.len() {
         return;
@@ -168,7 +169,18 @@ fn drop_orphaned_attachments(objects: &mut Vec<Object>, all: &[Object]) {
         .filter(|o| matches!(o.kind, Kind::TableData { .. }))
         .map(|o| o.id)
         .collect();
+    let contents: std::collections::HashSet<u32> = all
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::TableData { .. } | Kind::MatViewRefresh { .. }))
+        .map(|o| o.id)
+        .collect();
     objects.retain(|o| {
+        if matches!(o.kind, Kind::RelationStats { .. }) {
+            return o
+                .deps
+                .iter()
+                .any(|d| contents.contains(d) && kept.contains(d));
+        }
         let attachment = matches!(
             o.kind,
             Kind::IndexAttach { .. } | Kind::SequenceOwnedBy { .. } | Kind::MatViewRefresh { .. }
@@ -464,7 +476,7 @@ async fn restore_into(
     };
     let rights = Rights::read(client).await?;
     rights.check(client, objects, &dropped).await?;
-    let render = rights.render(opts.keep_owners, target_version);
+    let render = rights.render(opts.keep_owners, target_version, opts.statistics)?;
     crate::locks::check_lock_budget(client, objects, &dropped).await?;
     phase.set("starting the restore transaction");
     client

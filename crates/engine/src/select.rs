@@ -25,4 +25,7 @@ impl Selector for CompiledFilters {
     fn subscriptions(&self) -> bool {
         !self.source().no_subscriptions
     }
+    fn statistics(&self) -> bool {
+        !self.source().no_statistics
+    }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, SinkExt, StreamExt};
-use pgferry_catalog::{quote_ident, Catalog, CopyFormat, Kind, Object, QName};
+use pgferry_catalog::{quote_ident, Catalog, CopyFormat, Kind, Object, QName, Statistics};
 use pgferry_format::CopyRowCounter;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, CopyInSink};
@@ -59,6 +59,10 @@ pub struct SyncOptions {
     /// back) and fails with [`Error::Deadline`]. `None`: no deadline (a dead
     /// or silent peer still ends the run, see the crate docs).
     pub deadline: Option<Duration>,
+    /// How the synced tables get planner statistics (default: the source's
+    /// where the target can take them, else `ANALYZE`), in the sync's
+    /// transaction.
+    pub statistics: Statistics,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -74,6 +78,7 @@ impl Default for SyncOptions {
             keep_owners: false,
             allow_downgrade: false,
             deadline: None,
+            statistics: Statistics::Auto,
             progress: None,
         }
     }
@@ -90,6 +95,7 @@ impl std::fmt::Debug for SyncOptions {
             .field("keep_owners", &self.keep_owners)
             .field("allow_downgrade", &self.allow_downgrade)
             .field("deadline", &self.deadline)
+            .field("statistics", &self.statistics)
             .finish()
     }
 }
@@ -444,7 +450,9 @@ async fn sync_locked(
         )));
     }
     phase.set("reading the source catalog");
-    let catalog = begin_snapshot(src, &opts.filters, opts.lock_timeout).await?;
+    let mut filters = opts.filters.clone();
+    filters.no_statistics |= !opts.statistics.copies();
+    let catalog = begin_snapshot(src, &filters, opts.lock_timeout).await?;
     // An older target (--allow-downgrade): refuse what it cannot express
     // before the target transaction starts.
     check_downgrade(&catalog.objects, src_num, tgt_num, "the source runs")?;
@@ -479,7 +487,7 @@ async fn sync_locked(
         .collect();
     let rights = Rights::read(tgt).await?;
     rights.check(tgt, &catalog.objects, &dropped).await?;
-    let render = rights.render(opts.keep_owners, tgt_num);
+    let render = rights.render(opts.keep_owners, tgt_num, opts.statistics)?;
     crate::locks::check_lock_budget(tgt, &catalog.objects, &dropped).await?;
     phase.set("starting the target transaction");
     tgt.batch_execute(&format!(

@@ -11,7 +11,7 @@
 //! it lacks.
 use std::collections::{BTreeSet, HashSet};
 
-use pgferry_catalog::{Kind, Object, RenderOptions};
+use pgferry_catalog::{Kind, Object, RenderOptions, Statistics, RESTORE_STATS_VERSION};
 use tokio_postgres::Client;
 
 use crate::conn::ConnSpec;
@@ -127,13 +127,26 @@ impl Rights {
     }
 
     /// Render options for this target.
-    pub(crate) fn render(&self, keep_owners: bool, target_version: i32) -> RenderOptions {
-        RenderOptions {
+    pub(crate) fn render(
+        &self,
+        keep_owners: bool,
+        target_version: i32,
+        statistics: Statistics,
+    ) -> Result<RenderOptions, Error> {
+        if statistics == Statistics::Copy && target_version < RESTORE_STATS_VERSION {
+            return Err(Error::Usage(format!(
+                "--statistics copy needs a PostgreSQL 18 target (pg_restore_relation_stats); the target runs {}: \
+                 use --statistics analyze, or leave the default (copy where the target can, else analyze)",
+                target_version / 10000
+            )));
+        }
+        Ok(RenderOptions {
             keep_owners,
             roles: Some(self.roles.clone()),
             owner_roles: (!self.superuser).then(|| self.member_of.clone()),
             target_version,
-        }
+            statistics,
+        })
     }
 
     /// Before anything is touched: the objects of `objects` that need rights

@@ -379,6 +379,7 @@ fn comparable(o: &Object) -> bool {
         Kind::TableData { .. }
             | Kind::SequenceSet { .. }
             | Kind::MatViewRefresh { .. }
+            | Kind::RelationStats { .. }
             | Kind::DefaultAcl { .. }
             | Kind::Database { .. }
     )

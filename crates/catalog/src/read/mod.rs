@@ -8,6 +8,7 @@ mod foreign;
 mod misc;
 mod relations;
 mod routines;
+mod stats;
 mod types;
 
 use std::collections::HashMap;
@@ -44,6 +45,12 @@ pub trait Selector: Send + Sync {
     }
     /// Subscriptions are read (created disconnected and disabled on restore).
     fn subscriptions(&self) -> bool {
+        true
+    }
+    /// The source's planner statistics are read into the loaded relations'
+    /// [`Kind::RelationStats`] (without them the objects still come, so a
+    /// restore can analyze what it loaded).
+    fn statistics(&self) -> bool {
         true
     }
 }
@@ -409,6 +416,7 @@ pub async fn read_catalog(
     routines::read_text_search(&mut r).await?;
     relations::read_relations(&mut r).await?;
     misc::read_misc(&mut r).await?;
+    stats::read_statistics(&mut r).await?;
     let (mut graph, edges) = read_dependencies(&r).await?;
     let mut unsupported = misc::read_unsupported(&r).await?;
     let mut objects = std::mem::take(&mut r.objects);
