@@ -143,7 +143,11 @@ fn assert_copied(what: &str, src: &TestDb, dst: &TestDb) {
         "{what}: pg_stats differ from the source's:\n{}",
         first_difference(&format!("{a:#?}"), &format!("{b:#?}"))
     );
-    assert_eq!(fresh(reltuples(src)), fresh(reltuples(dst)), "{what}: reltuples");
+    assert_eq!(
+        fresh(reltuples(src)),
+        fresh(reltuples(dst)),
+        "{what}: reltuples"
+    );
     let counts = analyze_counts(dst);
     for r in &counts {
         let expected = if r[0].as_deref() == Some("fresh") {

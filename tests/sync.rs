@@ -439,3 +439,95 @@ fn keep_archive_writes_a_restorable_archive_of_what_was_synced() {
     pgferry_ok(&["restore", "--target", &copy.conn_string(), archive]);
     assert_replica_equals(&src, &copy);
 }
+
+/// `status --max-age`: exit 0 right after a sync, 4 once the data is older
+/// than allowed, saying how old and why (the failed run's error); the
+/// Prometheus metrics a textfile collector takes.
+#[test]
+fn status_max_age_pages_and_prometheus_reports_the_last_runs() {
+    let src = shared_cluster().create_database("status_src");
+    src.execute_batch(
+        "CREATE TABLE public.t (id int); INSERT INTO public.t SELECT generate_series(1, 50);",
+    );
+    let dst = shared_cluster().create_database("status_dst");
+    let (s, d) = (src.conn_string(), dst.conn_string());
+    let status = |extra: &[&str]| {
+        let mut args = vec!["status", "--target", d.as_str()];
+        args.extend_from_slice(extra);
+        pgferry(&args)
+    };
+    // nothing recorded yet: stale
+    let out = status(&["--max-age", "1m"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "STALE: no successful sync recorded on this target\n"
+    );
+    pgferry_ok(&sync_args(&s, &d, &[]));
+    let out = status(&["--max-age", "1m"]);
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{line}{}", stderr(&out));
+    assert!(
+        line.starts_with("OK: replica data is ") && line.contains("(max 60s)"),
+        "{line}"
+    );
+    // two seconds later, a one-second limit is exceeded
+    std::thread::sleep(Duration::from_secs(2));
+    let out = status(&["--max-age", "1s"]);
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(4), "{line}");
+    assert!(
+        line.starts_with("STALE: replica data is ") && line.contains("no sync ran since #"),
+        "{line}"
+    );
+    // a failed run is named with its error
+    let out = pgferry(&sync_args(&s, &d, &["-t", "public.missing"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = status(&["--max-age", "1s"]);
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(4), "{line}");
+    assert!(
+        line.starts_with("STALE: replica data is ")
+            && line
+                .contains(" failed: no matching tables were found for pattern \"public.missing\""),
+        "{line}"
+    );
+    let out = pgferry_ok(&["status", "--target", &d, "--format", "prometheus"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("pgferry_last_run_success{") && l.ends_with(" 0")),
+        "{text}"
+    );
+    pgferry_ok(&sync_args(&s, &d, &[]));
+    let bad = status(&["--max-age", "soon"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--max-age"), "{}", stderr(&bad));
+    // prometheus
+    let out = pgferry_ok(&["status", "--target", &d, "--format", "prometheus"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let value = |name: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("pgferry_{name}{{")))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("last_run_success"), 1.0, "{text}");
+    assert_eq!(value("last_run_rows"), 50.0, "{text}");
+    assert_eq!(value("last_run_tables"), 1.0, "{text}");
+    assert!(
+        value("last_run_bytes") > 0.0 && value("last_run_duration_seconds") > 0.0,
+        "{text}"
+    );
+    assert!(value("replica_data_age_seconds") >= 0.0, "{text}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (now - value("last_success_timestamp_seconds")).abs() < 600.0,
+        "{text}"
+    );
+    assert!(!text.contains("password"), "{text}");
+}

@@ -14,6 +14,7 @@ use pgferry_engine::{
 
 mod bars;
 mod config;
+mod status;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -23,6 +24,9 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code: verification found differences.
 pub const EXIT_DIFFERENT: u8 = 3;
+/// Exit code: `status --max-age`: the replica's data is older than allowed
+/// (or no sync ever succeeded).
+pub const EXIT_STALE: u8 = 4;
 
 /// Why a command failed.
 enum Failure {
@@ -185,9 +189,23 @@ struct StatusArgs {
     /// How many syncs to show.
     #[arg(long, default_value_t = 10)]
     limit: i64,
-    /// JSON output.
-    #[arg(long)]
+    /// JSON output (same as --format json).
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Output: text, json, or prometheus (metrics for node_exporter's textfile collector).
+    #[arg(long, value_enum)]
+    format: Option<StatusFormat>,
+    /// Exit 4 unless the last successful sync's source snapshot is younger than DURATION (e.g. 30m);
+    /// with text output, prints one line saying how old the data is and why.
+    #[arg(long, value_name = "DURATION")]
+    max_age: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StatusFormat {
+    Text,
+    Json,
+    Prometheus,
 }
 
 #[derive(Debug, Args)]
@@ -627,75 +645,10 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                 EXIT_DIFFERENT
             });
         }
-        Command::Status(a) => {
-            let target = conn("target", &a.target)?;
-            let client = pgferry_engine::connect(&target, "target").await?;
-            // A frozen server must not hang a monitoring check.
-            let rows = tokio::time::timeout(
-                std::time::Duration::from_secs(30),
-                pgferry_engine::history(&client, a.limit),
-            )
-            .await
-            .map_err(|_| Error::PeerLost {
-                side: "target",
-                phase: "reading pgferry.sync_history".into(),
-                message: "no answer within 30 s".into(),
-            })??;
-            if a.json {
-                write_stdout(&format!(
-                    "{}\n",
-                    serde_json::to_string(&rows).unwrap_or_default()
-                ))?;
-            } else if rows.is_empty() {
-                write_stdout("no sync has been recorded on this target\n")?;
-            } else {
-                let mut out = String::new();
-                if let Some(last) = rows.iter().find(|r| r.outcome == "success") {
-                    out.push_str(&format!(
-                        "replica data is as of {} (age {})\n",
-                        last.source_snapshot_at.as_deref().unwrap_or("?"),
-                        last.data_age_seconds
-                            .map(human_seconds)
-                            .unwrap_or_else(|| "?".into())
-                    ));
-                } else {
-                    out.push_str("no successful sync recorded\n");
-                }
-                for r in &rows {
-                    out.push_str(&format!(
-                        "#{} {} {} from {}: {} tables, {} rows, {} bytes{}{}\n",
-                        r.id,
-                        r.started_at,
-                        r.outcome,
-                        r.source,
-                        r.tables,
-                        r.rows,
-                        r.bytes,
-                        r.verify
-                            .as_deref()
-                            .map(|v| format!("; verify {v}"))
-                            .unwrap_or_default(),
-                        r.error
-                            .as_deref()
-                            .map(|e| format!("; error: {e}"))
-                            .unwrap_or_default(),
-                    ));
-                }
-                write_stdout(&out)?;
-            }
-        }
+        Command::Status(a) => return status::run(a).await,
         Command::Sync(_) => unreachable!("handled by run_sync"),
     }
     Ok(EXIT_OK)
-}
-
-fn human_seconds(s: f64) -> String {
-    let s = s.max(0.0) as u64;
-    match s {
-        0..=119 => format!("{s}s"),
-        120..=7199 => format!("{}m{}s", s / 60, s % 60),
-        _ => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-    }
 }
 
 /// Resolves both sides and the options from flags and the optional config file.

@@ -31,8 +31,14 @@ pub struct HistoryRow {
     pub started_at: String,
     /// When it finished.
     pub finished_at: String,
+    /// When it finished, in seconds since the Unix epoch.
+    pub finished_at_epoch: f64,
+    /// How long it ran, in seconds.
+    pub duration_seconds: f64,
     /// The source snapshot's time: the replica's data is as of this instant.
     pub source_snapshot_at: Option<String>,
+    /// The source snapshot's time in seconds since the Unix epoch.
+    pub source_snapshot_epoch: Option<f64>,
     /// Seconds between the source snapshot and now (the replica's data age), for successful syncs.
     pub data_age_seconds: Option<f64>,
     /// `user@host:port/db` of the source.
@@ -124,6 +130,42 @@ pub(crate) async fn set_verify(
 /// The most recent `limit` syncs recorded on the target, newest first.
 /// An empty list when no sync ever ran there.
 pub async fn history(client: &Client, limit: i64) -> Result<Vec<HistoryRow>, Error> {
+    read_rows(client, "true", limit).await
+}
+
+/// What monitoring asks of a replica: its last recorded run and its last
+/// successful one (which may be further back than any `--limit`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Freshness {
+    /// The newest run, whatever its outcome.
+    pub last_run: Option<HistoryRow>,
+    /// The newest run whose outcome is `success`.
+    pub last_success: Option<HistoryRow>,
+}
+
+/// Reads [`Freshness`] from `pgferry.sync_history` on the target.
+///
+/// ```no_run
+/// # async fn f(client: &tokio_postgres::Client) -> Result<(), pgferry_engine::Error> {
+/// let f = pgferry_engine::freshness(client).await?;
+/// match f.last_success.and_then(|s| s.data_age_seconds) {
+///     Some(age) if age < 3600.0 => println!("fresh: {age:.0} s"),
+///     _ => println!("stale"),
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn freshness(client: &Client) -> Result<Freshness, Error> {
+    Ok(Freshness {
+        last_run: read_rows(client, "true", 1).await?.into_iter().next(),
+        last_success: read_rows(client, "outcome = 'success'", 1)
+            .await?
+            .into_iter()
+            .next(),
+    })
+}
+
+/// Rows matching `filter` (a fixed SQL condition), newest first.
+async fn read_rows(client: &Client, filter: &str, limit: i64) -> Result<Vec<HistoryRow>, Error> {
     let exists: bool = client
         .query_one(
             "SELECT pg_catalog.to_regclass('pgferry.sync_history') IS NOT NULL",
@@ -137,12 +179,16 @@ pub async fn history(client: &Client, limit: i64) -> Result<Vec<HistoryRow>, Err
     }
     let rows = client
         .query(
-            "SELECT id, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+            &format!(
+                "SELECT id, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
              to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
              to_char(source_snapshot_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
              CASE WHEN outcome <> 'failed' THEN extract(epoch FROM pg_catalog.clock_timestamp() - source_snapshot_at)::float8 END, \
-             source, source_version, target_version, tables, rows, bytes, outcome, verify, error \
-             FROM pgferry.sync_history ORDER BY id DESC LIMIT $1",
+             source, source_version, target_version, tables, rows, bytes, outcome, verify, error, \
+             extract(epoch FROM finished_at)::float8, extract(epoch FROM finished_at - started_at)::float8, \
+             extract(epoch FROM source_snapshot_at)::float8 \
+             FROM pgferry.sync_history WHERE {filter} ORDER BY id DESC LIMIT $1"
+            ),
             &[&limit],
         )
         .await
@@ -156,6 +202,9 @@ pub async fn history(client: &Client, limit: i64) -> Result<Vec<HistoryRow>, Err
                 id: r.try_get(0).map_err(decode)?,
                 started_at: r.try_get(1).map_err(decode)?,
                 finished_at: r.try_get(2).map_err(decode)?,
+                finished_at_epoch: r.try_get(14).map_err(decode)?,
+                duration_seconds: r.try_get(15).map_err(decode)?,
+                source_snapshot_epoch: r.try_get(16).map_err(decode)?,
                 source_snapshot_at: r.try_get(3).map_err(decode)?,
                 data_age_seconds: r.try_get(4).map_err(decode)?,
                 source: r.try_get(5).map_err(decode)?,

@@ -40,7 +40,7 @@ pub use connect::connect;
 pub use dump::{dump, dump_to_path, DumpOptions, DumpSummary};
 pub use error::{ConnectFailure, Error};
 pub use filter::{FilterError, Filters};
-pub use history::{history, HistoryRow};
+pub use history::{freshness, history, Freshness, HistoryRow};
 pub use pgferry_catalog::Statistics;
 pub use progress::{Progress, ProgressFn};
 pub use restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
