@@ -381,19 +381,17 @@ fn main() {
     // ---- sync vs the failover cycle (replica already populated, as in production)
     let replica_a = cluster.create_database("bench_replica_a");
     let replica_b = cluster.create_database("bench_replica_b");
-    let mut sync: Vec<Contender> = Vec::new();
-    {
-        let (p, s, t) = (pgferry.clone(), src.conn_string(), replica_a.conn_string());
-        sync.push(Contender {
-            name: "pgferry sync".into(),
-            run: Box::new(move || {
-                let mut c = Command::new(&p);
-                c.args(["-q", "sync", "--source", &s, "--target", &t]);
-                (c, None)
-            }),
-            samples: vec![],
-        });
-    }
+    let replica_c = cluster.create_database("bench_replica_c");
+    let mut sync: Vec<Contender> = vec![
+        sync_contender(&pgferry, &src, &replica_a, SYNC_DEFAULT, &[]),
+        sync_contender(
+            &pgferry,
+            &src,
+            &replica_c,
+            SYNC_NO_STATS,
+            &["--statistics", "none"],
+        ),
+    ];
     {
         let (bin, src_name, rep, port) = (
             bin.clone(),
@@ -437,10 +435,141 @@ fn main() {
         &sync,
     );
     println!("\nPeak RSS of the failover cycle is not sampled (a shell pipeline).");
+    statistics_cost(&sync, "ANALYZE (the default on a 15 target)", SYNC_DEFAULT);
+    estimates(
+        &src,
+        &[
+            ("pgferry sync", &replica_a),
+            ("pgferry sync --statistics none", &replica_c),
+            ("failover cycle", &replica_b),
+        ],
+    );
+    copy_statistics(&pgferry, &bin, scale, n);
 
     if big_mb > 0 {
         big_table(&cluster, &pgferry, &bin, newer.as_deref(), big_mb, n);
     }
+}
+
+const SYNC_DEFAULT: &str = "pgferry sync";
+const SYNC_NO_STATS: &str = "pgferry sync --statistics none";
+
+/// `pgferry sync` from `src` into `dst` with `extra` flags.
+fn sync_contender(
+    pgferry: &Path,
+    src: &TestDb,
+    dst: &TestDb,
+    name: &str,
+    extra: &[&str],
+) -> Contender {
+    let (p, s, t) = (pgferry.to_path_buf(), src.conn_string(), dst.conn_string());
+    let extra: Vec<String> = extra.iter().map(|e| e.to_string()).collect();
+    Contender {
+        name: name.into(),
+        run: Box::new(move || {
+            let mut c = Command::new(&p);
+            c.args(["-q", "sync", "--source", &s, "--target", &t]);
+            c.args(&extra);
+            (c, None)
+        }),
+        samples: vec![],
+    }
+}
+
+/// What statistics add to a sync: the median of `with` against `SYNC_NO_STATS`.
+fn statistics_cost(sync: &[Contender], what: &str, with: &str) {
+    let m = |name: &str| {
+        sync.iter()
+            .find(|c| c.name == name)
+            .map(|c| median(c.samples.iter().map(|s| s.secs).collect()))
+    };
+    if let (Some(a), Some(b)) = (m(with), m(SYNC_NO_STATS)) {
+        println!(
+            "\nPlanner statistics by {what}: {:+.1} % of a sync without them ({a:.2} s vs {b:.2} s).",
+            (a / b - 1.0) * 100.0
+        );
+    }
+}
+
+/// The planner's row estimate for a selective query on `pgbench_accounts`,
+/// on the source and on each replica (no statistics: PostgreSQL's default
+/// selectivity, far off).
+fn estimates(src: &TestDb, replicas: &[(&str, &TestDb)]) {
+    const QUERY: &str = "SELECT * FROM pgbench_accounts WHERE bid = 3";
+    let estimate = |db: &TestDb| -> String {
+        let plan = db
+            .query_one_string(&format!("EXPLAIN (FORMAT JSON) {QUERY}"))
+            .unwrap_or_default();
+        plan.split("\"Plan Rows\":")
+            .nth(1)
+            .and_then(|s| s.split([',', '\n', '}']).next())
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| "?".into())
+    };
+    println!("\nEstimated rows of `{QUERY}`: source {}", estimate(src));
+    for (name, db) in replicas {
+        let missing = db
+            .query_one_string(
+                "SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                 WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND a.attnum > 0 \
+                 AND NOT a.attisdropped AND NOT EXISTS (SELECT 1 FROM pg_stats s WHERE s.schemaname = 'public' \
+                 AND s.tablename = c.relname AND s.attname = a.attname)",
+            )
+            .unwrap_or_default();
+        println!(
+            "- after {name}: {} (columns without statistics: {missing})",
+            estimate(db)
+        );
+    }
+}
+
+/// On PostgreSQL 18 (when installed): what copying the source's statistics
+/// costs a sync, against analyzing and against none (pg_dump 17 cannot
+/// dump an 18 server, so there is no failover cycle here).
+fn copy_statistics(pgferry: &Path, bin15: &Path, scale: u32, n: usize) {
+    let Some(bin18) = pgferry_testkit::bin_dir_for_major(18) else {
+        println!("\nPostgreSQL 18 is not installed (bash scripts/install-pg-versions.sh): statistics copy not measured.");
+        return;
+    };
+    let cluster = Cluster::start_with(&bin18);
+    let src = cluster.create_database("bench_src18");
+    build_database(&src, bin15, scale);
+    let (a, b, c) = (
+        cluster.create_database("bench_replica18_copy"),
+        cluster.create_database("bench_replica18_analyze"),
+        cluster.create_database("bench_replica18_none"),
+    );
+    let mut sync = vec![
+        sync_contender(pgferry, &src, &a, SYNC_DEFAULT, &[]),
+        sync_contender(
+            pgferry,
+            &src,
+            &b,
+            "pgferry sync --statistics analyze",
+            &["--statistics", "analyze"],
+        ),
+        sync_contender(pgferry, &src, &c, SYNC_NO_STATS, &["--statistics", "none"]),
+    ];
+    rounds(&mut sync, n);
+    report(
+        "sync a populated replica, PostgreSQL 18 (statistics copied by default)",
+        SYNC_NO_STATS,
+        &sync,
+    );
+    statistics_cost(
+        &sync,
+        "copying the source's (the default on 18)",
+        SYNC_DEFAULT,
+    );
+    statistics_cost(&sync, "ANALYZE", "pgferry sync --statistics analyze");
+    estimates(
+        &src,
+        &[
+            ("pgferry sync", &a),
+            ("pgferry sync --statistics analyze", &b),
+            ("pgferry sync --statistics none", &c),
+        ],
+    );
 }
 
 /// Busy and total jiffies of all CPUs, from /proc/stat.

@@ -850,6 +850,10 @@ pub enum Kind {
         /// The statistics are an expression index's of `table` (same schema).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         index: Option<String>,
+        /// A partitioned table with a foreign table among its partitions: an
+        /// `ANALYZE` would sample it through its wrapper, so it is not analyzed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        foreign_partitions: bool,
         /// `server_version_num` of the source the values come from.
         version: i32,
         /// `pg_class.relpages`, `reltuples` (as text), `relallvisible`, and

@@ -78,6 +78,7 @@ pub(crate) fn render_stats(o: &Object, opts: &RenderOptions) -> Vec<String> {
         index,
         relation_values,
         columns,
+        foreign_partitions,
     } = &o.kind
     else {
         return Vec::new();
@@ -99,7 +100,7 @@ pub(crate) fn render_stats(o: &Object, opts: &RenderOptions) -> Vec<String> {
             columns,
         )];
     }
-    if opts.statistics == Statistics::None || index.is_some() {
+    if opts.statistics == Statistics::None || index.is_some() || *foreign_partitions {
         // (an index's expression statistics come with its table's ANALYZE)
         return Vec::new();
     }
@@ -184,6 +185,7 @@ mod tests {
                 index: None,
                 relation_values: Some((10, "1000".into(), 3, None)),
                 columns,
+                foreign_partitions: false,
             },
         }
     }

@@ -79,6 +79,22 @@ pub(crate) async fn read_statistics(r: &mut Reader<'_>) -> Result<(), CatalogErr
             at = parent;
         }
     }
+    // Partitioned tables with a foreign table somewhere below.
+    let mut foreign_below: std::collections::HashSet<QName> = Default::default();
+    for o in &r.objects {
+        if let (Kind::Table(t), Some(schema)) = (&o.kind, &o.schema) {
+            if t.foreign.is_some() {
+                let mut at = QName {
+                    schema: schema.clone(),
+                    name: o.name.clone(),
+                };
+                while let Some(parent) = parent_of.get(&at) {
+                    foreign_below.insert(parent.clone());
+                    at = parent.clone();
+                }
+            }
+        }
+    }
     let mut data_deps: HashMap<QName, Vec<usize>> = HashMap::new();
     for (parent, deps) in parents {
         if let Some(&oid) = table_oid.get(&parent) {
@@ -116,6 +132,7 @@ pub(crate) async fn read_statistics(r: &mut Reader<'_>) -> Result<(), CatalogErr
                     index: None,
                     relation_values: relations.get(&oid).map(|v| v.values.clone()),
                     columns: columns.get(&oid).cloned().unwrap_or_default(),
+                    foreign_partitions: foreign_below.contains(&table),
                 },
             ),
         );
@@ -140,6 +157,7 @@ pub(crate) async fn read_statistics(r: &mut Reader<'_>) -> Result<(), CatalogErr
                         index: Some(v.name.clone()),
                         relation_values: Some(v.values.clone()),
                         columns: cols.clone(),
+                        foreign_partitions: false,
                     },
                 ),
             );
