@@ -27,6 +27,10 @@ pub enum CatalogError {
     /// The server is older than the oldest supported version.
     #[error("PostgreSQL {0} is not supported (pgferry reads 12 and newer)")]
     UnsupportedVersion(String),
+    /// What was asked for needs a right the source role lacks (bad input:
+    /// the command cannot succeed as given).
+    #[error("{0}")]
+    NeedsRight(String),
     /// The model could not be (de)serialized.
     #[error("catalog model: {0}")]
     Model(String),

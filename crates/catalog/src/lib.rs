@@ -29,6 +29,7 @@ mod order;
 mod quote;
 mod read;
 mod render;
+mod roles;
 mod stats;
 
 pub use downgrade::check_target;
@@ -36,6 +37,7 @@ pub use error::{server_message, CatalogError};
 pub use model::*;
 pub use order::sort_objects;
 pub use quote::{qualified, quote_ident, quote_literal};
-pub use read::{read_catalog, SelectAll, Selector};
+pub use read::{read_catalog, RoleSelection, SelectAll, Selector};
 pub use render::{large_object_statements, render_object, render_script, RenderOptions};
+pub use roles::RolePlan;
 pub use stats::{Statistics, RESTORE_STATS_VERSION};

@@ -13,8 +13,10 @@ pub fn part_entry(id: u32, k: u32) -> u32 {
 /// Spacing of part entry ids (object ids stay below it).
 pub const PART_STRIDE: u32 = 1 << 22;
 
-/// Version of the catalog model serialization, bumped on incompatible changes.
-pub const MODEL_VERSION: u32 = 1;
+/// Version of the catalog model serialization, bumped when archives gain
+/// what an older reader cannot take (2: planner statistics,
+/// [`Kind::RelationStats`]). Readers take every version up to theirs.
+pub const MODEL_VERSION: u32 = 2;
 
 /// Everything read from one database, in restore order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -311,6 +313,42 @@ pub struct LargeObject {
 /// `COPY` of every large object's OID and contents (`lo_get`: at most 1 GB each).
 pub const LARGE_OBJECTS_COPY_OUT: &str = "COPY (SELECT m.oid, pg_catalog.lo_get(m.oid) \
      FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid) TO STDOUT (FORMAT binary)";
+
+/// A role's attributes (`CREATE ROLE ... WITH`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RoleAttributes {
+    /// SUPERUSER.
+    pub superuser: bool,
+    /// INHERIT.
+    pub inherit: bool,
+    /// CREATEROLE.
+    pub createrole: bool,
+    /// CREATEDB.
+    pub createdb: bool,
+    /// LOGIN.
+    pub login: bool,
+    /// REPLICATION.
+    pub replication: bool,
+    /// BYPASSRLS.
+    pub bypassrls: bool,
+    /// CONNECTION LIMIT (-1: none).
+    pub connection_limit: i32,
+    /// VALID UNTIL, as text.
+    pub valid_until: Option<String>,
+}
+
+/// Membership of a role in another (`GRANT group TO member`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The group role.
+    pub group: String,
+    /// WITH ADMIN OPTION.
+    pub admin: bool,
+    /// INHERIT option (PostgreSQL 16+; `None` from older sources).
+    pub inherit: Option<bool>,
+    /// SET option (PostgreSQL 16+).
+    pub set: Option<bool>,
+}
 
 /// What a [`Kind::RelationStats`] describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -837,6 +875,24 @@ pub enum Kind {
         /// Privileges initdb gave that were revoked.
         revokes: Vec<Grant>,
     },
+    /// A role (cluster-wide), carried with `--roles`: created when the
+    /// target lacks it, never altered unless asked (`--roles update`).
+    Role {
+        /// Its attributes.
+        attributes: RoleAttributes,
+        /// Its password secret (SCRAM or MD5 hash), only with `--role-passwords`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+        /// `ALTER ROLE ... SET` items (`name = value`, value quoted).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        settings: Vec<String>,
+        /// Roles it is a member of.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        member_of: Vec<Membership>,
+        /// Why it is carried: `owner`, `grantee`, `policy`, `default privileges`,
+        /// `user mapping`, `database settings`, `member` (of a carried role), `all`.
+        uses: Vec<String>,
+    },
     /// Planner statistics of a loaded relation, applied after its data and
     /// indexes: restored with `pg_restore_relation_stats` /
     /// `pg_restore_attribute_stats` on a PostgreSQL 18+ target (no scan),
@@ -917,6 +973,7 @@ impl Kind {
             Kind::MatViewRefresh { .. } => "MATERIALIZED VIEW DATA",
             Kind::DefaultAcl { .. } => "DEFAULT ACL",
             Kind::RelationStats { .. } => "STATISTICS DATA",
+            Kind::Role { .. } => "ROLE",
             Kind::Cast { .. } => "CAST",
             Kind::LargeObjects { .. } => "LARGE OBJECTS",
             Kind::Publication { .. } => "PUBLICATION",
@@ -1060,6 +1117,7 @@ impl Kind {
             Kind::Statistics { .. } => 39,
             Kind::MatViewRefresh { .. } => 40,
             Kind::RelationStats { .. } => 45,
+            Kind::Role { .. } => 0,
             Kind::DefaultAcl { .. } => 41,
             Kind::Cast { .. } => 8,
             Kind::LargeObjects { .. } => 22,

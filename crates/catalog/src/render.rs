@@ -22,10 +22,13 @@ pub struct RenderOptions {
     pub target_version: i32,
     /// How planner statistics ([`Kind::RelationStats`]) are applied.
     pub statistics: crate::Statistics,
+    /// What to do with carried roles ([`Kind::Role`]); `None`: create them
+    /// all (a script).
+    pub role_plan: Option<crate::RolePlan>,
 }
 
 impl RenderOptions {
-    fn role_exists(&self, role: &str) -> bool {
+    pub(crate) fn role_exists(&self, role: &str) -> bool {
         self.roles.as_ref().is_none_or(|r| r.contains(role))
     }
 
@@ -38,7 +41,12 @@ impl RenderOptions {
     /// is 0, i.e. the source's own version). What an older target does not
     /// know and can safely lose is left out (see `downgrade.rs`); what it
     /// cannot express is refused beforehand by [`crate::check_target`].
-    fn older_than(&self, major: i32) -> bool {
+    /// The target role is a superuser (or unknown: a script).
+    pub(crate) fn superuser_target(&self) -> bool {
+        self.owner_roles.is_none()
+    }
+
+    pub(crate) fn older_than(&self, major: i32) -> bool {
         self.target_version != 0 && self.target_version / 10000 < major
     }
 }
@@ -1019,6 +1027,7 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
             out.push(format!("REFRESH MATERIALIZED VIEW {}", view.sql()))
         }
         Kind::RelationStats { .. } => out.extend(crate::stats::render_stats(o, opts)),
+        Kind::Role { .. } => return crate::roles::render_role(o, opts),
         Kind::DefaultAcl {
             role,
             objects,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pgferry_engine::{
     parse_duration, ConnSpec, DumpOptions, Error, Filters, Progress, ProgressFn, RestoreOptions,
-    Schedule, Statistics, SyncOptions, VerifyMode, VerifyOptions,
+    RoleSelection, Schedule, Statistics, SyncOptions, VerifyMode, VerifyOptions,
 };
 
 mod bars;
@@ -157,6 +157,8 @@ struct SyncArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     statistics: Option<StatisticsArg>,
     #[command(flatten)]
+    roles: RoleArgs,
+    #[command(flatten)]
     filters: FilterArgs,
 }
 
@@ -234,6 +236,39 @@ struct FilterArgs {
     user_mapping_passwords: bool,
 }
 
+/// `--roles`, `--role-passwords`.
+#[derive(Debug, Args)]
+struct RoleArgs {
+    /// Carry roles (created on the target when missing, in the same transaction): `referenced` (the
+    /// default: owners with --keep-owners, grantees, policy and default-privilege roles, and their
+    /// members), `all` (every non-system role); add `update` to also change existing roles.
+    #[arg(long, value_name = "WHICH", num_args = 0..=1, default_missing_value = "referenced",
+          value_delimiter = ',', value_parser = ["referenced", "all", "update"])]
+    roles: Vec<String>,
+    /// Carry the roles' password secrets (needs read access to pg_authid on the source: a superuser).
+    #[arg(long, requires = "roles")]
+    role_passwords: bool,
+}
+
+impl RoleArgs {
+    /// Sets the role fields of `f`.
+    fn apply(&self, f: Filters) -> Filters {
+        let has = |w: &str| self.roles.iter().any(|r| r == w);
+        Filters {
+            roles: if has("all") {
+                RoleSelection::All
+            } else if self.roles.is_empty() {
+                RoleSelection::None
+            } else {
+                RoleSelection::Referenced
+            },
+            roles_update: has("update"),
+            role_passwords: self.role_passwords,
+            ..f
+        }
+    }
+}
+
 impl FilterArgs {
     fn filters(&self) -> Filters {
         Filters {
@@ -244,7 +279,7 @@ impl FilterArgs {
             exclude_table_data: self.exclude_table_data.clone(),
             no_subscriptions: self.no_subscriptions,
             user_mapping_passwords: self.user_mapping_passwords,
-            no_statistics: false,
+            ..Filters::default()
         }
     }
 }
@@ -279,6 +314,8 @@ struct DumpArgs {
     #[arg(long)]
     no_statistics: bool,
     #[command(flatten)]
+    roles: RoleArgs,
+    #[command(flatten)]
     filters: FilterArgs,
 }
 
@@ -310,6 +347,8 @@ struct RestoreArgs {
     /// Planner statistics of the loaded tables: the archive's (auto, copy) or ANALYZE.
     #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
     statistics: StatisticsArg,
+    #[command(flatten)]
+    roles: RoleArgs,
     #[command(flatten)]
     filters: FilterArgs,
 }
@@ -484,7 +523,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
             let opts = DumpOptions {
                 filters: Filters {
                     no_statistics: a.no_statistics,
-                    ..a.filters.filters()
+                    ..a.roles.apply(a.filters.filters())
                 },
                 compress_level: Some(a.compress_level),
                 schema_only: a.schema_only,
@@ -517,7 +556,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Restore(a) => {
             let target = conn("target", &a.target)?;
             let opts = RestoreOptions {
-                filters: a.filters.filters(),
+                filters: a.roles.apply(a.filters.filters()),
                 clean: a.clean,
                 schema_only: a.schema_only,
                 data_only: a.data_only,
@@ -536,6 +575,8 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                 objects = s.objects,
                 tables = s.tables,
                 rows = s.rows,
+                roles_created = ?s.roles_created,
+                roles_without_password = ?s.roles_without_password,
                 seconds = started.elapsed().as_secs_f64(),
                 peak_rss_kb = peak_rss_kb(),
                 "restore committed"
@@ -717,7 +758,7 @@ fn sync_setup(
             })?,
         },
     };
-    let mut filters = a.filters.filters();
+    let mut filters = a.roles.apply(a.filters.filters());
     filters.include_schemas.extend(s.schemas.iter().cloned());
     filters
         .exclude_schemas
@@ -757,6 +798,8 @@ fn log_sync(report: &pgferry_engine::SyncReport, seconds: f64) -> u8 {
         target_only_schemas = ?report.target_only_schemas,
         kept_tables = ?report.kept_tables,
         recreated = ?report.recreated,
+        roles_created = ?report.roles_created,
+        roles_without_password = ?report.roles_without_password,
         verified = verify.map(|v| v.tables_checked),
         seconds,
         peak_rss_kb = peak_rss_kb(),

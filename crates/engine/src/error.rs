@@ -175,6 +175,7 @@ impl Error {
                 | Error::Privileges(_)
                 | Error::Unsupported(_)
                 | Error::Usage(_)
+                | Error::Catalog(pgferry_catalog::CatalogError::NeedsRight(_))
         )
     }
 

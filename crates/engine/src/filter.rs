@@ -100,6 +100,14 @@ pub struct Filters {
     /// `--no-statistics`: leave the source's planner statistics out (the
     /// loaded relations are still analyzed on restore unless told otherwise).
     pub no_statistics: bool,
+    /// `--roles`: which roles to carry (created on the target when missing).
+    pub roles: pgferry_catalog::RoleSelection,
+    /// `--roles update`: existing roles get the source's attributes,
+    /// settings and memberships too.
+    pub roles_update: bool,
+    /// `--role-passwords`: carry roles' password secrets (needs read access
+    /// to `pg_authid` on the source).
+    pub role_passwords: bool,
 }
 
 impl Filters {

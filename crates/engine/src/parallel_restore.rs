@@ -53,8 +53,18 @@ pub(crate) async fn restore_parallel(
         objects,
     )
     .await?;
-    let rights = Rights::read(&client).await?;
+    let mut rights = Rights::read(&client).await?;
     rights.check(&client, objects, &[]).await?;
+    let f = &opts.filters;
+    crate::roles::plan(
+        &client,
+        &mut rights,
+        objects,
+        f.roles,
+        f.roles_update,
+        opts.keep_owners,
+    )
+    .await?;
     let render = rights.render(opts.keep_owners, target_version, opts.statistics)?;
     // Phase 1: the definitions before the data, in one transaction.
     let split = objects

@@ -73,6 +73,10 @@ pub struct RestoreSummary {
     pub tables: usize,
     /// Rows loaded.
     pub rows: u64,
+    /// Roles created (`--roles`).
+    pub roles_created: Vec<String>,
+    /// Login roles created without a password.
+    pub roles_without_password: Vec<String>,
 }
 
 /// Keeps the objects the options select.
@@ -88,6 +92,13 @@ pub(crate) fn select_objects(
             continue;
         }
         if f.source().no_subscriptions && matches!(o.kind, Kind::Subscription { .. }) {
+            continue;
+        }
+        // Roles (cluster-wide) come with --roles, whatever else is filtered.
+        if matches!(o.kind, Kind::Role { .. }) {
+            if f.source().roles != pgferry_catalog::RoleSelection::None {
+                out.push(o.clone());
+            }
             continue;
         }
         // Like pg_restore: large objects and the other database-wide objects
@@ -474,8 +485,18 @@ async fn restore_into(
     } else {
         Vec::new()
     };
-    let rights = Rights::read(client).await?;
+    let mut rights = Rights::read(client).await?;
     rights.check(client, objects, &dropped).await?;
+    let f = &opts.filters;
+    let roles = crate::roles::plan(
+        client,
+        &mut rights,
+        objects,
+        f.roles,
+        f.roles_update,
+        opts.keep_owners,
+    )
+    .await?;
     let render = rights.render(opts.keep_owners, target_version, opts.statistics)?;
     crate::locks::check_lock_budget(client, objects, &dropped).await?;
     phase.set("starting the restore transaction");
@@ -541,6 +562,8 @@ async fn restore_into(
         objects: applied.objects,
         tables: applied.tables.len(),
         rows: applied.rows,
+        roles_created: roles.created,
+        roles_without_password: roles.without_password,
     };
     phase.set("committing the restore");
     client

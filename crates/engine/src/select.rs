@@ -25,6 +25,12 @@ impl Selector for CompiledFilters {
     fn subscriptions(&self) -> bool {
         !self.source().no_subscriptions
     }
+    fn roles(&self) -> pgferry_catalog::RoleSelection {
+        self.source().roles
+    }
+    fn role_passwords(&self) -> bool {
+        self.source().role_passwords
+    }
     fn statistics(&self) -> bool {
         !self.source().no_statistics
     }

@@ -120,6 +120,10 @@ pub struct SyncReport {
     pub recreated: Vec<String>,
     /// The source snapshot's time (RFC 3339): the replica's data is as of this instant.
     pub source_snapshot_at: String,
+    /// Roles created on the target (`--roles`).
+    pub roles_created: Vec<String>,
+    /// Login roles created without a password (no `--role-passwords`).
+    pub roles_without_password: Vec<String>,
     /// `pgferry.sync_history` row id.
     pub history_id: i64,
     /// Verification result (`None` with `VerifyMode::None`).
@@ -485,8 +489,18 @@ async fn sync_locked(
         .filter(|o| matches!(o.kind, Kind::Schema))
         .map(|o| o.name.clone())
         .collect();
-    let rights = Rights::read(tgt).await?;
+    let mut rights = Rights::read(tgt).await?;
     rights.check(tgt, &catalog.objects, &dropped).await?;
+    let f = &opts.filters;
+    let roles = crate::roles::plan(
+        tgt,
+        &mut rights,
+        &catalog.objects,
+        f.roles,
+        f.roles_update,
+        opts.keep_owners,
+    )
+    .await?;
     let render = rights.render(opts.keep_owners, tgt_num, opts.statistics)?;
     crate::locks::check_lock_budget(tgt, &catalog.objects, &dropped).await?;
     phase.set("starting the target transaction");
@@ -498,6 +512,8 @@ async fn sync_locked(
     .map_err(|e| Error::source_stmt("starting the sync transaction on the target", &e))?;
     let mut out = SyncReport {
         source_snapshot_at: snapshot_at,
+        roles_created: roles.created,
+        roles_without_password: roles.without_password,
         ..Default::default()
     };
     if opts.terminate {

@@ -63,6 +63,8 @@ pub(crate) struct Rights {
     pub member_of: HashSet<String>,
     /// The target's `server_version_num`.
     pub version_num: i32,
+    /// What to do with carried roles (set by `roles::plan`).
+    pub role_plan: Option<pgferry_catalog::RolePlan>,
 }
 
 impl Rights {
@@ -96,6 +98,7 @@ impl Rights {
             roles: HashSet::new(),
             member_of: HashSet::new(),
             version_num,
+            role_plan: None,
         };
         for r in rows {
             let decode =
@@ -146,6 +149,7 @@ impl Rights {
             owner_roles: (!self.superuser).then(|| self.member_of.clone()),
             target_version,
             statistics,
+            role_plan: self.role_plan.clone(),
         })
     }
 

@@ -380,6 +380,7 @@ fn comparable(o: &Object) -> bool {
             | Kind::SequenceSet { .. }
             | Kind::MatViewRefresh { .. }
             | Kind::RelationStats { .. }
+            | Kind::Role { .. }
             | Kind::DefaultAcl { .. }
             | Kind::Database { .. }
     )

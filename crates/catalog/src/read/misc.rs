@@ -83,7 +83,7 @@ async fn read_database(r: &mut Reader<'_>) -> Result<(), CatalogError> {
 
 /// `name = value` from a stored `name=value` setting, the value quoted
 /// (list settings such as search_path are stored in list syntax already).
-fn setting_item(stored: &str) -> String {
+pub(crate) fn setting_item(stored: &str) -> String {
     let (name, value) = stored.split_once('=').unwrap_or((stored, ""));
     const LISTS: [&str; 4] = [
         "search_path",

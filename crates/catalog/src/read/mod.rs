@@ -7,6 +7,7 @@ mod access;
 mod foreign;
 mod misc;
 mod relations;
+mod roles;
 mod routines;
 mod stats;
 mod types;
@@ -47,12 +48,34 @@ pub trait Selector: Send + Sync {
     fn subscriptions(&self) -> bool {
         true
     }
+    /// Which roles are read ([`Kind::Role`]).
+    fn roles(&self) -> RoleSelection {
+        RoleSelection::None
+    }
+    /// Roles keep their password secret (needs read access to `pg_authid`).
+    fn role_passwords(&self) -> bool {
+        false
+    }
     /// The source's planner statistics are read into the loaded relations'
     /// [`Kind::RelationStats`] (without them the objects still come, so a
     /// restore can analyze what it loaded).
     fn statistics(&self) -> bool {
         true
     }
+}
+
+/// Which roles a read carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum RoleSelection {
+    /// None (roles are cluster-wide; the default).
+    #[default]
+    None,
+    /// The roles the read objects reference (owners, grantees, policy and
+    /// default-privilege roles, user mappings, per-role database settings)
+    /// and the roles that are members of them.
+    Referenced,
+    /// Every role but the built-in `pg_*` ones.
+    All,
 }
 
 /// Selects every user object.
@@ -417,6 +440,7 @@ pub async fn read_catalog(
     relations::read_relations(&mut r).await?;
     misc::read_misc(&mut r).await?;
     stats::read_statistics(&mut r).await?;
+    roles::read_roles(&mut r).await?;
     let (mut graph, edges) = read_dependencies(&r).await?;
     let mut unsupported = misc::read_unsupported(&r).await?;
     let mut objects = std::mem::take(&mut r.objects);
