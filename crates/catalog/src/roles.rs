@@ -60,7 +60,8 @@ pub(crate) fn render_role(o: &Object, opts: &RenderOptions) -> Vec<String> {
     let create = opts.role_plan.is_none() || plan.create.contains(&o.name);
     let mut out = Vec::new();
     if create || plan.update {
-        let flag = |on: bool, yes: &str, no: &str| if on { yes.to_string() } else { no.to_string() };
+        let flag =
+            |on: bool, yes: &str, no: &str| if on { yes.to_string() } else { no.to_string() };
         let withheld = plan.withheld_from(a);
         let mut w = vec![
             flag(a.superuser, "SUPERUSER", "NOSUPERUSER"),

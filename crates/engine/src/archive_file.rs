@@ -197,10 +197,13 @@ mod tests {
         let toc = br#"{"model_version": 99, "objects": [{"kind": {"SomethingNew": {}}}]}"#;
         let e = parse_toc(path, toc).unwrap_err().to_string();
         assert!(
-            e.contains("catalog model version 99 is newer than this pgferry reads") && e.contains("upgrade pgferry"),
+            e.contains("catalog model version 99 is newer than this pgferry reads")
+                && e.contains("upgrade pgferry"),
             "{e}"
         );
-        let e = parse_toc(path, b"{\"objects\": 3}").unwrap_err().to_string();
+        let e = parse_toc(path, b"{\"objects\": 3}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unreadable table of contents"), "{e}");
     }
 }

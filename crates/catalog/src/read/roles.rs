@@ -22,7 +22,12 @@ pub(crate) async fn read_roles(r: &mut Reader<'_>) -> Result<(), CatalogError> {
                 &[],
             )
             .await?;
-        if !rows.first().map(|x| x.get::<bool>(0)).transpose()?.unwrap_or(false) {
+        if !rows
+            .first()
+            .map(|x| x.get::<bool>(0))
+            .transpose()?
+            .unwrap_or(false)
+        {
             return Err(CatalogError::NeedsRight(
                 "--role-passwords needs read access to pg_catalog.pg_authid on the source \
                  (connect as a superuser), or leave it out: roles then arrive without a password"
@@ -161,7 +166,9 @@ fn referenced(objects: &[Object]) -> BTreeMap<String, BTreeSet<String>> {
                     add(role, "policy");
                 }
             }
-            Kind::DefaultAcl { role, grants: g, .. } => {
+            Kind::DefaultAcl {
+                role, grants: g, ..
+            } => {
                 add(role, "default privileges");
                 grants(&mut add, g);
             }
