@@ -206,6 +206,17 @@ fn without_passwords_the_roles_are_named_and_a_restore_carries_them_too() {
         "restore without --roles: {:?}",
         roles(&plain)
     );
+    // an archive without roles: restore --roles says so
+    let bare = dir.path().join("bare.pgf").to_str().unwrap().to_string();
+    pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", &bare]);
+    let (_c4, none) = fresh_replica();
+    let out = pgferry_ok(&["restore", "--roles", "--target", &none.conn_string(), &bare]);
+    assert!(
+        stderr(&out).contains("there are no roles to carry"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(roles(&none).is_empty());
     let (_c3, full) = fresh_replica();
     // A restore that fails after the roles were created leaves none behind.
     full.execute_batch("CREATE SCHEMA shop");

@@ -32,6 +32,10 @@ pub(crate) async fn plan(
     if selection == RoleSelection::None {
         return Ok(out);
     }
+    if !objects.iter().any(|o| matches!(o.kind, Kind::Role { .. })) {
+        tracing::warn!("--roles: there are no roles to carry (an archive made without `dump --roles` holds none)");
+        return Ok(out);
+    }
     let row = client
         .query_one(
             "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls \
