@@ -53,19 +53,16 @@ pub(crate) async fn restore_parallel(
         objects,
     )
     .await?;
-    let mut rights = Rights::read(&client).await?;
-    rights.check(&client, objects, &[]).await?;
-    let f = &opts.filters;
-    crate::roles::plan(
+    let (rights, render, _) = Rights::prepare(
         &client,
-        &mut rights,
         objects,
-        f.roles,
-        f.roles_update,
+        &[],
+        &opts.filters,
         opts.keep_owners,
+        target_version,
+        opts.statistics,
     )
     .await?;
-    let render = rights.render(opts.keep_owners, target_version, opts.statistics)?;
     // Phase 1: the definitions before the data, in one transaction.
     let split = objects
         .iter()

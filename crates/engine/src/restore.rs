@@ -485,19 +485,16 @@ async fn restore_into(
     } else {
         Vec::new()
     };
-    let mut rights = Rights::read(client).await?;
-    rights.check(client, objects, &dropped).await?;
-    let f = &opts.filters;
-    let roles = crate::roles::plan(
+    let (rights, render, roles) = Rights::prepare(
         client,
-        &mut rights,
         objects,
-        f.roles,
-        f.roles_update,
+        &dropped,
+        &opts.filters,
         opts.keep_owners,
+        target_version,
+        opts.statistics,
     )
     .await?;
-    let render = rights.render(opts.keep_owners, target_version, opts.statistics)?;
     crate::locks::check_lock_budget(client, objects, &dropped).await?;
     phase.set("starting the restore transaction");
     client

@@ -489,19 +489,16 @@ async fn sync_locked(
         .filter(|o| matches!(o.kind, Kind::Schema))
         .map(|o| o.name.clone())
         .collect();
-    let mut rights = Rights::read(tgt).await?;
-    rights.check(tgt, &catalog.objects, &dropped).await?;
-    let f = &opts.filters;
-    let roles = crate::roles::plan(
+    let (rights, render, roles) = Rights::prepare(
         tgt,
-        &mut rights,
         &catalog.objects,
-        f.roles,
-        f.roles_update,
+        &dropped,
+        &opts.filters,
         opts.keep_owners,
+        tgt_num,
+        opts.statistics,
     )
     .await?;
-    let render = rights.render(opts.keep_owners, tgt_num, opts.statistics)?;
     crate::locks::check_lock_budget(tgt, &catalog.objects, &dropped).await?;
     phase.set("starting the target transaction");
     tgt.batch_execute(&format!(

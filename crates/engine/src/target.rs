@@ -129,6 +129,33 @@ impl Rights {
         Ok(rights)
     }
 
+    /// What every writer does before its transaction: reads the target
+    /// role's rights, refuses what it cannot create (`check`), plans the
+    /// carried roles and returns the render options.
+    pub(crate) async fn prepare(
+        client: &Client,
+        objects: &[Object],
+        replaced: &[String],
+        filters: &crate::filter::Filters,
+        keep_owners: bool,
+        target_version: i32,
+        statistics: Statistics,
+    ) -> Result<(Rights, RenderOptions, crate::roles::RoleOutcome), Error> {
+        let mut rights = Rights::read(client).await?;
+        rights.check(client, objects, replaced).await?;
+        let roles = crate::roles::plan(
+            client,
+            &mut rights,
+            objects,
+            filters.roles,
+            filters.roles_update,
+            keep_owners,
+        )
+        .await?;
+        let render = rights.render(keep_owners, target_version, statistics)?;
+        Ok((rights, render, roles))
+    }
+
     /// Render options for this target.
     pub(crate) fn render(
         &self,

@@ -68,38 +68,45 @@ pub(crate) async fn read_statistics(r: &mut Reader<'_>) -> Result<(), CatalogErr
             _ => None,
         })
         .collect();
-    let mut parents: Vec<(QName, Vec<usize>)> = Vec::new();
-    for (table, _, _, data) in &loaded {
+    let ancestors = |table: &QName| -> Vec<QName> {
+        let mut out = Vec::new();
         let mut at = table;
         while let Some(parent) = parent_of.get(at) {
-            match parents.iter_mut().find(|(p, _)| p == parent) {
-                Some((_, d)) => d.push(*data),
-                None => parents.push((parent.clone(), vec![*data])),
-            }
+            out.push(parent.clone());
             at = parent;
+        }
+        out
+    };
+    // Partitioned ancestors of loaded tables, in order of first sight, with
+    // the data objects under each.
+    let mut parents: Vec<QName> = Vec::new();
+    let mut data_deps: HashMap<QName, Vec<usize>> = HashMap::new();
+    for (table, _, _, data) in &loaded {
+        for parent in ancestors(table) {
+            let deps = data_deps.entry(parent.clone()).or_default();
+            if deps.is_empty() {
+                parents.push(parent);
+            }
+            deps.push(*data);
         }
     }
     // Partitioned tables with a foreign table somewhere below.
-    let mut foreign_below: std::collections::HashSet<QName> = Default::default();
-    for o in &r.objects {
-        if let (Kind::Table(t), Some(schema)) = (&o.kind, &o.schema) {
-            if t.foreign.is_some() {
-                let mut at = QName {
-                    schema: schema.clone(),
-                    name: o.name.clone(),
-                };
-                while let Some(parent) = parent_of.get(&at) {
-                    foreign_below.insert(parent.clone());
-                    at = parent.clone();
-                }
-            }
-        }
-    }
-    let mut data_deps: HashMap<QName, Vec<usize>> = HashMap::new();
-    for (parent, deps) in parents {
+    let foreign_below: std::collections::HashSet<QName> = r
+        .objects
+        .iter()
+        .filter(|o| matches!(&o.kind, Kind::Table(t) if t.foreign.is_some()))
+        .filter_map(|o| {
+            Some(QName {
+                schema: o.schema.clone()?,
+                name: o.name.clone(),
+            })
+        })
+        .flat_map(|t| ancestors(&t))
+        .collect();
+    for parent in parents {
         if let Some(&oid) = table_oid.get(&parent) {
-            loaded.push((parent.clone(), oid, StatsOf::Partitioned, deps[0]));
-            data_deps.insert(parent, deps);
+            let first = data_deps[&parent][0];
+            loaded.push((parent, oid, StatsOf::Partitioned, first));
         }
     }
     if loaded.is_empty() {
@@ -115,55 +122,70 @@ pub(crate) async fn read_statistics(r: &mut Reader<'_>) -> Result<(), CatalogErr
     } else {
         Default::default()
     };
+    // Expression indexes by their table.
+    let mut indexes: HashMap<u32, Vec<(u32, &RelationValues)>> = HashMap::new();
+    for (oid, v) in &relations {
+        if let Some(t) = v.table {
+            indexes.entry(t).or_default().push((*oid, v));
+        }
+    }
+    for list in indexes.values_mut() {
+        list.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    }
+    let mut added: Vec<(Object, Vec<usize>)> = Vec::new();
     for (table, oid, of, data) in loaded {
         let deps: Vec<usize> = std::iter::once(data)
             .chain(data_deps.get(&table).into_iter().flatten().copied())
             .chain(after.get(&table).into_iter().flatten().copied())
             .collect();
-        let i = r.add(
-            None,
+        let stats = |name: &str, index: Option<String>, values, columns| {
             obj(
                 Some(table.schema.clone()),
-                table.name.clone(),
+                name.to_string(),
                 Kind::RelationStats {
                     table: table.clone(),
                     of,
                     version: r.version,
-                    index: None,
-                    relation_values: relations.get(&oid).map(|v| v.values.clone()),
-                    columns: columns.get(&oid).cloned().unwrap_or_default(),
-                    foreign_partitions: foreign_below.contains(&table),
+                    foreign_partitions: index.is_none() && foreign_below.contains(&table),
+                    index,
+                    relation_values: values,
+                    columns,
                 },
+            )
+        };
+        added.push((
+            stats(
+                &table.name,
+                None,
+                relations.get(&oid).map(|v| v.values.clone()),
+                columns.get(&oid).cloned().unwrap_or_default(),
             ),
-        );
-        r.edges.extend(deps.iter().map(|d| (i, *d)));
+            deps.clone(),
+        ));
         // Expression indexes of the table carry statistics of their own.
-        for (index_oid, v) in relations.iter().filter(|(_, v)| v.table == Some(oid)) {
+        for (index_oid, v) in indexes.get(&oid).into_iter().flatten() {
             let (Some(cols), Some(&index)) = (
                 columns.get(index_oid),
                 r.keys.get(&(class::CLASS, *index_oid)),
             ) else {
                 continue;
             };
-            let i = r.add(
-                None,
-                obj(
-                    Some(table.schema.clone()),
-                    v.name.clone(),
-                    Kind::RelationStats {
-                        table: table.clone(),
-                        of,
-                        version: r.version,
-                        index: Some(v.name.clone()),
-                        relation_values: Some(v.values.clone()),
-                        columns: cols.clone(),
-                        foreign_partitions: false,
-                    },
+            let mut d = deps.clone();
+            d.push(index);
+            added.push((
+                stats(
+                    &v.name,
+                    Some(v.name.clone()),
+                    Some(v.values.clone()),
+                    cols.clone(),
                 ),
-            );
-            r.edges.extend(deps.iter().map(|d| (i, *d)));
-            r.edges.push((i, index));
+                d,
+            ));
         }
+    }
+    for (o, deps) in added {
+        let i = r.add(None, o);
+        r.edges.extend(deps.into_iter().map(|d| (i, d)));
     }
     Ok(())
 }
