@@ -10,7 +10,7 @@
 //! connection, like a reset of the network path.
 //!
 //! The [`Cluster`](crate::Cluster) side of fault injection (crash, restart,
-//! freeze of the server processes) lives in `lib.rs`:
+//! freeze of the server processes) lives in `cluster/faults.rs`:
 //! [`Cluster::stop_immediate`](crate::Cluster::stop_immediate),
 //! [`Cluster::restart`](crate::Cluster::restart),
 //! [`Cluster::pause_server`](crate::Cluster::pause_server),
@@ -171,7 +171,7 @@ impl Proxy {
         format!(
             "host=127.0.0.1 port={} user=postgres dbname={}",
             self.port,
-            crate::libpq_quote(db)
+            crate::client::libpq_quote(db)
         )
     }
 
