@@ -22,10 +22,12 @@
 //! # let _ = script; Ok(()) }
 //! ```
 mod downgrade;
+mod copy_sql;
 mod error;
 mod loops;
 mod model;
 mod order;
+pub mod probe;
 mod quote;
 mod read;
 mod render;
@@ -33,6 +35,7 @@ mod roles;
 mod stats;
 
 pub use downgrade::check_target;
+pub use copy_sql::{copy_format, copy_in_sql, copy_out_blocks_sql, copy_out_sql, copy_target};
 pub use error::{server_message, CatalogError};
 pub use model::*;
 pub use order::sort_objects;

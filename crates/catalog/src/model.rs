@@ -1,18 +1,6 @@
 //! The typed model of a database's schema, as read from `pg_catalog`.
 use serde::{Deserialize, Serialize};
 
-/// Archive entry id of part `k` of the table data object `id`.
-pub fn part_entry(id: u32, k: u32) -> u32 {
-    if k == 0 {
-        id
-    } else {
-        id + k * PART_STRIDE
-    }
-}
-
-/// Spacing of part entry ids (object ids stay below it).
-pub const PART_STRIDE: u32 = 1 << 22;
-
 /// Version of the catalog model serialization, bumped when archives gain
 /// what an older reader cannot take (2: planner statistics,
 /// [`Kind::RelationStats`]). Readers take every version up to theirs.
@@ -567,7 +555,7 @@ pub enum Kind {
         #[serde(default)]
         casts: Vec<(String, String)>,
         /// Number of block-range parts the data was dumped in (0 or 1: one
-        /// stream in entry `id`; n > 1: entries [`part_entry`]`(id, 0..n)`,
+        /// stream in entry `id`; n > 1: entries `pgferry_format::part_entry(id, 0..n)`,
         /// each a complete COPY BINARY stream).
         #[serde(default)]
         parts: u32,

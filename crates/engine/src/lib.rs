@@ -1,5 +1,5 @@
-//! The pgferry engine: dump, restore and list over tokio-postgres, without
-//! any PostgreSQL client binary.
+//! The pgferry engine: dump, restore, sync and verify over tokio-postgres,
+//! without any PostgreSQL client binary.
 //!
 //! ```no_run
 //! use pgferry_engine::{dump_to_path, restore, ConnSpec, DumpOptions, RestoreOptions};
@@ -11,52 +11,47 @@
 //! println!("restored {} rows", done.rows);
 //! # Ok(()) }
 //! ```
-mod apply;
-mod archive_file;
+//!
+//! # Layers
+//!
+//! Each layer imports only from the layers below it (a test checks this):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | base | `error`, `progress`, `filter`, `select`, `watch`, `pool` | the error type, progress events, pattern filters and object selection, peer liveness, the worker pool |
+//! | connections | `conn` | connection strings, environment, pgpass, redaction, connect, TLS |
+//! | sides | `source`, `archive`, `target`, `compare` | the source snapshot and COPY out; archive writing and reading; the prepared target session and applying; fingerprints and drift |
+//! | operations | `op` | dump, restore (and `-j`), sync (and its schedule), verify, list and ddl: short recipes that never import each other |
+//!
+//! No operation may hang: see `watch` (a dead or silent peer ends a run
+//! within a bounded time).
+mod archive;
+mod compare;
 pub mod conn;
-mod connect;
-mod dependents;
-mod dump;
 mod error;
 pub mod filter;
-mod frames;
-mod history;
-mod locks;
-mod parallel_restore;
+mod op;
+mod pool;
 mod progress;
-mod restore;
-mod roles;
-mod schedule;
 mod select;
-mod sync;
+mod source;
 mod target;
-mod tls;
-mod verify;
 mod watch;
-mod workers;
 
-pub use archive_file::{list, open_archive, ListEntry, VerifiedArchive};
-pub use conn::{ConnError, ConnSpec, SslMode};
-pub use connect::connect;
-pub use dump::{dump, dump_to_path, DumpOptions, DumpSummary};
-pub use error::{ConnectFailure, Error};
+pub use archive::reader::{open_archive, VerifiedArchive};
+pub use archive::writer::DEFAULT_LEVEL;
+pub use compare::{TableDiff, VerifyMode, VerifyReport};
+pub use conn::{connect, ConnError, ConnSpec, SslMode};
+pub use error::{ConnectFailure, Error, ErrorKind, Side};
 pub use filter::{FilterError, Filters};
-pub use history::{freshness, history, Freshness, HistoryRow};
+pub use op::dump::{dump, dump_to_path, DumpOptions, DumpSummary};
+pub use op::list::{ddl, list, ListEntry};
+pub use op::restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
+pub use op::sync::every::{parse_duration, sync_every, Cycle, Schedule};
+pub use op::sync::{record_interrupted, sync, SyncOptions, SyncReport, DEFAULT_SYNC_LOCK_TIMEOUT, SYNC_LOCK_KEY};
+pub use op::verify::{verify, VerifyOptions};
 pub use pgferry_catalog::{RoleSelection, Statistics};
 pub use progress::{Progress, ProgressFn};
-pub use restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
-pub use schedule::{parse_duration, sync_every, Cycle, Schedule};
-pub use sync::{record_interrupted, sync, SyncOptions, SyncReport, SYNC_LOCK_KEY};
-pub use verify::{verify, TableDiff, VerifyMode, VerifyOptions, VerifyReport};
-
-/// Renders the DDL script an archive's restore would run (no data).
-pub fn ddl(path: &std::path::Path, keep_owners: bool) -> Result<String, Error> {
-    let a = open_archive(path)?;
-    Ok(pgferry_catalog::render_script(
-        &a.catalog,
-        &pgferry_catalog::RenderOptions {
-            keep_owners,
-            ..Default::default()
-        },
-    ))
-}
+pub use source::plan::DEFAULT_SPLIT_PAGES;
+pub use source::snapshot::DEFAULT_LOCK_TIMEOUT;
+pub use target::history::{freshness, history, Freshness, HistoryRow};

@@ -39,11 +39,47 @@ pub enum Progress {
     Finished,
 }
 
-/// A progress callback; cheap to clone.
-pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+/// A progress callback; cheap to clone. Its `Debug` names it without
+/// calling it, so option structs that hold one derive `Debug`.
+///
+/// ```
+/// use pgferry_engine::{Progress, ProgressFn};
+/// let progress = ProgressFn::new(|p: &Progress| {
+///     if let Progress::TableDone { table, rows, .. } = p {
+///         eprintln!("{table}: {rows} rows");
+///     }
+/// });
+/// progress.report(&Progress::Finished);
+/// ```
+#[derive(Clone)]
+pub struct ProgressFn(Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl ProgressFn {
+    /// Wraps a callback.
+    pub fn new(f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        ProgressFn(Arc::new(f))
+    }
+
+    /// Calls the callback with `event`.
+    pub fn report(&self, event: &Progress) {
+        (self.0)(event)
+    }
+}
+
+impl From<Arc<dyn Fn(&Progress) + Send + Sync>> for ProgressFn {
+    fn from(f: Arc<dyn Fn(&Progress) + Send + Sync>) -> Self {
+        ProgressFn(f)
+    }
+}
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn(..)")
+    }
+}
 
 pub(crate) fn report(p: &Option<ProgressFn>, event: Progress) {
     if let Some(f) = p {
-        f(&event);
+        f.report(&event);
     }
 }

@@ -1,7 +1,10 @@
-//! Adapts compiled filters to the catalog reader's [`Selector`].
-use pgferry_catalog::Selector;
+//! Choosing objects: compiled filters as the catalog reader's [`Selector`]
+//! (what a source run reads), and the selection of a restore from an
+//! archive's table of contents.
+use pgferry_catalog::{Catalog, Kind, Object, Selector};
 
-use crate::filter::CompiledFilters;
+use crate::error::Error;
+use crate::filter::{CompiledFilters, Filters};
 
 impl Selector for CompiledFilters {
     fn schema(&self, schema: &str) -> bool {
@@ -34,4 +37,132 @@ impl Selector for CompiledFilters {
     fn statistics(&self) -> bool {
         !self.source().no_statistics
     }
+}
+
+/// The objects of an archive's `catalog` a restore keeps: pg_restore's
+/// selection rules over the filters, `--schema-only` and `--data-only`.
+pub(crate) fn select_objects(
+    catalog: &Catalog,
+    filters: &Filters,
+    schema_only: bool,
+    data_only: bool,
+) -> Result<Vec<Object>, Error> {
+    let f = filters.compile()?;
+    let mut out = Vec::new();
+    for o in &catalog.objects {
+        let data = o.kind.is_data();
+        if (schema_only && data) || (data_only && !data) {
+            continue;
+        }
+        if f.source().no_subscriptions && matches!(o.kind, Kind::Subscription { .. }) {
+            continue;
+        }
+        // Roles (cluster-wide) come with --roles, whatever else is filtered.
+        if matches!(o.kind, Kind::Role { .. }) {
+            if f.source().roles != pgferry_catalog::RoleSelection::None {
+                out.push(o.clone());
+            }
+            continue;
+        }
+        // Like pg_restore: large objects and the other database-wide objects
+        // outside schemas come with whole-database restores only (schema
+        // patterns do not apply to their names).
+        let database_wide = o.kind.database_wide();
+        if database_wide {
+            if !f.tables_only() && f.source().include_schemas.is_empty() {
+                out.push(o.clone());
+            }
+            continue;
+        }
+        if !f.is_empty() {
+            let schema = o.schema.as_deref().unwrap_or(&o.name);
+            let keep = match (&o.kind, o.table()) {
+                (Kind::Schema, _) => f.schema_included(&o.name),
+                (Kind::TableData { table, .. }, _) => {
+                    f.table_data_included(&table.schema, &table.name)
+                }
+                (_, Some(t)) => f.table_included(&t.schema, &t.name),
+                (
+                    Kind::Table(_)
+                    | Kind::View { .. }
+                    | Kind::MatView { .. }
+                    | Kind::Sequence { .. }
+                    | Kind::SequenceSet { .. }
+                    | Kind::MatViewRefresh { .. }
+                    | Kind::SequenceOwnedBy { .. },
+                    _,
+                ) => f.table_included(schema, &o.name),
+                _ => f.schema_included(schema),
+            };
+            if !keep {
+                continue;
+            }
+        }
+        out.push(o.clone());
+    }
+    if !f.is_empty() {
+        let schemas: Vec<&str> = catalog
+            .objects
+            .iter()
+            .filter_map(|o| o.schema.as_deref())
+            .collect();
+        let tables: Vec<(&str, &str)> = catalog
+            .objects
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o.kind,
+                    Kind::Table(_)
+                        | Kind::View { .. }
+                        | Kind::MatView { .. }
+                        | Kind::Sequence { .. }
+                )
+            })
+            .filter_map(|o| Some((o.schema.as_deref()?, o.name.as_str())))
+            .collect();
+        if let Some(e) = f.unmatched(&schemas, &tables).into_iter().next() {
+            return Err(e.into());
+        }
+    }
+    drop_orphaned_attachments(&mut out, &catalog.objects);
+    Ok(out)
+}
+
+/// Objects that only connect two others (an index attached to its parent, a
+/// sequence's owner, a matview refresh) go when either side was filtered out.
+/// Table data an attachment comes after does not count as a side (with
+/// `--schema-only` an index is still attached to its parent). Statistics go
+/// with the data they describe: kept when some of it is.
+fn drop_orphaned_attachments(objects: &mut Vec<Object>, all: &[Object]) {
+    if objects.len() == all.len() {
+        return;
+    }
+    let kept: std::collections::HashSet<u32> = objects.iter().map(|o| o.id).collect();
+    let data: std::collections::HashSet<u32> = all
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::TableData { .. }))
+        .map(|o| o.id)
+        .collect();
+    let contents: std::collections::HashSet<u32> = all
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::TableData { .. } | Kind::MatViewRefresh { .. }))
+        .map(|o| o.id)
+        .collect();
+    objects.retain(|o| {
+        if matches!(o.kind, Kind::RelationStats { .. }) {
+            return o
+                .deps
+                .iter()
+                .any(|d| contents.contains(d) && kept.contains(d));
+        }
+        let attachment = matches!(
+            o.kind,
+            Kind::IndexAttach { .. } | Kind::SequenceOwnedBy { .. } | Kind::MatViewRefresh { .. }
+        );
+        !attachment
+            || o.deps.iter().all(|d| {
+                kept.contains(d)
+                    || (data.contains(d) && !matches!(o.kind, Kind::MatViewRefresh { .. }))
+            })
+    });
 }

@@ -24,9 +24,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
-use crate::conn::ConnSpec;
-use crate::connect::connect;
-use crate::error::Error;
+use crate::conn::{connect, ConnSpec};
+use crate::error::{Error, Side};
 
 /// Time between two liveness probes.
 const PROBE_EVERY: Duration = Duration::from_secs(3);
@@ -68,8 +67,8 @@ pub(crate) enum Blocked {
     Sending,
 }
 
-fn wait_slot(side: &str, blocked: Blocked) -> usize {
-    (usize::from(side == "target") << 1) | usize::from(blocked == Blocked::Sending)
+fn wait_slot(side: Side, blocked: Blocked) -> usize {
+    (usize::from(side == Side::Target) << 1) | usize::from(blocked == Blocked::Sending)
 }
 
 /// Ends a wait registered with [`Phase::waiting`] when dropped.
@@ -114,7 +113,7 @@ impl Phase {
 
     /// Registers that pgferry is blocked on `side`'s connection until the
     /// guard is dropped; the side's watch judges a long wait.
-    pub(crate) fn waiting(&self, side: &str, blocked: Blocked) -> WaitGuard {
+    pub(crate) fn waiting(&self, side: Side, blocked: Blocked) -> WaitGuard {
         let slot = wait_slot(side, blocked);
         let mut w = self.0.waits.lock().unwrap_or_else(|e| e.into_inner());
         if w[slot].count == 0 {
@@ -128,7 +127,7 @@ impl Phase {
     }
 
     /// How long pgferry has been blocked on `side` without a break, per direction.
-    fn blocked_for(&self, side: &str, blocked: Blocked) -> Option<Duration> {
+    fn blocked_for(&self, side: Side, blocked: Blocked) -> Option<Duration> {
         let w = self.0.waits.lock().unwrap_or_else(|e| e.into_inner());
         w[wait_slot(side, blocked)].since.map(|t| t.elapsed())
     }
@@ -137,7 +136,7 @@ impl Phase {
 /// A liveness watch on one side's server. Dropping it stops the watch.
 #[derive(Debug)]
 pub(crate) struct Peer {
-    side: &'static str,
+    side: Side,
     probe_pid: i32,
     backends: watch::Sender<Vec<i32>>,
     lost: watch::Receiver<Option<String>>,
@@ -154,7 +153,7 @@ impl Peer {
     /// Opens the watch's own connection to `spec` and starts probing.
     pub(crate) async fn start(
         spec: &ConnSpec,
-        side: &'static str,
+        side: Side,
         phase: &Phase,
     ) -> Result<Peer, Error> {
         let client = connect(spec, side).await?;
@@ -162,7 +161,7 @@ impl Peer {
             client
                 .query_one("SELECT pg_catalog.pg_backend_pid()", &[])
                 .await
-                .map_err(|e| Error::source_stmt(format!("{side}: starting the liveness watch"), &e))
+                .map_err(|e| Error::statement(side, format!("{side}: starting the liveness watch"), e))
         })
         .await?
         .get(0);
@@ -186,7 +185,7 @@ impl Peer {
                 match verdict {
                     Ok(()) => {}
                     Err(message) => {
-                        tracing::warn!(side, %message, "peer lost");
+                        tracing::warn!(side = %side, %message, "peer lost");
                         let _ = lost_tx.send(Some(message));
                         return;
                     }
@@ -222,7 +221,7 @@ impl Peer {
     }
 
     /// Resolves (with the reason) once the peer is found dead or silent.
-    async fn lost(&self) -> (&'static str, String) {
+    async fn lost(&self) -> (Side, String) {
         let mut rx = self.lost.clone();
         loop {
             if let Some(m) = rx.borrow_and_update().clone() {
@@ -241,7 +240,7 @@ impl Peer {
 async fn probe(
     client: &mut Option<Client>,
     spec: &ConnSpec,
-    side: &'static str,
+    side: Side,
     pids: &[i32],
 ) -> Result<(), String> {
     if let Some(c) = client.as_ref() {
@@ -249,9 +248,9 @@ async fn probe(
             Ok(Ok(())) => return Ok(()),
             Ok(Err(Verdict::BackendsGone(m))) => return Err(m),
             Ok(Err(Verdict::Failed(m))) => {
-                tracing::debug!(side, error = %m, "liveness probe failed; trying a new connection")
+                tracing::debug!(side = %side, error = %m, "liveness probe failed; trying a new connection")
             }
-            Err(_) => tracing::debug!(side, "liveness probe unanswered; trying a new connection"),
+            Err(_) => tracing::debug!(side = %side, "liveness probe unanswered; trying a new connection"),
         }
     }
     *client = None;
@@ -282,14 +281,14 @@ async fn probe(
 async fn silent(
     c: &Client,
     phase: &Phase,
-    side: &'static str,
+    side: Side,
     pids: &[i32],
     suspicious: &mut u32,
 ) -> Result<(), String> {
     let recv = phase.blocked_for(side, Blocked::Receiving);
     let send = phase.blocked_for(side, Blocked::Sending);
     let long = |d: Option<Duration>| d.is_some_and(|d| d >= STALL);
-    tracing::debug!(side, ?recv, ?send, "liveness: blocked for");
+    tracing::debug!(side = %side, ?recv, ?send, "liveness: blocked for");
     if pids.is_empty() || (!long(recv) && !long(send)) {
         *suspicious = 0;
         return Ok(());
@@ -368,7 +367,7 @@ async fn check(c: &Client, pids: &[i32]) -> Result<(), Verdict> {
 /// connection closed, the phase, the server's message).
 pub(crate) async fn watched<T>(
     peers: &[&Peer],
-    clients: &[(&'static str, &Client)],
+    clients: &[(Side, &Client)],
     phase: &Phase,
     op: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
@@ -394,7 +393,7 @@ pub(crate) async fn watched<T>(
 /// just before it closes the socket: give the close a moment to be seen.
 pub(crate) async fn lost_connection(
     e: Error,
-    clients: &[(&'static str, &Client)],
+    clients: &[(Side, &Client)],
     phase: &Phase,
 ) -> Error {
     if matches!(e, Error::PeerLost { .. } | Error::Cancelled) {
@@ -414,7 +413,7 @@ pub(crate) async fn lost_connection(
     }
     match clients.iter().find(|(_, c)| c.is_closed()) {
         Some((side, _)) => Error::PeerLost {
-            side,
+            side: *side,
             phase: phase.get(),
             message: e.to_string(),
         },
@@ -429,9 +428,9 @@ pub(crate) async fn bounded<T>(fut: impl Future<Output = T>) -> Option<T> {
 }
 
 /// The side an error says was lost, if any.
-pub(crate) fn lost_side(e: &Error) -> Option<&'static str> {
+pub(crate) fn lost_side(e: &Error) -> Option<Side> {
     match e {
-        Error::PeerLost { side, .. } => Some(side),
+        Error::PeerLost { side, .. } => Some(*side),
         _ => None,
     }
 }
@@ -439,7 +438,7 @@ pub(crate) fn lost_side(e: &Error) -> Option<&'static str> {
 /// Bounds a set-up step done before the watches run (identifying the
 /// servers, checking for a standby): a silent peer fails it after 30 s.
 pub(crate) async fn setup<T>(
-    side: &'static str,
+    side: Side,
     what: &str,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {

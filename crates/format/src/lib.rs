@@ -27,6 +27,7 @@ mod archive;
 mod columns;
 mod copy;
 mod error;
+mod parts;
 
 pub use archive::{
     compress_frame, ArchiveReader, ArchiveWriter, EntryIndex, FrameIter, FORMAT_MAJOR,
@@ -35,3 +36,4 @@ pub use archive::{
 pub use columns::{decode_block, ColumnEncoder, BLOCK_TARGET};
 pub use copy::{CopyRowCounter, COPY_BINARY_SIGNATURE};
 pub use error::FormatError;
+pub use parts::{entry_stream, part_entry, PART_STRIDE};

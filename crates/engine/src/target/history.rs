@@ -65,7 +65,7 @@ pub(crate) async fn ensure_history(client: &Client) -> Result<(), Error> {
     client
         .batch_execute(HISTORY_DDL)
         .await
-        .map_err(|e| Error::source_stmt("creating pgferry.sync_history on the target", &e))
+        .map_err(|e| Error::on_target("creating pgferry.sync_history on the target", e))
 }
 
 /// Values recorded for one sync.
@@ -107,7 +107,7 @@ pub(crate) async fn insert(client: &Client, r: &Record) -> Result<i64, Error> {
             ],
         )
         .await
-        .map_err(|e| Error::source_stmt("recording the sync in pgferry.sync_history", &e))?;
+        .map_err(|e| Error::on_target("recording the sync in pgferry.sync_history", e))?;
     Ok(row.get(0))
 }
 
@@ -123,7 +123,7 @@ pub(crate) async fn set_verify(
             &[&id, &outcome, &verify],
         )
         .await
-        .map_err(|e| Error::source_stmt("recording the verification", &e))?;
+        .map_err(|e| Error::on_target("recording the verification", e))?;
     Ok(())
 }
 
@@ -172,7 +172,7 @@ async fn read_rows(client: &Client, filter: &str, limit: i64) -> Result<Vec<Hist
             &[],
         )
         .await
-        .map_err(|e| Error::source_stmt("reading pgferry.sync_history", &e))?
+        .map_err(|e| Error::on_target("reading pgferry.sync_history", e))?
         .get(0);
     if !exists {
         return Ok(Vec::new());
@@ -192,10 +192,10 @@ async fn read_rows(client: &Client, filter: &str, limit: i64) -> Result<Vec<Hist
             &[&limit],
         )
         .await
-        .map_err(|e| Error::source_stmt("reading pgferry.sync_history", &e))?;
+        .map_err(|e| Error::on_target("reading pgferry.sync_history", e))?;
     // The table lives on the target, where anyone may have altered it: a
     // column of an unexpected type is an error, not a panic.
-    let decode = |e: tokio_postgres::Error| Error::source_stmt("reading pgferry.sync_history", &e);
+    let decode = |e: tokio_postgres::Error| Error::on_target("reading pgferry.sync_history", e);
     rows.iter()
         .map(|r| {
             Ok(HistoryRow {

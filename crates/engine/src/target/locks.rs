@@ -73,7 +73,7 @@ pub(crate) async fn check_lock_budget(
             &[&dropped_schemas],
         )
         .await
-        .map_err(|e| Error::source_stmt("estimating the locks the transaction needs", &e))?;
+        .map_err(|e| Error::on_target("estimating the locks the transaction needs", e))?;
     let capacity: i64 = row.get(0);
     let dropping: i64 = row.get(1);
     check_budget(

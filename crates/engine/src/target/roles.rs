@@ -5,7 +5,7 @@ use pgferry_catalog::{Kind, Object, RolePlan, RoleSelection};
 use tokio_postgres::Client;
 
 use crate::error::Error;
-use crate::target::Rights;
+use crate::target::rights::Rights;
 
 /// What the role plan did, for the report.
 #[derive(Debug, Clone, Default)]
@@ -43,7 +43,7 @@ pub(crate) async fn plan(
             &[],
         )
         .await
-        .map_err(|e| Error::source_stmt("target: reading the role's attributes", &e))?;
+        .map_err(|e| Error::on_target("target: reading the role's attributes", e))?;
     let has = |i: usize| row.get::<_, bool>(i);
     let (superuser, createrole) = (has(0), has(1));
     let mut withheld = Vec::new();

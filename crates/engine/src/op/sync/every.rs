@@ -3,9 +3,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::{record_interrupted, sync, SyncOptions, SyncReport};
 use crate::conn::ConnSpec;
 use crate::error::Error;
-use crate::sync::{record_interrupted, sync, SyncOptions, SyncReport};
 
 /// When syncs run.
 #[derive(Debug, Clone, Copy)]

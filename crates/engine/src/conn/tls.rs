@@ -36,7 +36,7 @@ use rustls::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::conn::{ConnSpec, SslMode};
+use super::spec::{ConnSpec, SslMode};
 
 /// How the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

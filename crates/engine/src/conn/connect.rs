@@ -4,9 +4,9 @@ use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{error::SqlState, Client, Config, NoTls, Socket};
 
-use crate::conn::{ConnSpec, SslMode};
-use crate::error::{ConnectFailure, Error};
-use crate::tls::{self, TlsContext};
+use super::spec::{ConnSpec, SslMode};
+use crate::error::{ConnectFailure, Error, Side};
+use super::tls::{self, TlsContext};
 
 /// Connects, spawning the connection task on the current runtime.
 ///
@@ -14,7 +14,7 @@ use crate::tls::{self, TlsContext};
 /// refuses; `prefer` TLS if the server supports it (falling back to plain when it does not, or
 /// when the handshake fails); `require` TLS; `verify-ca` / `verify-full` TLS with the server's
 /// certificate checked against `sslrootcert` (and the host name).
-pub async fn connect(spec: &ConnSpec, side: &'static str) -> Result<Client, Error> {
+pub async fn connect(spec: &ConnSpec, side: Side) -> Result<Client, Error> {
     // `connect_timeout` bounds the whole start-up (TCP, TLS, authentication,
     // settings), as in libpq: a server that accepts the connection and then
     // says nothing must not hang the run. Unset (0): wait, as asked.
@@ -40,7 +40,7 @@ pub async fn connect(spec: &ConnSpec, side: &'static str) -> Result<Client, Erro
     }
 }
 
-async fn connect_unbounded(spec: &ConnSpec, side: &'static str) -> Result<Client, Error> {
+async fn connect_unbounded(spec: &ConnSpec, side: Side) -> Result<Client, Error> {
     let endpoint = spec.to_string();
     let fail = |failure, message: String| Error::Connect {
         side,

@@ -1,6 +1,5 @@
-//! The target session of a writing run (restore, sync): opened read-write
-//! whatever the database's defaults, with what the connecting role may do
-//! known before anything is touched.
+//! What the connecting role may do on the target, known before anything is
+//! touched.
 //!
 //! Managed services (RDS, Cloud SQL, Azure, Supabase, ...) hand out a role
 //! that owns the database but is not a superuser; disaster-recovery copies
@@ -14,41 +13,7 @@ use std::collections::{BTreeSet, HashSet};
 use pgferry_catalog::{Kind, Object, RenderOptions, Statistics, RESTORE_STATS_VERSION};
 use tokio_postgres::Client;
 
-use crate::conn::ConnSpec;
-use crate::connect::connect;
 use crate::error::Error;
-
-/// Connects to the target of a writing run: refuses a hot standby and makes
-/// the session read-write (a database or role default of
-/// `default_transaction_read_only = on` applies to other sessions only).
-pub(crate) async fn connect_writer(spec: &ConnSpec) -> Result<Client, Error> {
-    let client = connect(spec, "target").await?;
-    crate::watch::setup(
-        "target",
-        "preparing the session",
-        prepare_writer(&client, spec),
-    )
-    .await?;
-    Ok(client)
-}
-
-async fn prepare_writer(client: &Client, spec: &ConnSpec) -> Result<(), Error> {
-    let in_recovery: bool = client
-        .query_one("SELECT pg_catalog.pg_is_in_recovery()", &[])
-        .await
-        .map_err(|e| Error::source_stmt("target: checking for a standby", &e))?
-        .get(0);
-    if in_recovery {
-        return Err(Error::Usage(format!(
-            "target {spec} is a hot standby (in recovery) and cannot be written; point the target at a primary"
-        )));
-    }
-    client
-        .batch_execute("SET default_transaction_read_only = off")
-        .await
-        .map_err(|e| Error::source_stmt("target: making the session read-write", &e))?;
-    Ok(())
-}
 
 /// What the connecting role may do on the target.
 #[derive(Debug, Clone)]
@@ -69,15 +34,7 @@ pub(crate) struct Rights {
 
 impl Rights {
     /// Reads the connecting role's rights.
-    pub(crate) async fn read(client: &Client) -> Result<Rights, Error> {
-        let version_num: i32 = client
-            .query_one(
-                "SELECT pg_catalog.current_setting('server_version_num')::int4",
-                &[],
-            )
-            .await
-            .map_err(|e| Error::source_stmt("target: reading the server version", &e))?
-            .get(0);
+    pub(crate) async fn read(client: &Client, version_num: i32) -> Result<Rights, Error> {
         // Giving an object to a role needs SET on it from 16 on (membership before).
         let may_own = if version_num >= 160000 {
             "SET"
@@ -91,7 +48,7 @@ impl Rights {
                 &[&may_own],
             )
             .await
-            .map_err(|e| Error::source_stmt("target: listing roles", &e))?;
+            .map_err(|e| Error::on_target("target: listing roles", e))?;
         let mut rights = Rights {
             role: String::new(),
             superuser: false,
@@ -121,39 +78,12 @@ impl Rights {
                 &[],
             )
             .await
-            .map_err(|e| Error::source_stmt("target: reading the database owner", &e))?
+            .map_err(|e| Error::on_target("target: reading the database owner", e))?
             .get(0);
         if owns_db || rights.superuser {
             rights.member_of.insert("pg_database_owner".into());
         }
         Ok(rights)
-    }
-
-    /// What every writer does before its transaction: reads the target
-    /// role's rights, refuses what it cannot create (`check`), plans the
-    /// carried roles and returns the render options.
-    pub(crate) async fn prepare(
-        client: &Client,
-        objects: &[Object],
-        replaced: &[String],
-        filters: &crate::filter::Filters,
-        keep_owners: bool,
-        target_version: i32,
-        statistics: Statistics,
-    ) -> Result<(Rights, RenderOptions, crate::roles::RoleOutcome), Error> {
-        let mut rights = Rights::read(client).await?;
-        rights.check(client, objects, replaced).await?;
-        let roles = crate::roles::plan(
-            client,
-            &mut rights,
-            objects,
-            filters.roles,
-            filters.roles_update,
-            keep_owners,
-        )
-        .await?;
-        let render = rights.render(keep_owners, target_version, statistics)?;
-        Ok((rights, render, roles))
     }
 
     /// Render options for this target.
@@ -197,7 +127,7 @@ impl Rights {
                 &[],
             )
             .await
-            .map_err(|e| Error::source_stmt("target: listing languages", &e))?;
+            .map_err(|e| Error::on_target("target: listing languages", e))?;
         let trusted: HashSet<String> = rows
             .iter()
             .filter(|r| r.get::<_, bool>(1))
@@ -224,7 +154,7 @@ impl Rights {
                 &[],
             )
             .await
-            .map_err(|e| Error::source_stmt("target: listing available extensions", &e))?;
+            .map_err(|e| Error::on_target("target: listing available extensions", e))?;
         let extensions: Vec<(String, bool, Option<String>)> = rows
             .iter()
             .map(|r| {
@@ -371,7 +301,7 @@ impl Rights {
                 &[&keep],
             )
             .await
-            .map_err(|e| Error::source_stmt("target: listing other sessions", &e))?;
+            .map_err(|e| Error::on_target("target: listing other sessions", e))?;
         let mut may = Vec::new();
         let mut may_not = Vec::new();
         for r in rows {
@@ -399,7 +329,7 @@ impl Rights {
                 &[&may],
             )
             .await
-            .map_err(|e| Error::source_stmt("target: terminating other sessions", &e))?
+            .map_err(|e| Error::on_target("target: terminating other sessions", e))?
             .get(0);
         Ok(n)
     }

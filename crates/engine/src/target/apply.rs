@@ -6,10 +6,8 @@ use bytes::Bytes;
 use pgferry_catalog::{render_object, Kind, Object, QName, RenderOptions, Section};
 use tokio_postgres::{Client, CopyInSink};
 
-use crate::dump::{copy_format, copy_target};
 use crate::error::Error;
 use crate::progress::{report, Progress, ProgressFn};
-use crate::restore::object_failed;
 use crate::watch::Phase;
 
 /// Where table data comes from: an archive, or a live source.
@@ -24,22 +22,6 @@ pub(crate) trait TableFeed {
     ) -> Result<u64, Error>;
 }
 
-/// `COPY ... FROM STDIN` for a table's data; `freeze` when the table was
-/// created (or truncated) in the loading transaction.
-pub(crate) fn copy_in_sql(
-    table: &QName,
-    columns: &[String],
-    format: pgferry_catalog::CopyFormat,
-    freeze: bool,
-) -> String {
-    let options = match (format, freeze) {
-        (pgferry_catalog::CopyFormat::Binary, true) => " (FORMAT binary, FREEZE)",
-        (pgferry_catalog::CopyFormat::Text, true) => " (FREEZE)",
-        (f, false) => copy_format(f),
-    };
-    format!("COPY {} FROM STDIN{options}", copy_target(table, columns))
-}
-
 /// Loads the large objects' data (they were created by the object's
 /// statements, OIDs kept) through a temporary table: `COPY` in, then
 /// `lo_put` for each. Returns the bytes moved.
@@ -49,7 +31,7 @@ pub(crate) async fn load_large_objects<F: TableFeed>(
     feed: &mut F,
     progress: &Option<ProgressFn>,
 ) -> Result<u64, Error> {
-    let fail = |e: tokio_postgres::Error| object_failed(o, &e);
+    let fail = |e: tokio_postgres::Error| Error::object(o, e);
     client
         .batch_execute(
             "CREATE TEMPORARY TABLE pgferry_large_objects (loid oid, data bytea) ON COMMIT DROP",
@@ -81,7 +63,7 @@ pub(crate) async fn run_each(client: &Client, o: &Object, stmts: &[String]) -> R
         client
             .batch_execute(stmt)
             .await
-            .map_err(|e| object_failed(o, &e))?;
+            .map_err(|e| Error::object(o, e))?;
     }
     Ok(())
 }
@@ -132,47 +114,64 @@ pub(crate) async fn apply_objects<F: TableFeed>(
             done.objects += 1;
             continue;
         }
-        if let Kind::TableData {
-            table,
-            columns,
-            format,
-            ..
-        } = &o.kind
-        {
-            report(
-                progress,
-                Progress::TableStarted {
-                    table: table.to_string(),
-                },
-            );
-            let sql = copy_in_sql(table, columns, *format, created.contains(table));
-            let sink = client
-                .copy_in::<_, Bytes>(&sql)
-                .await
-                .map_err(|e| object_failed(o, &e))?;
-            futures::pin_mut!(sink);
-            let bytes = feed.feed(o, sink.as_mut(), progress).await?;
-            let rows = sink.finish().await.map_err(|e| object_failed(o, &e))?;
+        if let Kind::TableData { table, .. } = &o.kind {
+            let (rows, bytes) = load_table(client, o, created.contains(table), feed, progress).await?;
             done.rows += rows;
             done.bytes += bytes;
             done.tables.push((table.clone(), rows));
-            report(
-                progress,
-                Progress::TableDone {
-                    table: table.to_string(),
-                    rows,
-                    bytes,
-                },
-            );
         } else {
             for stmt in render_object(o, render) {
                 client
                     .batch_execute(&stmt)
                     .await
-                    .map_err(|e| object_failed(o, &e))?;
+                    .map_err(|e| Error::object(o, e))?;
             }
         }
         done.objects += 1;
     }
     Ok(done)
+}
+
+/// Loads the data of table data object `o` from `feed` through one `COPY
+/// ... FROM STDIN` (`freeze` when the table was created or truncated in the
+/// loading transaction), reporting progress; returns the rows and bytes.
+pub(crate) async fn load_table<F: TableFeed>(
+    client: &Client,
+    o: &Object,
+    freeze: bool,
+    feed: &mut F,
+    progress: &Option<ProgressFn>,
+) -> Result<(u64, u64), Error> {
+    let Kind::TableData {
+        table,
+        columns,
+        format,
+        ..
+    } = &o.kind
+    else {
+        return Ok((0, 0));
+    };
+    report(
+        progress,
+        Progress::TableStarted {
+            table: table.to_string(),
+        },
+    );
+    let sql = pgferry_catalog::copy_in_sql(table, columns, *format, freeze);
+    let sink = client
+        .copy_in::<_, Bytes>(&sql)
+        .await
+        .map_err(|e| Error::object(o, e))?;
+    futures::pin_mut!(sink);
+    let bytes = feed.feed(o, sink.as_mut(), progress).await?;
+    let rows = sink.finish().await.map_err(|e| Error::object(o, e))?;
+    report(
+        progress,
+        Progress::TableDone {
+            table: table.to_string(),
+            rows,
+            bytes,
+        },
+    );
+    Ok((rows, bytes))
 }
