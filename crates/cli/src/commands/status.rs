@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use pgferry_engine::{parse_duration, ConnSpec, Error, Freshness, HistoryRow};
 
-use crate::{conn, write_stdout, Failure, StatusArgs, StatusFormat, EXIT_OK, EXIT_STALE};
+use super::{conn, write_stdout};
+use crate::args::{StatusArgs, StatusFormat};
+use crate::{Failure, EXIT_OK, EXIT_STALE};
 
 /// A frozen server must not hang a monitoring check.
 const ANSWER_WITHIN: Duration = Duration::from_secs(30);

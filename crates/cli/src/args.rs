@@ -1,0 +1,330 @@
+//! The command line's clap definitions: the global flags, one `*Args`
+//! struct per subcommand, the value enums, and the small conversions that
+//! turn filter and role flags into the engine's option values.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pgferry_engine::{Filters, RoleSelection, Statistics};
+
+#[derive(Debug, Parser)]
+#[command(name = "pgferry", version, about = "Native PostgreSQL dump / restore / sync", long_about = None)]
+pub(crate) struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub(crate) log_format: LogFormat,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Dump a database into an archive file (or stdout with `-o -`).
+    Dump(DumpArgs),
+    /// Restore an archive into a database, in one transaction.
+    Restore(RestoreArgs),
+    /// Print an archive's table of contents (verifies it first).
+    List(ListArgs),
+    /// Print the DDL script a restore of the archive would run.
+    Ddl(DdlArgs),
+    /// Make the target an exact copy of the source's schemas, in one transaction.
+    Sync(SyncArgs),
+    /// Compare source and target: schema drift, row counts or checksums (exit 3 when different).
+    Verify(VerifyArgs),
+    /// Show recent syncs recorded on the target (pgferry.sync_history).
+    Status(StatusArgs),
+}
+
+/// `--statistics`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum StatisticsArg {
+    /// The source's statistics where the target can take them (PostgreSQL 18+), else ANALYZE.
+    Auto,
+    /// The source's statistics (needs a PostgreSQL 18 target); relations the source never analyzed are analyzed.
+    Copy,
+    /// ANALYZE every loaded table.
+    Analyze,
+    /// No statistics (autovacuum catches up later).
+    None,
+}
+
+impl StatisticsArg {
+    pub(crate) fn mode(self) -> Statistics {
+        match self {
+            StatisticsArg::Auto => Statistics::Auto,
+            StatisticsArg::Copy => Statistics::Copy,
+            StatisticsArg::Analyze => Statistics::Analyze,
+            StatisticsArg::None => Statistics::None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum VerifyArg {
+    None,
+    Counts,
+    Checksums,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// Source connection string (or `[source]` in the config file).
+    #[arg(long, env = "PGFERRY_SOURCE", hide_env_values = true)]
+    pub(crate) source: Option<String>,
+    /// Target connection string (or `[target]` in the config file).
+    #[arg(long, env = "PGFERRY_TARGET", hide_env_values = true)]
+    pub(crate) target: Option<String>,
+    /// pgferry.toml with both sides and the sync options.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Check after commit [default: counts].
+    #[arg(long, value_enum)]
+    pub(crate) verify: Option<VerifyArg>,
+    /// Run unattended, every DURATION (e.g. 20m), until SIGINT/SIGTERM.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) every: Option<String>,
+    /// Wait for other sessions' locks instead of terminating them.
+    #[arg(long)]
+    pub(crate) no_terminate: bool,
+    /// Lock wait on either side (e.g. 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) lock_timeout: Option<String>,
+    /// Also write an archive of what was synced.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keep_archive: Option<PathBuf>,
+    /// Restore the source's object owners.
+    #[arg(long)]
+    pub(crate) keep_owners: bool,
+    /// Allow a target server older than the source.
+    #[arg(long)]
+    pub(crate) allow_downgrade: bool,
+    /// Deadline of one sync (e.g. 1h): past it the sync is rolled back, recorded as failed and, with
+    /// --every, retried with back-off [default: with --every, 4 x the last good cycle (at least 10m),
+    /// or 1h before one succeeded; none otherwise].
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) cycle_timeout: Option<String>,
+    /// Planner statistics of the synced tables, in the sync's transaction [default: auto].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub(crate) statistics: Option<StatisticsArg>,
+    #[command(flatten)]
+    pub(crate) roles: RoleArgs,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Source connection string.
+    #[arg(long, env = "PGFERRY_SOURCE", hide_env_values = true)]
+    pub(crate) source: String,
+    /// Target connection string.
+    #[arg(long, env = "PGFERRY_TARGET", hide_env_values = true)]
+    pub(crate) target: String,
+    /// Compare row contents (order-independent hash), not only counts.
+    #[arg(long)]
+    pub(crate) checksums: bool,
+    /// Also count objects in schemas only the target has (which sync leaves alone) as differences.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Target connection string.
+    #[arg(long, env = "PGFERRY_TARGET", hide_env_values = true)]
+    pub(crate) target: String,
+    /// How many syncs to show.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) limit: i64,
+    /// JSON output (same as --format json).
+    #[arg(long, conflicts_with = "format")]
+    pub(crate) json: bool,
+    /// Output: text, json, or prometheus (metrics for node_exporter's textfile collector).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<StatusFormat>,
+    /// Exit 4 unless the last successful sync's source snapshot is younger than DURATION (e.g. 30m);
+    /// with text output, prints one line saying how old the data is and why.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) max_age: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatusFormat {
+    Text,
+    Json,
+    Prometheus,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FilterArgs {
+    /// Only schemas matching PATTERN (repeatable).
+    #[arg(short = 'n', long = "schema", value_name = "PATTERN")]
+    pub(crate) schema: Vec<String>,
+    /// Skip schemas matching PATTERN.
+    #[arg(short = 'N', long = "exclude-schema", value_name = "PATTERN")]
+    pub(crate) exclude_schema: Vec<String>,
+    /// Only tables matching PATTERN.
+    #[arg(short = 't', long = "table", value_name = "PATTERN")]
+    pub(crate) table: Vec<String>,
+    /// Skip tables matching PATTERN.
+    #[arg(short = 'T', long = "exclude-table", value_name = "PATTERN")]
+    pub(crate) exclude_table: Vec<String>,
+    /// Keep the definition but skip the data of tables matching PATTERN.
+    #[arg(long = "exclude-table-data", value_name = "PATTERN")]
+    pub(crate) exclude_table_data: Vec<String>,
+    /// Leave the database's subscriptions out (they are otherwise created
+    /// disconnected and disabled, as pg_dump does).
+    #[arg(long)]
+    pub(crate) no_subscriptions: bool,
+    /// Keep user mappings' password option (left out by default).
+    #[arg(long)]
+    pub(crate) user_mapping_passwords: bool,
+}
+
+/// `--roles`, `--role-passwords`.
+#[derive(Debug, Args)]
+pub(crate) struct RoleArgs {
+    /// Carry roles (created on the target when missing, in the same transaction): `referenced` (the
+    /// default: owners with --keep-owners, grantees, policy and default-privilege roles, and their
+    /// members), `all` (every non-system role); add `update` to also change existing roles.
+    #[arg(long, value_name = "WHICH", num_args = 0..=1, default_missing_value = "referenced",
+          value_delimiter = ',', value_parser = ["referenced", "all", "update"])]
+    pub(crate) roles: Vec<String>,
+    /// Carry the roles' password secrets (needs read access to pg_authid on the source: a superuser).
+    #[arg(long, requires = "roles")]
+    pub(crate) role_passwords: bool,
+}
+
+impl RoleArgs {
+    /// Sets the role fields of `f`.
+    pub(crate) fn apply(&self, f: Filters) -> Filters {
+        let has = |w: &str| self.roles.iter().any(|r| r == w);
+        Filters {
+            roles: if has("all") {
+                RoleSelection::All
+            } else if self.roles.is_empty() {
+                RoleSelection::None
+            } else {
+                RoleSelection::Referenced
+            },
+            roles_update: has("update"),
+            role_passwords: self.role_passwords,
+            ..f
+        }
+    }
+}
+
+impl FilterArgs {
+    pub(crate) fn filters(&self) -> Filters {
+        Filters {
+            include_schemas: self.schema.clone(),
+            exclude_schemas: self.exclude_schema.clone(),
+            include_tables: self.table.clone(),
+            exclude_tables: self.exclude_table.clone(),
+            exclude_table_data: self.exclude_table_data.clone(),
+            no_subscriptions: self.no_subscriptions,
+            user_mapping_passwords: self.user_mapping_passwords,
+            ..Filters::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DumpArgs {
+    /// Source connection string (key=value or URI); PG* variables fill the rest.
+    #[arg(long, env = "PGFERRY_SOURCE", hide_env_values = true)]
+    pub(crate) source: String,
+    /// Archive path, or `-` for stdout.
+    #[arg(short = 'o', long = "output")]
+    pub(crate) output: PathBuf,
+    /// zstd compression level (1-22).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub(crate) compress_level: i32,
+    /// Parallel source connections sharing one snapshot [default: number of CPUs].
+    #[arg(short = 'j', long)]
+    pub(crate) jobs: Option<usize>,
+    /// With several jobs, split a table of at least this many 8 kB pages into block ranges when, kept whole, it would leave the other jobs idle (the schedule would end over 25% past a perfect balance).
+    #[arg(long, default_value_t = 16384)]
+    pub(crate) split_pages: i64,
+    /// Only definitions.
+    #[arg(long, conflicts_with = "data_only")]
+    pub(crate) schema_only: bool,
+    /// Only data.
+    #[arg(long)]
+    pub(crate) data_only: bool,
+    /// Lock wait per table, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) lock_timeout: u64,
+    /// Leave the source's planner statistics out of the archive (a restore then analyzes what it loads).
+    #[arg(long)]
+    pub(crate) no_statistics: bool,
+    #[command(flatten)]
+    pub(crate) roles: RoleArgs,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// Target connection string.
+    #[arg(long, env = "PGFERRY_TARGET", hide_env_values = true)]
+    pub(crate) target: String,
+    /// Archive path, or `-` for stdin (spooled to a temporary file and verified first).
+    pub(crate) file: PathBuf,
+    /// Drop the archive's schemas first (same transaction).
+    #[arg(long)]
+    pub(crate) clean: bool,
+    /// Only definitions.
+    #[arg(long, conflicts_with = "data_only")]
+    pub(crate) schema_only: bool,
+    /// Only data.
+    #[arg(long)]
+    pub(crate) data_only: bool,
+    /// Restore the source's object owners (default: the connecting user owns everything).
+    #[arg(long)]
+    pub(crate) keep_owners: bool,
+    /// Allow a target server older than the archive's source.
+    #[arg(long)]
+    pub(crate) allow_downgrade: bool,
+    /// Parallel connections; above 1 the restore is NOT one transaction (like pg_restore -j), for fresh databases.
+    #[arg(short = 'j', long, default_value_t = 1)]
+    pub(crate) jobs: usize,
+    /// Planner statistics of the loaded tables: the archive's (auto, copy) or ANALYZE.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
+    pub(crate) statistics: StatisticsArg,
+    #[command(flatten)]
+    pub(crate) roles: RoleArgs,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Archive path.
+    pub(crate) file: PathBuf,
+    /// JSON output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DdlArgs {
+    /// Archive path.
+    pub(crate) file: PathBuf,
+    /// Include `ALTER ... OWNER TO`.
+    #[arg(long)]
+    pub(crate) keep_owners: bool,
+}
