@@ -37,7 +37,7 @@ fn arg_or_env(n: usize, var: &str, what: &str) -> Result<String> {
 fn progress(phase: &'static str, expected_tables: usize) -> ProgressFn {
     let total = Arc::new(AtomicUsize::new(expected_tables));
     let done = Arc::new(AtomicUsize::new(0));
-    Arc::new(move |p: &Progress| match p {
+    ProgressFn::new(move |p: &Progress| match p {
         Progress::CatalogRead { objects, tables } => {
             total.store(*tables, Ordering::Relaxed);
             println!("[{phase}] catalog read: {objects} objects, {tables} tables with data");

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use pgferry_engine::{ConnSpec, ConnectFailure, Error};
+use pgferry_engine::{ConnSpec, ConnectFailure, Error, Side};
 use pgferry_testkit::{is_root, Cluster};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
@@ -105,7 +105,7 @@ fn enable_ssl(cluster: &Cluster, cert: &str, key: &str, ca: Option<&str>) {
 /// Connects with the engine, returns `pg_stat_ssl.ssl` of the session.
 fn try_connect(conn: &str) -> Result<bool, Error> {
     let spec = ConnSpec::parse(conn).map_err(|source| Error::ConnString {
-        side: "source",
+        side: Side::Source,
         source,
     })?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -113,7 +113,7 @@ fn try_connect(conn: &str) -> Result<bool, Error> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let client = pgferry_engine::connect(&spec, "source").await?;
+        let client = pgferry_engine::connect(&spec, Side::Source).await?;
         let row = client
             .query_one(
                 "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",

@@ -21,8 +21,8 @@
 //! let script = pgferry_catalog::render_script(&catalog, &pgferry_catalog::RenderOptions::default());
 //! # let _ = script; Ok(()) }
 //! ```
-mod downgrade;
 mod copy_sql;
+mod downgrade;
 mod error;
 mod loops;
 mod model;
@@ -34,8 +34,8 @@ mod render;
 mod roles;
 mod stats;
 
-pub use downgrade::check_target;
 pub use copy_sql::{copy_format, copy_in_sql, copy_out_blocks_sql, copy_out_sql, copy_target};
+pub use downgrade::check_target;
 pub use error::{server_message, CatalogError};
 pub use model::*;
 pub use order::sort_objects;

@@ -131,7 +131,11 @@ pub async fn table_pages(client: &Client) -> Result<HashMap<(String, String), i6
 
 /// Columns, defaults, constraints and indexes of a table, as one line: equal
 /// lines mean the table's definition did not change.
-pub async fn table_shape(client: &Client, schema: &str, name: &str) -> Result<String, CatalogError> {
+pub async fn table_shape(
+    client: &Client,
+    schema: &str,
+    name: &str,
+) -> Result<String, CatalogError> {
     let row = client
         .query_one(
             "SELECT (SELECT string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod) || ' ' || \

@@ -251,13 +251,13 @@ pub(crate) struct DumpArgs {
     #[arg(short = 'o', long = "output")]
     pub(crate) output: PathBuf,
     /// zstd compression level (1-22).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
+    #[arg(long, default_value_t = pgferry_engine::DEFAULT_LEVEL, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub(crate) compress_level: i32,
     /// Parallel source connections sharing one snapshot [default: number of CPUs].
     #[arg(short = 'j', long)]
     pub(crate) jobs: Option<usize>,
     /// With several jobs, split a table of at least this many 8 kB pages into block ranges when, kept whole, it would leave the other jobs idle (the schedule would end over 25% past a perfect balance).
-    #[arg(long, default_value_t = 16384)]
+    #[arg(long, default_value_t = pgferry_engine::DEFAULT_SPLIT_PAGES)]
     pub(crate) split_pages: i64,
     /// Only definitions.
     #[arg(long, conflicts_with = "data_only")]
@@ -266,7 +266,7 @@ pub(crate) struct DumpArgs {
     #[arg(long)]
     pub(crate) data_only: bool,
     /// Lock wait per table, in seconds.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = pgferry_engine::DEFAULT_LOCK_TIMEOUT.as_secs())]
     pub(crate) lock_timeout: u64,
     /// Leave the source's planner statistics out of the archive (a restore then analyzes what it loads).
     #[arg(long)]

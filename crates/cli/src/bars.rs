@@ -46,7 +46,7 @@ pub(crate) fn terminal() -> ProgressFn {
         bytes: 0,
         started: Instant::now(),
     }));
-    Arc::new(move |p: &Progress| {
+    ProgressFn::new(move |p: &Progress| {
         let Ok(mut s) = state.lock() else { return };
         match p {
             Progress::CatalogRead { tables, .. } => {

@@ -90,7 +90,7 @@ impl Config {
 
 impl Side {
     /// Resolves the connection, with the password from `password_env`/`password_file`.
-    pub fn resolve(&self, side: &'static str) -> anyhow::Result<ConnSpec> {
+    pub fn resolve(&self, side: pgferry_engine::Side) -> anyhow::Result<ConnSpec> {
         let spec =
             ConnSpec::parse(&self.conn).map_err(|source| Error::ConnString { side, source })?;
         let password = match (&self.password_env, &self.password_file) {

@@ -369,7 +369,11 @@ impl Error {
     }
 
     /// A table's COPY failed on `side` with the server's error.
-    pub(crate) fn copy(side: Side, table: impl fmt::Display, source: tokio_postgres::Error) -> Self {
+    pub(crate) fn copy(
+        side: Side,
+        table: impl fmt::Display,
+        source: tokio_postgres::Error,
+    ) -> Self {
         Error::Copy {
             side,
             table: table.to_string(),

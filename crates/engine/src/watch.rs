@@ -151,17 +151,15 @@ impl Drop for Peer {
 
 impl Peer {
     /// Opens the watch's own connection to `spec` and starts probing.
-    pub(crate) async fn start(
-        spec: &ConnSpec,
-        side: Side,
-        phase: &Phase,
-    ) -> Result<Peer, Error> {
+    pub(crate) async fn start(spec: &ConnSpec, side: Side, phase: &Phase) -> Result<Peer, Error> {
         let client = connect(spec, side).await?;
         let probe_pid: i32 = setup(side, "starting the liveness watch", async {
             client
                 .query_one("SELECT pg_catalog.pg_backend_pid()", &[])
                 .await
-                .map_err(|e| Error::statement(side, format!("{side}: starting the liveness watch"), e))
+                .map_err(|e| {
+                    Error::statement(side, format!("{side}: starting the liveness watch"), e)
+                })
         })
         .await?
         .get(0);
@@ -250,7 +248,9 @@ async fn probe(
             Ok(Err(Verdict::Failed(m))) => {
                 tracing::debug!(side = %side, error = %m, "liveness probe failed; trying a new connection")
             }
-            Err(_) => tracing::debug!(side = %side, "liveness probe unanswered; trying a new connection"),
+            Err(_) => {
+                tracing::debug!(side = %side, "liveness probe unanswered; trying a new connection")
+            }
         }
     }
     *client = None;
@@ -391,11 +391,7 @@ pub(crate) async fn watched<T>(
 /// `e`, or [`Error::PeerLost`] when one of `clients` lost its connection.
 /// A server that ends a session (SQLSTATE class 57P or 08) sends its error
 /// just before it closes the socket: give the close a moment to be seen.
-pub(crate) async fn lost_connection(
-    e: Error,
-    clients: &[(Side, &Client)],
-    phase: &Phase,
-) -> Error {
+pub(crate) async fn lost_connection(e: Error, clients: &[(Side, &Client)], phase: &Phase) -> Error {
     if matches!(e, Error::PeerLost { .. } | Error::Cancelled) {
         return e;
     }

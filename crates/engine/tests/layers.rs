@@ -324,7 +324,11 @@ fn files_import_only_from_their_layer_or_below_and_operations_not_from_each_othe
             }
         }
     }
-    assert!(problems.is_empty(), "layering broken:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "layering broken:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]

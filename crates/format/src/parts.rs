@@ -44,7 +44,10 @@ pub fn entry_stream<R: std::io::Read + std::io::Seek>(
                 let s = skip.min(f.len());
                 header.extend(f.drain(..s));
                 skip -= s;
-                if skip == 0 && header[..crate::COPY_BINARY_SIGNATURE.len()] != crate::COPY_BINARY_SIGNATURE[..] {
+                if skip == 0
+                    && header[..crate::COPY_BINARY_SIGNATURE.len()]
+                        != crate::COPY_BINARY_SIGNATURE[..]
+                {
                     return Err(crate::FormatError::Corrupt(format!(
                         "part {k} of entry {id} is not a COPY BINARY stream"
                     )));
@@ -72,4 +75,3 @@ pub fn entry_stream<R: std::io::Read + std::io::Seek>(
     }
     Ok(true)
 }
-

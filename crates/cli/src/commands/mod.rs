@@ -2,9 +2,8 @@
 //! and prints its output, and the helpers they share: connection strings,
 //! progress reporting, writing to stdout and peak memory.
 use std::io::IsTerminal;
-use std::sync::Arc;
 
-use pgferry_engine::{ConnSpec, Error, Progress, ProgressFn};
+use pgferry_engine::{ConnSpec, Error, Progress, ProgressFn, Side};
 
 use crate::bars;
 
@@ -17,7 +16,7 @@ pub(crate) mod sync;
 pub(crate) mod verify;
 
 /// Parses a connection string, naming the side in the error.
-fn conn(side: &'static str, s: &str) -> Result<ConnSpec, Error> {
+fn conn(side: Side, s: &str) -> Result<ConnSpec, Error> {
     ConnSpec::parse(s).map_err(|source| Error::ConnString { side, source })
 }
 
@@ -29,7 +28,7 @@ fn progress(quiet: bool) -> Option<ProgressFn> {
     if std::io::stderr().is_terminal() {
         return Some(bars::terminal());
     }
-    Some(Arc::new(move |p: &Progress| match p {
+    Some(ProgressFn::new(move |p: &Progress| match p {
         Progress::CatalogRead { objects, tables } => {
             tracing::info!(objects, tables, "catalog read");
         }

@@ -1,5 +1,6 @@
 //! `pgferry restore`: an archive, or stdin with `-`, into a database.
 use pgferry_engine::RestoreOptions;
+use pgferry_engine::Side;
 
 use super::{conn, peak_rss_kb, progress};
 use crate::args::RestoreArgs;
@@ -8,7 +9,7 @@ use crate::{Failure, EXIT_OK};
 /// Restores the archive (or stdin) into the target and logs the summary.
 pub(crate) async fn run(a: &RestoreArgs, quiet: bool) -> Result<u8, Failure> {
     let started = std::time::Instant::now();
-    let target = conn("target", &a.target)?;
+    let target = conn(Side::Target, &a.target)?;
     let opts = RestoreOptions {
         filters: a.roles.apply(a.filters.filters()),
         clean: a.clean,

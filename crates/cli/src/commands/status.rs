@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use pgferry_engine::{parse_duration, ConnSpec, Error, Freshness, HistoryRow};
+use pgferry_engine::{parse_duration, ConnSpec, Error, Freshness, HistoryRow, Side};
 
 use super::{conn, write_stdout};
 use crate::args::{StatusArgs, StatusFormat};
@@ -23,8 +23,8 @@ pub(crate) async fn run(a: &StatusArgs) -> Result<u8, Failure> {
         (None, true) => StatusFormat::Json,
         (None, false) => StatusFormat::Text,
     };
-    let target = conn("target", &a.target)?;
-    let client = pgferry_engine::connect(&target, "target").await?;
+    let target = conn(Side::Target, &a.target)?;
+    let client = pgferry_engine::connect(&target, Side::Target).await?;
     let (rows, fresh) = tokio::time::timeout(ANSWER_WITHIN, async {
         Ok::<_, Error>((
             pgferry_engine::history(&client, a.limit).await?,
@@ -33,7 +33,7 @@ pub(crate) async fn run(a: &StatusArgs) -> Result<u8, Failure> {
     })
     .await
     .map_err(|_| Error::PeerLost {
-        side: "target",
+        side: Side::Target,
         phase: "reading pgferry.sync_history".into(),
         message: format!("no answer within {} s", ANSWER_WITHIN.as_secs()),
     })??;

@@ -2,7 +2,7 @@
 //! `pgferry.toml`, then runs one sync or, with `--every`, a sync every
 //! interval until SIGINT/SIGTERM, logging each committed sync.
 use pgferry_engine::{
-    parse_duration, ConnSpec, Error, Schedule, Statistics, SyncOptions, VerifyMode,
+    parse_duration, ConnSpec, Error, Schedule, Side, Statistics, SyncOptions, VerifyMode,
 };
 
 use super::{conn, peak_rss_kb, progress};
@@ -20,18 +20,19 @@ fn sync_setup(
     };
     let side = |flag: &Option<String>,
                 section: &Option<config::Side>,
-                name: &'static str|
+                which: Side|
      -> Result<ConnSpec, Failure> {
+        let name = which.as_str();
         match (flag, section) {
-            (Some(s), _) => Ok(conn(name, s)?),
-            (None, Some(sec)) => Ok(sec.resolve(name)?),
+            (Some(s), _) => Ok(conn(which, s)?),
+            (None, Some(sec)) => Ok(sec.resolve(which)?),
             (None, None) => {
                 Err(anyhow::anyhow!("--{name} (or [{name}] in --config) is required").into())
             }
         }
     };
-    let source = side(&a.source, &cfg.source, "source")?;
-    let target = side(&a.target, &cfg.target, "target")?;
+    let source = side(&a.source, &cfg.source, Side::Source)?;
+    let target = side(&a.target, &cfg.target, Side::Target)?;
     let s = &cfg.sync;
     let dur = |v: &Option<String>, what: &str| -> Result<Option<std::time::Duration>, Failure> {
         v.as_deref()
@@ -47,7 +48,7 @@ fn sync_setup(
         &a.lock_timeout.clone().or(s.lock_timeout.clone()),
         "--lock-timeout",
     )?
-    .unwrap_or(std::time::Duration::from_secs(30));
+    .unwrap_or(pgferry_engine::DEFAULT_SYNC_LOCK_TIMEOUT);
     let verify = match a.verify {
         Some(VerifyArg::None) => VerifyMode::None,
         Some(VerifyArg::Counts) => VerifyMode::Counts,

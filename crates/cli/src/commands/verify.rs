@@ -1,5 +1,6 @@
 //! `pgferry verify`: compares source and target (schema drift, row counts or
 //! checksums) and prints the report; exit 3 when they differ.
+use pgferry_engine::Side;
 use pgferry_engine::VerifyOptions;
 
 use super::{conn, write_stdout};
@@ -8,12 +9,13 @@ use crate::{Failure, EXIT_DIFFERENT, EXIT_OK};
 
 /// Compares both sides and prints the report; `EXIT_DIFFERENT` when they differ.
 pub(crate) async fn run(a: &VerifyArgs) -> Result<u8, Failure> {
-    let source = conn("source", &a.source)?;
-    let target = conn("target", &a.target)?;
+    let source = conn(Side::Source, &a.source)?;
+    let target = conn(Side::Target, &a.target)?;
     let opts = VerifyOptions {
         filters: a.filters.filters(),
         checksums: a.checksums,
         strict: a.strict,
+        ..VerifyOptions::default()
     };
     let report = pgferry_engine::verify(&source, &target, &opts).await?;
     if a.json {

@@ -82,13 +82,19 @@ impl ArchiveFeed {
             path: path.to_path_buf(),
             source: e,
         })?;
-        let reader = ArchiveReader::new(BufReader::with_capacity(1 << 20, file)).map_err(
-            |source| Error::Archive {
-                path: path.to_path_buf(),
-                source,
-            },
-        )?;
-        Ok(ArchiveFeed::start(reader, path.to_path_buf(), entries, None))
+        let reader =
+            ArchiveReader::new(BufReader::with_capacity(1 << 20, file)).map_err(|source| {
+                Error::Archive {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
+        Ok(ArchiveFeed::start(
+            reader,
+            path.to_path_buf(),
+            entries,
+            None,
+        ))
     }
 }
 

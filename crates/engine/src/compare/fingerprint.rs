@@ -196,7 +196,9 @@ pub(crate) async fn compare_tables(
         }
         let table = rows.table;
         let a = match source {
-            SourceRows::Query(src) => fingerprint(src, Side::Source, rows, checksums, &none).await?,
+            SourceRows::Query(src) => {
+                fingerprint(src, Side::Source, rows, checksums, &none).await?
+            }
             SourceRows::Copied(copied) if !checksums => {
                 let n = copied
                     .iter()
@@ -206,9 +208,7 @@ pub(crate) async fn compare_tables(
                 format!("{n} rows")
             }
             SourceRows::Copied(_) => {
-                return Err(Error::Usage(
-                    "checksums need the source connection".into(),
-                ))
+                return Err(Error::Usage("checksums need the source connection".into()))
             }
         };
         let b = fingerprint(tgt, Side::Target, rows, checksums, rls).await?;

@@ -5,8 +5,8 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{error::SqlState, Client, Config, NoTls, Socket};
 
 use super::spec::{ConnSpec, SslMode};
-use crate::error::{ConnectFailure, Error, Side};
 use super::tls::{self, TlsContext};
+use crate::error::{ConnectFailure, Error, Side};
 
 /// Connects, spawning the connection task on the current runtime.
 ///

@@ -30,7 +30,6 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "gssencmode",
 ];
 
-
 /// Errors from parsing a connection string. Messages never contain a password.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -26,8 +26,8 @@ mod tests;
 pub(crate) mod tls;
 
 pub use connect::connect;
-pub use redact::redact;
 pub use error::ConnError;
+pub use redact::redact;
 pub use spec::{
     ConnSpec, PasswordSource, SslMode, DEFAULT_APPLICATION_NAME, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_KEEPALIVES_IDLE, DEFAULT_KEEPALIVES_INTERVAL, DEFAULT_KEEPALIVES_RETRIES, DEFAULT_PORT,

@@ -1,7 +1,6 @@
 //! The two libpq connection string forms: key=value pairs and URIs.
 use super::error::{invalid, malformed, ConnError, KNOWN_KEYS};
 
-
 /// Splits a libpq key=value string into pairs (in order; duplicates kept).
 pub(super) fn parse_kv(s: &str) -> Result<Vec<(String, String)>, ConnError> {
     let chars: Vec<char> = s.chars().collect();

@@ -1,7 +1,6 @@
 //! The password file (`~/.pgpass`): reading it as libpq does, and matching its lines.
 use std::path::Path;
 
-
 /// One `hostname:port:database:username:password` line; `None` fields are `*`.
 pub(super) struct PgpassEntry {
     fields: [Option<String>; 4],
@@ -121,4 +120,3 @@ pub(super) fn pgpass_match(
         })
         .map(|e| e.password.clone())
 }
-

@@ -4,7 +4,6 @@ use super::parse::is_uri;
 /// Text shown in place of a password by [`redact`].
 pub(super) const MASK: &str = "********";
 
-
 /// Masks passwords in a raw connection string for logging: `password=...` values
 /// (quoted or not, in key=value strings and URI query strings) and the `:pass` of
 /// `user:pass@` in URIs. Tolerates malformed input.
@@ -129,4 +128,3 @@ pub(super) fn redact_kv(s: &str) -> String {
     }
     out
 }
-

@@ -39,7 +39,6 @@ pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Socket directories probed, in order, when no host is given.
 pub(super) const DEFAULT_SOCKET_DIRS: &[&str] = &["/var/run/postgresql", "/tmp"];
 
-
 /// Environment variables consulted for settings the string leaves unset.
 pub(super) const ENV_KEYS: &[(&str, &str)] = &[
     ("PGHOST", "host"),
@@ -62,7 +61,6 @@ pub(super) const ENV_KEYS: &[(&str, &str)] = &[
     ("PGLOADBALANCEHOSTS", "load_balance_hosts"),
     ("PGGSSENCMODE", "gssencmode"),
 ];
-
 
 /// libpq `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,7 +135,6 @@ impl fmt::Display for SslMode {
         f.write_str(self.as_str())
     }
 }
-
 
 /// Where the resolved password came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -676,4 +673,3 @@ pub(super) fn default_host(port: u16, exists: &dyn Fn(&Path) -> bool) -> String 
     }
     "localhost".to_string()
 }
-

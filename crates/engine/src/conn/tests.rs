@@ -4,9 +4,9 @@ use super::pgpass::*;
 use super::redact::*;
 use super::spec::*;
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use std::io::Write;
 use tokio_postgres::config::{Host, TargetSessionAttrs};
 
 fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -254,9 +254,8 @@ fn env_fills_gaps_and_string_wins() {
 
 #[test]
 fn ssl_settings() {
-    let c =
-        parse0("sslmode=verify-ca sslrootcert=/ca.pem sslcert=/c.pem sslkey=/k.pem host=db")
-            .unwrap();
+    let c = parse0("sslmode=verify-ca sslrootcert=/ca.pem sslcert=/c.pem sslkey=/k.pem host=db")
+        .unwrap();
     assert_eq!(c.ssl_mode(), SslMode::VerifyCa);
     assert!(c.ssl_mode().requires_tls());
     assert_eq!(c.ssl_root_cert(), Some(Path::new("/ca.pem")));
@@ -313,9 +312,8 @@ fn hostaddr_and_host_lists() {
 
 #[test]
 fn uri_basic() {
-    let c =
-        parse0("postgresql://me:pw@db.example.com:5433/app?sslmode=require&application_name=x")
-            .unwrap();
+    let c = parse0("postgresql://me:pw@db.example.com:5433/app?sslmode=require&application_name=x")
+        .unwrap();
     assert_eq!(c.to_string(), "me@db.example.com:5433/app");
     assert_eq!(password_of(&c).as_deref(), Some("pw"));
     assert_eq!(c.ssl_mode(), SslMode::Require);
@@ -608,4 +606,3 @@ fn redact_uris() {
     let s = "postgresql://u:hunter2@h";
     assert!(!redact(s).contains("hunter2"));
 }
-

@@ -20,7 +20,9 @@ use crate::pool;
 use crate::progress::{report, Progress, ProgressFn};
 use crate::source::copy_out::CopyOut;
 use crate::source::plan::{plan_work, Work, DEFAULT_SPLIT_PAGES};
-use crate::source::snapshot::{begin_snapshot, export_snapshot, join_snapshot, DEFAULT_LOCK_TIMEOUT};
+use crate::source::snapshot::{
+    begin_snapshot, export_snapshot, join_snapshot, DEFAULT_LOCK_TIMEOUT,
+};
 use crate::watch::{watched, Peer, Phase};
 
 /// Options of [`dump`].

@@ -115,7 +115,8 @@ pub(crate) async fn apply_objects<F: TableFeed>(
             continue;
         }
         if let Kind::TableData { table, .. } = &o.kind {
-            let (rows, bytes) = load_table(client, o, created.contains(table), feed, progress).await?;
+            let (rows, bytes) =
+                load_table(client, o, created.contains(table), feed, progress).await?;
             done.rows += rows;
             done.bytes += bytes;
             done.tables.push((table.clone(), rows));

@@ -100,27 +100,23 @@ pub(super) async fn restore(
             .sum()
     };
     data.sort_by_key(|o| std::cmp::Reverse(size(o)));
-    let loaded = pool::run(
-        jobs,
-        data.iter().map(|o| (*o).clone()),
-        |_, queue| {
-            let (target, path, created, progress) = (
-                target.clone(),
-                archive.path.clone(),
-                created.clone(),
-                opts.progress.clone(),
-            );
-            async move {
-                let c = worker_connection(&target).await?;
-                let mut rows = 0u64;
-                while let Some(o) = queue.next() {
-                    let fresh = created.contains(&o.display_name());
-                    rows += load_table_alone(&c, &o, &path, fresh, &progress).await?;
-                }
-                Ok::<u64, Error>(rows)
+    let loaded = pool::run(jobs, data.iter().map(|o| (*o).clone()), |_, queue| {
+        let (target, path, created, progress) = (
+            target.clone(),
+            archive.path.clone(),
+            created.clone(),
+            opts.progress.clone(),
+        );
+        async move {
+            let c = worker_connection(&target).await?;
+            let mut rows = 0u64;
+            while let Some(o) = queue.next() {
+                let fresh = created.contains(&o.display_name());
+                rows += load_table_alone(&c, &o, &path, fresh, &progress).await?;
             }
-        },
-    )
+            Ok::<u64, Error>(rows)
+        }
+    })
     .await?;
     let mut summary = RestoreSummary {
         rows: loaded.into_iter().sum(),
@@ -151,20 +147,16 @@ pub(super) async fn restore(
                 );
             kind_ok && o.deps.iter().all(|d| done.contains(d))
         });
-    pool::run(
-        jobs,
-        parallel.iter().map(|o| (*o).clone()),
-        |_, queue| {
-            let (target, render) = (target.clone(), render.clone());
-            async move {
-                let c = worker_connection(&target).await?;
-                while let Some(o) = queue.next() {
-                    run_statements(&c, &o, &render).await?;
-                }
-                Ok::<(), Error>(())
+    pool::run(jobs, parallel.iter().map(|o| (*o).clone()), |_, queue| {
+        let (target, render) = (target.clone(), render.clone());
+        async move {
+            let c = worker_connection(&target).await?;
+            while let Some(o) = queue.next() {
+                run_statements(&c, &o, &render).await?;
             }
-        },
-    )
+            Ok::<(), Error>(())
+        }
+    })
     .await?;
     client
         .batch_execute(&session_settings())

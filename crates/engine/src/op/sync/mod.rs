@@ -22,7 +22,9 @@ use crate::source::relay::LiveFeed;
 use crate::source::snapshot::begin_snapshot;
 use crate::target::apply::apply_objects;
 use crate::target::clean::{clean_statements, schemas_of};
-use crate::target::held::{check_held_tables, excluded_tables, hold_statements, restore_held_tables};
+use crate::target::held::{
+    check_held_tables, excluded_tables, hold_statements, restore_held_tables,
+};
 use crate::target::history::{self, Record};
 use crate::target::session::{
     catalog_on_target, check_version, connect_writer, Origin, Plan, TargetSession,
@@ -482,7 +484,11 @@ async fn sync_locked(
         Some(path) => Some(ArchiveFile::start(path, &catalog)?),
         None => None,
     };
-    let mut feed = LiveFeed::new(src, phase.clone(), archive.as_ref().map(ArchiveFile::sender));
+    let mut feed = LiveFeed::new(
+        src,
+        phase.clone(),
+        archive.as_ref().map(ArchiveFile::sender),
+    );
     let applied = apply_objects(
         tgt,
         &catalog.objects,

@@ -38,7 +38,12 @@ impl Reader<'_> {
             .map_err(|e| Error::on_target("target: reading a dependent object's definition", e))
     }
 
-    pub(super) async fn describe(&self, catalog: &str, oid: u32, sub: i32) -> Result<String, Error> {
+    pub(super) async fn describe(
+        &self,
+        catalog: &str,
+        oid: u32,
+        sub: i32,
+    ) -> Result<String, Error> {
         let row = self
             .client
             .query_one(

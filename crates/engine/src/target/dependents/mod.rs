@@ -454,9 +454,7 @@ async fn check_references(
         let rows = client
             .query(&sql, &[&oids, &replaced, &kept])
             .await
-            .map_err(|e| {
-                Error::on_target("target: reading what dependent objects reference", e)
-            })?;
+            .map_err(|e| Error::on_target("target: reading what dependent objects reference", e))?;
         for r in rows {
             let (oid, schema, rel, col): (u32, String, String, Option<String>) =
                 (r.get(0), r.get(1), r.get(2), r.get(3));
