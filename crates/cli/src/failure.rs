@@ -2,7 +2,7 @@
 //! code.
 use std::process::ExitCode;
 
-use pgferry_engine::Error;
+use pgferry_engine::{Error, ErrorKind};
 
 use crate::{EXIT_BAD_INPUT, EXIT_FAILURE};
 
@@ -37,11 +37,7 @@ pub(crate) fn exit_code(result: Result<u8, Failure>) -> ExitCode {
             }
             let err = anyhow::Error::msg(e.to_string());
             eprintln!("pgferry: error: {err:#}");
-            ExitCode::from(if e.is_bad_input() {
-                EXIT_BAD_INPUT
-            } else {
-                EXIT_FAILURE
-            })
+            ExitCode::from(code_of(e.kind()))
         }
         Err(Failure::Usage(e)) => {
             eprintln!("pgferry: error: {e:#}");
@@ -50,7 +46,36 @@ pub(crate) fn exit_code(result: Result<u8, Failure>) -> ExitCode {
     }
 }
 
+/// The exit code of an engine error, by its kind.
+fn code_of(kind: ErrorKind) -> u8 {
+    if kind.is_bad_input() {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILURE
+    }
+}
+
 /// A closed stdout (e.g. `pgferry list ... | head`).
 fn is_broken_pipe(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_error_kind() {
+        assert_eq!(code_of(ErrorKind::Usage), EXIT_BAD_INPUT);
+        assert_eq!(code_of(ErrorKind::Archive), EXIT_BAD_INPUT);
+        assert_eq!(
+            code_of(ErrorKind::Connect(
+                pgferry_engine::ConnectFailure::Authentication
+            )),
+            EXIT_BAD_INPUT
+        );
+        assert_eq!(code_of(ErrorKind::Server), EXIT_FAILURE);
+        assert_eq!(code_of(ErrorKind::PeerLost), EXIT_FAILURE);
+        assert_eq!(code_of(ErrorKind::Locked), EXIT_FAILURE);
+    }
 }

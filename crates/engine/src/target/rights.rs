@@ -97,7 +97,7 @@ impl Rights {
             return Err(Error::Usage(format!(
                 "--statistics copy needs a PostgreSQL 18 target (pg_restore_relation_stats); the target runs {}: \
                  use --statistics analyze, or leave the default (copy where the target can, else analyze)",
-                target_version / 10000
+                pgferry_catalog::probe::major(target_version)
             )));
         }
         Ok(RenderOptions {
