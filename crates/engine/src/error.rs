@@ -392,6 +392,19 @@ impl Error {
         }
     }
 
+    /// A catalog question that failed on `side` (a failed query becomes a
+    /// [`Error::Statement`] of that side).
+    pub(crate) fn catalog_on(side: Side, e: CatalogError) -> Self {
+        match e {
+            CatalogError::Query { what, source } => Error::Statement {
+                side,
+                phase: format!("reading {what} from the {side}'s catalog"),
+                source,
+            },
+            other => Error::Catalog(other),
+        }
+    }
+
     /// A worker task that did not return (panicked, aborted).
     pub(crate) fn worker(e: tokio::task::JoinError) -> Self {
         Error::Worker(e.to_string())

@@ -85,7 +85,7 @@ async fn verify_with(
     let compiled = opts.filters.compile()?;
     let tgt_cat = read_catalog(tgt, &compiled)
         .await
-        .map_err(|e| catalog_error(Side::Target, e))?;
+        .map_err(|e| Error::catalog_on(Side::Target, e))?;
     for (side, c) in [(Side::Source, src), (Side::Target, tgt)] {
         c.batch_execute(STABLE_OUTPUT)
             .await
@@ -128,14 +128,4 @@ async fn verify_with(
     let _ = src.batch_execute("COMMIT").await;
     let _ = tgt.batch_execute("COMMIT").await;
     Ok(report)
-}
-
-/// A catalog read that failed on `side`.
-fn catalog_error(side: Side, e: pgferry_catalog::CatalogError) -> Error {
-    match (side, e) {
-        (Side::Target, pgferry_catalog::CatalogError::Query { what, source }) => {
-            Error::on_target(format!("reading {what} from the target's catalog"), source)
-        }
-        (_, e) => Error::Catalog(e),
-    }
 }

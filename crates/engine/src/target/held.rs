@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use pgferry_catalog::{probe, quote_ident, QName};
 use tokio_postgres::Client;
 
-use crate::error::Error;
+use crate::error::{Error, Side};
 use crate::filter::CompiledFilters;
 
 /// An excluded table moved aside while its schema is replaced.
@@ -27,12 +27,17 @@ pub(crate) async fn excluded_tables(
         return Ok(Vec::new());
     }
     let mut held = Vec::new();
-    for (schema, name) in probe::root_tables(tgt).await? {
+    let tables = probe::root_tables(tgt)
+        .await
+        .map_err(|e| Error::catalog_on(Side::Target, e))?;
+    for (schema, name) in tables {
         if !synced.contains(&schema) || filters.table_included(&schema, &name) {
             continue;
         }
         let hold_schema = format!("pgferry_hold_{}", held.len());
-        let shape = probe::table_shape(tgt, &schema, &name).await?;
+        let shape = probe::table_shape(tgt, &schema, &name)
+            .await
+            .map_err(|e| Error::catalog_on(Side::Target, e))?;
         held.push(Held {
             name: QName { schema, name },
             hold_schema,
@@ -73,7 +78,9 @@ pub(crate) async fn restore_held_tables(tgt: &Client, held: &[Held]) -> Result<(
 /// defaults and triggers over replaced objects were recreated).
 pub(crate) async fn check_held_tables(tgt: &Client, held: &[Held]) -> Result<(), Error> {
     for h in held {
-        let shape = probe::table_shape(tgt, &h.name.schema, &h.name.name).await?;
+        let shape = probe::table_shape(tgt, &h.name.schema, &h.name.name)
+            .await
+            .map_err(|e| Error::catalog_on(Side::Target, e))?;
         if shape != h.shape {
             return Err(Error::Dependents(format!(
                 "keeping excluded table {}: it depends on objects the sync replaces and would change ({} became {}); \

@@ -187,7 +187,7 @@ impl TargetSession {
     pub(crate) async fn prepare(client: &Client, plan: &Plan<'_>) -> Result<TargetSession, Error> {
         let (version_num, _) = probe::server_version(client)
             .await
-            .map_err(|e| catalog_on_target("reading the target's version", e))?;
+            .map_err(|e| Error::catalog_on(Side::Target, e))?;
         check_version(
             plan.source_version_num,
             version_num,
@@ -274,14 +274,6 @@ impl TargetSession {
                 .map_err(|e| Error::on_target(format!("{label}: {s}"), e))?;
         }
         Ok(())
-    }
-}
-
-/// A catalog probe that failed on the target.
-pub(crate) fn catalog_on_target(phase: &str, e: pgferry_catalog::CatalogError) -> Error {
-    match e {
-        pgferry_catalog::CatalogError::Query { source, .. } => Error::on_target(phase, source),
-        other => Error::Catalog(other),
     }
 }
 

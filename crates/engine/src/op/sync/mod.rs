@@ -26,9 +26,7 @@ use crate::target::held::{
     check_held_tables, excluded_tables, hold_statements, restore_held_tables,
 };
 use crate::target::history::{self, Record};
-use crate::target::session::{
-    catalog_on_target, check_version, connect_writer, Origin, Plan, TargetSession,
-};
+use crate::target::session::{check_version, connect_writer, Origin, Plan, TargetSession};
 use crate::watch::{bounded, lost_side, setup, watched, Peer, Phase};
 
 pub(crate) mod every;
@@ -141,7 +139,10 @@ pub async fn sync(
     let src = connect(source, Side::Source).await?;
     if setup(Side::Source, "identifying the servers", async {
         Ok::<_, Error>(
-            probe::database_identity(&src).await? == probe::database_identity(&tgt).await?,
+            probe::database_identity(&src).await?
+                == probe::database_identity(&tgt)
+                    .await
+                    .map_err(|e| Error::catalog_on(Side::Target, e))?,
         )
     })
     .await?
@@ -397,7 +398,7 @@ async fn sync_locked(
     let (src_num, src_version) = probe::server_version(src).await?;
     let (tgt_num, tgt_version) = probe::server_version(tgt)
         .await
-        .map_err(|e| catalog_on_target("reading the target's version", e))?;
+        .map_err(|e| Error::catalog_on(Side::Target, e))?;
     record.source_version = Some(src_version);
     record.target_version = Some(tgt_version);
     // Refused before the source catalog is read (the session checks again
@@ -563,7 +564,8 @@ async fn target_only_schemas(tgt: &Client, synced: &HashSet<String>) -> Result<V
         return Ok(Vec::new());
     }
     Ok(probe::user_schemas(tgt)
-        .await?
+        .await
+        .map_err(|e| Error::catalog_on(Side::Target, e))?
         .into_iter()
         .filter(|s| !synced.contains(s))
         .collect())
