@@ -4,8 +4,10 @@
 //! transaction or here), so all names that PostgreSQL deparses come out
 //! schema-qualified.
 mod access;
+mod columns;
 mod foreign;
 mod misc;
+mod post_data;
 mod relations;
 mod roles;
 mod routines;

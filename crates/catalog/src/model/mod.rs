@@ -1,0 +1,178 @@
+//! The typed model of a database's schema, as read from `pg_catalog`.
+use serde::{Deserialize, Serialize};
+
+mod defs;
+mod kind;
+
+pub use defs::{
+    AggregateDef, Column, ColumnStats, ConstraintKind, CopyFormat, ForeignTable, Identity,
+    InlineCheck, LargeObject, Membership, Part, RoleAttributes, SequenceOptions, StatsColumn,
+    StatsOf, TableDef,
+};
+pub use kind::Kind;
+
+/// Version of the catalog model serialization, bumped when archives gain
+/// what an older reader cannot take (2: planner statistics,
+/// [`Kind::RelationStats`]). Readers take every version up to theirs.
+pub const MODEL_VERSION: u32 = 2;
+
+/// Everything read from one database, in restore order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalog {
+    /// [`MODEL_VERSION`] of the writer.
+    pub model_version: u32,
+    /// `server_version_num` of the source, e.g. 150004.
+    pub server_version_num: i32,
+    /// `server_version` of the source, e.g. "15.4 (Debian ...)".
+    pub server_version: String,
+    /// Source database name.
+    pub database: String,
+    /// Server encoding of the source.
+    pub encoding: String,
+    /// Objects sorted so that each one comes after everything it depends on.
+    pub objects: Vec<Object>,
+    /// What the source holds that pgferry cannot carry (a dump warns about
+    /// each; a restore or sync that includes one of the objects refuses to
+    /// start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<Unsupported>,
+}
+
+/// Something pgferry cannot carry, and the objects it concerns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unsupported {
+    /// Ids of the objects concerned (a restore that filters all of them out
+    /// is not concerned).
+    pub ids: Vec<u32>,
+    /// What it is, naming the objects.
+    pub what: String,
+}
+
+impl Catalog {
+    /// The entries of [`Catalog::unsupported`] that concern any of `objects`.
+    pub fn unsupported_in<'a>(&'a self, objects: &[Object]) -> Vec<&'a Unsupported> {
+        let ids: std::collections::HashSet<u32> = objects.iter().map(|o| o.id).collect();
+        self.unsupported
+            .iter()
+            .filter(|u| u.ids.is_empty() || u.ids.iter().any(|i| ids.contains(i)))
+            .collect()
+    }
+}
+
+/// Where an object belongs in a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Section {
+    /// Definitions needed before data can be loaded.
+    PreData,
+    /// Table data and sequence values.
+    Data,
+    /// Indexes, constraints, triggers and everything best created after the data.
+    PostData,
+}
+
+/// One privilege granted on an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// `None` means PUBLIC.
+    pub grantee: Option<String>,
+    /// Role that granted it.
+    pub grantor: String,
+    /// `SELECT`, `USAGE`, ...
+    pub privilege: String,
+    /// WITH GRANT OPTION.
+    pub grantable: bool,
+}
+
+/// An object's ACL: `None` is the built-in default (never changed).
+pub type Acl = Option<Vec<Grant>>;
+
+/// One dumpable object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Object {
+    /// Dump id, unique in the catalog; data entries in archives use it.
+    pub id: u32,
+    /// Schema, for schema-qualified objects.
+    pub schema: Option<String>,
+    /// Name (for functions, without arguments; for table-level objects, the object's own name).
+    pub name: String,
+    /// Owning role.
+    pub owner: Option<String>,
+    /// `COMMENT ON` text.
+    pub comment: Option<String>,
+    /// Privileges.
+    pub acl: Acl,
+    /// Ids of objects that must exist first.
+    pub deps: Vec<u32>,
+    /// Kind-specific definition.
+    pub kind: Kind,
+}
+
+/// A schema-qualified name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct QName {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+}
+
+impl QName {
+    /// Quoted `schema.name`.
+    pub fn sql(&self) -> String {
+        crate::qualified(&self.schema, &self.name)
+    }
+}
+
+impl std::fmt::Display for QName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+/// `COPY` of every large object's OID and contents (`lo_get`: at most 1 GB each).
+pub const LARGE_OBJECTS_COPY_OUT: &str = "COPY (SELECT m.oid, pg_catalog.lo_get(m.oid) \
+     FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid) TO STDOUT (FORMAT binary)";
+
+impl Object {
+    /// Section of the dump.
+    pub fn section(&self) -> Section {
+        self.kind.section()
+    }
+
+    /// `schema.name` (quoted) or `name`.
+    pub fn qualified_name(&self) -> String {
+        match &self.schema {
+            Some(s) => crate::qualified(s, &self.name),
+            None => crate::quote_ident(&self.name),
+        }
+    }
+
+    /// Unquoted display name, e.g. `public.orders`.
+    pub fn display_name(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The table a table-level object belongs to.
+    pub fn table(&self) -> Option<&QName> {
+        match &self.kind {
+            Kind::TableData { table, .. }
+            | Kind::Constraint { table, .. }
+            | Kind::Index { table, .. }
+            | Kind::Trigger { table, .. }
+            | Kind::TriggerState { table, .. }
+            | Kind::Rule { table, .. }
+            | Kind::RowSecurity { table, .. }
+            | Kind::Policy { table, .. }
+            | Kind::RelationStats { table, .. } => Some(table),
+            // A relation's part split off to break a loop goes with it.
+            Kind::Separated {
+                owner,
+                part: Part::Check(_) | Part::Default { .. } | Part::ViewQuery { .. },
+            } => Some(owner),
+            _ => None,
+        }
+    }
+}
