@@ -245,8 +245,12 @@ pub(crate) struct Reader<'a> {
     pub version: i32,
     pub selector: &'a dyn Selector,
     pub objects: Vec<Object>,
-    /// (catalog class oid, object oid) → index in `objects`.
+    /// (catalog class oid, object oid) → index in `objects` (aliases too).
     pub keys: HashMap<(u32, u32), usize>,
+    /// Index in `objects` → the catalog identity it was added with (never
+    /// an alias: a table's entry is its own `pg_class` row, not its
+    /// identity sequence's).
+    pub origin: HashMap<usize, (u32, u32)>,
     /// Extra dependency edges (from index → to index).
     pub edges: Vec<(usize, usize)>,
     /// pg_depend edges to ignore: (dependent key, referenced key).
@@ -340,6 +344,7 @@ impl<'a> Reader<'a> {
         });
         if let Some(k) = key {
             self.keys.insert(k, i);
+            self.origin.insert(i, k);
         }
         i
     }
@@ -423,6 +428,7 @@ pub async fn read_catalog(
         selector,
         objects: Vec::new(),
         keys: HashMap::new(),
+        origin: HashMap::new(),
         edges: Vec::new(),
         ignore: Default::default(),
         text_copy: Vec::new(),

@@ -12,11 +12,13 @@ use crate::CatalogError;
 /// rewrites the table's `reltuples`. With the source's statistics when the
 /// selector wants them, and for expression indexes their columns'.
 pub(crate) async fn read_statistics(r: &mut Reader<'_>) -> Result<(), CatalogError> {
+    // Each relation's own pg_class row (an identity column's sequence is an
+    // alias of its table's entry, and must not stand in for it).
     let oid_of: HashMap<usize, u32> = r
-        .keys
+        .origin
         .iter()
-        .filter(|((c, _), _)| *c == class::CLASS)
-        .map(|((_, oid), i)| (*i, *oid))
+        .filter(|(_, (c, _))| *c == class::CLASS)
+        .map(|(i, (_, oid))| (*i, *oid))
         .collect();
     let table_oid: HashMap<QName, u32> = r
         .objects
