@@ -121,9 +121,16 @@ impl TableFeed for ArchiveFeed {
                         .phase
                         .as_ref()
                         .map(|p| p.waiting(Side::Target, Blocked::Sending));
-                    sink.send(frame).await.map_err(|e| Error::object(o, e))?;
+                    sink.feed(frame).await.map_err(|e| Error::object(o, e))?;
                 }
-                Some(Ok(None)) => return Ok(bytes),
+                Some(Ok(None)) => {
+                    let _blocked = self
+                        .phase
+                        .as_ref()
+                        .map(|p| p.waiting(Side::Target, Blocked::Sending));
+                    sink.flush().await.map_err(|e| Error::object(o, e))?;
+                    return Ok(bytes);
+                }
                 Some(Err(e)) => return Err(e),
                 None => return Err(Error::Cancelled),
             }
