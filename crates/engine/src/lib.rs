@@ -49,7 +49,7 @@ pub use op::list::{ddl, list, ListEntry};
 pub use op::restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
 pub use op::sync::every::{parse_duration, sync_every, Cycle, Schedule};
 pub use op::sync::{
-    record_interrupted, sync, SyncOptions, SyncReport, DEFAULT_SYNC_LOCK_TIMEOUT, SYNC_LOCK_KEY,
+    record_interrupted, sync, SyncOptions, SyncReport, DEFAULT_SYNC_LOCK_TIMEOUT,
 };
 pub use op::verify::{verify, VerifyOptions};
 pub use pgferry_catalog::{RoleSelection, Statistics};
@@ -57,3 +57,4 @@ pub use progress::{Progress, ProgressFn};
 pub use source::plan::DEFAULT_SPLIT_PAGES;
 pub use source::snapshot::DEFAULT_LOCK_TIMEOUT;
 pub use target::history::{freshness, history, Freshness, HistoryRow};
+pub use target::sync_lock::SYNC_LOCK_KEY;

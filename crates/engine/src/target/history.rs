@@ -1,7 +1,12 @@
 //! `pgferry.sync_history` on the target: one row per sync, success or failure.
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use tokio_postgres::Client;
 
+use crate::conn::ConnSpec;
 use crate::error::Error;
+use crate::target::session::connect_writer;
+use crate::watch::bounded;
 
 /// DDL of the history table (the `pgferry` schema is never synced or dropped).
 const HISTORY_DDL: &str =
@@ -219,4 +224,23 @@ async fn read_rows(client: &Client, filter: &str, limit: i64) -> Result<Vec<Hist
             })
         })
         .collect()
+}
+
+/// Now, in seconds since the epoch (a history row's start).
+pub(crate) fn now_epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Records a failure on a new connection (the run's own may be gone);
+/// bounded, and silent when the target cannot be reached.
+pub(crate) async fn insert_fresh(target: &ConnSpec, record: &Record) {
+    bounded(async {
+        if let Ok(c) = connect_writer(target).await {
+            let _ = insert(&c, record).await;
+        }
+    })
+    .await;
 }

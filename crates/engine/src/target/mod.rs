@@ -1,7 +1,7 @@
 //! The target side of every writing run: the prepared session
 //! ([`session::TargetSession`]), the role's rights, carried roles, applying
 //! objects and data in order, `--clean`, target-owned dependents carried
-//! over, excluded tables held aside, the lock budget and the sync history.
+//! over, excluded tables held aside, the lock budget, the sync lock and the sync history.
 pub(crate) mod apply;
 pub(crate) mod clean;
 pub(crate) mod dependents;
@@ -11,3 +11,4 @@ pub(crate) mod locks;
 pub(crate) mod rights;
 pub(crate) mod roles;
 pub(crate) mod session;
+pub(crate) mod sync_lock;

@@ -6,7 +6,7 @@
 //! over, commit, then verify. [`every`] repeats it on a schedule.
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use pgferry_catalog::{probe, Catalog, Kind, QName, Statistics};
 use tokio_postgres::Client;
@@ -26,6 +26,7 @@ use crate::target::held::{
     check_held_tables, excluded_tables, hold_statements, restore_held_tables,
 };
 use crate::target::history::{self, Record};
+use crate::target::sync_lock;
 use crate::target::session::{check_version, connect_writer, Origin, Plan, TargetSession};
 use crate::watch::{bounded, lost_side, setup, watched, Peer, Phase};
 
@@ -34,8 +35,6 @@ pub(crate) mod every;
 /// How long a sync waits for locks on either side unless told otherwise.
 pub const DEFAULT_SYNC_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Advisory lock key taken on the target for the whole sync ("pgferry" in ASCII).
-pub const SYNC_LOCK_KEY: i64 = 0x0070_6766_6572_7279;
 
 /// Options of [`sync`].
 #[derive(Debug, Clone)]
@@ -130,10 +129,7 @@ pub async fn sync(
     target: &ConnSpec,
     opts: &SyncOptions,
 ) -> Result<SyncReport, Error> {
-    let started = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let started = history::now_epoch();
     let phase = Phase::new("connecting");
     let tgt = connect_writer(target).await?;
     let src = connect(source, Side::Source).await?;
@@ -159,14 +155,7 @@ pub async fn sync(
     let clients = [(Side::Target, &tgt), (Side::Source, &src)];
     phase.set("taking the sync lock on the target");
     let locked = watched(&peers, &clients, &phase, async {
-        let locked: bool = tgt
-            .query_one(
-                "SELECT pg_catalog.pg_try_advisory_lock($1)",
-                &[&SYNC_LOCK_KEY],
-            )
-            .await
-            .map_err(|e| Error::on_target("taking the sync lock on the target", e))?
-            .get(0);
+        let locked = sync_lock::try_lock(&tgt).await?;
         if locked {
             history::ensure_history(&tgt).await?;
         }
@@ -176,7 +165,7 @@ pub async fn sync(
     if !locked {
         return Err(Error::Locked {
             target: target.to_string(),
-            holder: lock_holder(&tgt).await,
+            holder: sync_lock::holder(&tgt).await,
         });
     }
     let mut record = Record {
@@ -202,13 +191,7 @@ pub async fn sync(
         },
         None => run.await,
     };
-    let unlock = || async {
-        bounded(tgt.execute(
-            "SELECT pg_catalog.pg_advisory_unlock($1)",
-            &[&SYNC_LOCK_KEY],
-        ))
-        .await;
-    };
+    let unlock = || sync_lock::unlock(&tgt);
     match result {
         Ok(committed) => {
             let out = finish_committed(&src, &tgt, &peers, &phase, opts, committed).await;
@@ -237,7 +220,7 @@ pub async fn sync(
                 recorded = matches!(bounded(history::insert(&tgt, &record)).await, Some(Ok(_)));
             }
             if !recorded {
-                record_failure_fresh(target, &record).await;
+                history::insert_fresh(target, &record).await;
             }
             if lost == Some(Side::Target) {
                 return Err(e);
@@ -248,49 +231,16 @@ pub async fn sync(
     }
 }
 
-/// Who holds the sync lock, for the error: pid, state and for how long (a
-/// session abandoned behind a frozen network shows as idle in transaction).
-async fn lock_holder(tgt: &Client) -> String {
-    let row = bounded(tgt.query_opt(
-        "SELECT format(' (pid %s, %s %s, %s for %s s)', a.pid, COALESCE(a.application_name, ''), \
-                COALESCE(host(a.client_addr), 'local'), COALESCE(a.state, '?'), \
-                COALESCE(round(extract(epoch FROM now() - a.state_change))::text, '?')) \
-         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database \
-           WHERE datname = pg_catalog.current_database()) \
-           AND ((l.classid::int8 << 32) | l.objid::int8) = $1 LIMIT 1",
-        &[&SYNC_LOCK_KEY],
-    ))
-    .await;
-    match row {
-        Some(Ok(Some(r))) => r.try_get::<_, String>(0).unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
-/// Records a failure on a new connection (the sync's own may be gone).
-async fn record_failure_fresh(target: &ConnSpec, record: &Record) {
-    bounded(async {
-        if let Ok(c) = connect_writer(target).await {
-            let _ = history::insert(&c, record).await;
-        }
-    })
-    .await;
-}
-
 /// Records that a sync was interrupted (signal), on a new connection.
 pub async fn record_interrupted(source: &ConnSpec, target: &ConnSpec, reason: &str) {
     let record = Record {
-        started_at_epoch: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0),
+        started_at_epoch: history::now_epoch(),
         source: source.to_string(),
         outcome: "failed",
         error: Some(reason.to_string()),
         ..Default::default()
     };
-    record_failure_fresh(target, &record).await;
+    history::insert_fresh(target, &record).await;
 }
 
 /// What a committed sync hands to its verification.
