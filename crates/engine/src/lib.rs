@@ -48,9 +48,7 @@ pub use op::dump::{dump, dump_to_path, DumpOptions, DumpSummary};
 pub use op::list::{ddl, list, ListEntry};
 pub use op::restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
 pub use op::sync::every::{parse_duration, sync_every, Cycle, Schedule};
-pub use op::sync::{
-    record_interrupted, sync, SyncOptions, SyncReport, DEFAULT_SYNC_LOCK_TIMEOUT,
-};
+pub use op::sync::{record_interrupted, sync, SyncOptions, SyncReport, DEFAULT_SYNC_LOCK_TIMEOUT};
 pub use op::verify::{verify, VerifyOptions};
 pub use pgferry_catalog::{RoleSelection, Statistics};
 pub use progress::{Progress, ProgressFn};

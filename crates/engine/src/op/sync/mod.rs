@@ -26,15 +26,14 @@ use crate::target::held::{
     check_held_tables, excluded_tables, hold_statements, restore_held_tables,
 };
 use crate::target::history::{self, Record};
-use crate::target::sync_lock;
 use crate::target::session::{check_version, connect_writer, Origin, Plan, TargetSession};
+use crate::target::sync_lock;
 use crate::watch::{bounded, lost_side, setup, watched, Peer, Phase};
 
 pub(crate) mod every;
 
 /// How long a sync waits for locks on either side unless told otherwise.
 pub const DEFAULT_SYNC_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
-
 
 /// Options of [`sync`].
 #[derive(Debug, Clone)]
