@@ -2,7 +2,7 @@
 //! extensions, large objects, publications, subscriptions, event triggers,
 //! foreign data wrappers, servers and user mappings, and the database's
 //! own properties.
-use super::{comment_stmt, enable_state, grant_stmts, RenderOptions, Step};
+use super::{comment_stmt, enable_state, grant_stmts, replace_acl, RenderOptions, Step};
 use crate::model::*;
 use crate::{quote_ident, quote_literal};
 
@@ -257,11 +257,8 @@ pub fn large_object_statements(
         }
         if let Some(acl) = &lo.acl {
             let owner_sql = owner.clone().unwrap_or_else(|| "CURRENT_USER".into());
-            out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
-            out.push(format!("REVOKE ALL ON {target} FROM {owner_sql}"));
-            grant_stmts(
+            replace_acl(
                 &target,
-                None,
                 acl,
                 &owner_sql,
                 lo.owner.as_deref(),

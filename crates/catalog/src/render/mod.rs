@@ -231,6 +231,21 @@ fn target_owner(o: &Object, opts: &RenderOptions) -> Option<String> {
     ((opts.keep_owners || public_schema) && opts.can_own(owner)).then(|| owner.clone())
 }
 
+/// An object's whole ACL: every privilege revoked from `PUBLIC` and the
+/// owner, then the source's grants.
+fn replace_acl(
+    target: &str,
+    acl: &[Grant],
+    owner_sql: &str,
+    source_owner: Option<&str>,
+    opts: &RenderOptions,
+    out: &mut Vec<String>,
+) {
+    out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
+    out.push(format!("REVOKE ALL ON {target} FROM {owner_sql}"));
+    grant_stmts(target, None, acl, owner_sql, source_owner, opts, out);
+}
+
 fn grant_stmts(
     target: &str,
     columns: Option<&str>,
@@ -395,17 +410,7 @@ pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
         let owner_sql = target_owner(o, opts)
             .map(|r| quote_ident(&r))
             .unwrap_or_else(|| "CURRENT_USER".into());
-        out.push(format!("REVOKE ALL ON {target} FROM PUBLIC"));
-        out.push(format!("REVOKE ALL ON {target} FROM {owner_sql}"));
-        grant_stmts(
-            &target,
-            None,
-            acl,
-            &owner_sql,
-            o.owner.as_deref(),
-            opts,
-            &mut out,
-        );
+        replace_acl(&target, acl, &owner_sql, o.owner.as_deref(), opts, &mut out);
     }
     out
 }
