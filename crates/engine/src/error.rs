@@ -262,7 +262,6 @@ impl Error {
             Error::Filter(_) => ErrorKind::Filter,
             Error::Archive { .. } | Error::Toc { .. } => ErrorKind::Archive,
             Error::Catalog(CatalogError::NeedsRight(_)) => ErrorKind::Privileges,
-            Error::Catalog(CatalogError::UnsupportedVersion(_)) => ErrorKind::Version,
             Error::Catalog(_) | Error::Statement { .. } | Error::Copy { .. } => ErrorKind::Server,
             Error::Object { .. } => ErrorKind::Server,
             Error::Version(_) => ErrorKind::Version,
@@ -293,7 +292,6 @@ impl Error {
             | Error::Statement { side, .. }
             | Error::Copy { side, .. }
             | Error::PeerLost { side, .. } => Some(*side),
-            Error::Catalog(_) => Some(Side::Source),
             Error::Object { .. } | Error::Locked { .. } | Error::Dependents(_) => {
                 Some(Side::Target)
             }

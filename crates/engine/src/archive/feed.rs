@@ -40,6 +40,13 @@ pub(crate) fn data_entries<'a>(objects: impl IntoIterator<Item = &'a Object>) ->
 pub(crate) struct ArchiveFeed {
     rx: mpsc::Receiver<Item>,
     phase: Option<Phase>,
+    thread: tokio::task::JoinHandle<()>,
+}
+
+/// Where the reader thread reads: an archive already opened, or one to open.
+enum Source {
+    Reader(ArchiveReader<BufReader<File>>),
+    Path,
 }
 
 impl ArchiveFeed {
@@ -47,13 +54,38 @@ impl ArchiveFeed {
     /// blocking thread; with `phase`, time spent waiting on the target is
     /// reported to its watch.
     pub(crate) fn start(
-        mut reader: ArchiveReader<BufReader<File>>,
+        reader: ArchiveReader<BufReader<File>>,
+        path: PathBuf,
+        entries: Vec<(u32, u32)>,
+        phase: Option<Phase>,
+    ) -> ArchiveFeed {
+        ArchiveFeed::spawn(Source::Reader(reader), path, entries, phase)
+    }
+
+    /// Opens its own reader of the (verified) archive at `path` for
+    /// `entries`, on the reader thread (each parallel worker reads on its own).
+    pub(crate) fn open(path: &Path, entries: Vec<(u32, u32)>) -> ArchiveFeed {
+        ArchiveFeed::spawn(Source::Path, path.to_path_buf(), entries, None)
+    }
+
+    fn spawn(
+        source: Source,
         path: PathBuf,
         entries: Vec<(u32, u32)>,
         phase: Option<Phase>,
     ) -> ArchiveFeed {
         let (tx, rx) = mpsc::channel::<Item>(DEPTH);
-        tokio::task::spawn_blocking(move || {
+        let thread = tokio::task::spawn_blocking(move || {
+            let mut reader = match source {
+                Source::Reader(r) => r,
+                Source::Path => match open_reader(&path) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                },
+            };
             for (id, parts) in entries {
                 let sent = entry_stream(&mut reader, id, parts, |frame| {
                     tx.blocking_send(Ok(Some(Bytes::from(frame)))).is_ok()
@@ -72,30 +104,26 @@ impl ArchiveFeed {
                 }
             }
         });
-        ArchiveFeed { rx, phase }
+        ArchiveFeed { rx, phase, thread }
     }
 
-    /// Opens its own reader of the archive at `path` for `entries` (each
-    /// parallel worker reads on its own).
-    pub(crate) fn open(path: &Path, entries: Vec<(u32, u32)>) -> Result<ArchiveFeed, Error> {
-        let file = File::open(path).map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let reader =
-            ArchiveReader::new(BufReader::with_capacity(1 << 20, file)).map_err(|source| {
-                Error::Archive {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            })?;
-        Ok(ArchiveFeed::start(
-            reader,
-            path.to_path_buf(),
-            entries,
-            None,
-        ))
+    /// Stops reading and waits for the reader thread to let go of the file.
+    pub(crate) async fn close(self) {
+        drop(self.rx);
+        let _ = self.thread.await;
     }
+}
+
+/// A reader of the archive at `path`.
+fn open_reader(path: &Path) -> Result<ArchiveReader<BufReader<File>>, Error> {
+    let file = File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    ArchiveReader::new(BufReader::with_capacity(1 << 20, file)).map_err(|source| Error::Archive {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 impl TableFeed for ArchiveFeed {

@@ -208,7 +208,9 @@ pub(crate) async fn compare_tables(
                 format!("{n} rows")
             }
             SourceRows::Copied(_) => {
-                return Err(Error::Usage("checksums need the source connection".into()))
+                return Err(Error::Worker(
+                    "internal: checksums need the source connection".into(),
+                ))
             }
         };
         let b = fingerprint(tgt, Side::Target, rows, checksums, rls).await?;

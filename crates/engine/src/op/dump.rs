@@ -177,8 +177,10 @@ async fn dump_with<W: Write + Send + 'static>(
                 archive_bytes,
             })
         }
-        // When the writer failed (broken pipe, full disk), its error is the cause.
-        (Written::Failed(e), _) | (_, Err(e)) => Err(e),
+        // When the writer failed writing (broken pipe, full disk), its
+        // error is the cause; otherwise the copy's.
+        (Written::Failed(e @ Error::Io { .. }), _) | (_, Err(e)) => Err(e),
+        (Written::Failed(e), Ok(_)) => Err(e),
         (Written::Aborted, Ok(_)) => Err(Error::Cancelled),
     }
 }

@@ -223,11 +223,12 @@ impl TargetSession {
     }
 
     /// Opens the run's transaction with the loading settings; `lock_timeout`
-    /// bounds every lock wait in it.
+    /// bounds every lock wait in it. `what` names it in an error.
     pub(crate) async fn begin(
         &self,
         client: &Client,
         lock_timeout: Option<Duration>,
+        what: &str,
     ) -> Result<(), Error> {
         let limit = lock_timeout
             .map(|t| format!("; SET LOCAL lock_timeout = {}", t.as_millis()))
@@ -235,7 +236,7 @@ impl TargetSession {
         client
             .batch_execute(&format!("BEGIN READ WRITE; {SETTINGS}{limit}"))
             .await
-            .map_err(|e| Error::on_target("starting the target transaction", e))
+            .map_err(|e| Error::on_target(what, e))
     }
 
     /// The target-owned objects outside what the run replaces that

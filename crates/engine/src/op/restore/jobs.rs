@@ -55,7 +55,7 @@ pub(super) async fn restore(
         .position(|o| o.section() != Section::PreData)
         .unwrap_or(objects.len());
     let (pre, rest) = objects.split_at(split);
-    session.begin(&client, None).await?;
+    session.begin(&client, None, "starting the restore").await?;
     if opts.clean {
         // Not one transaction: target-owned objects over what --clean drops
         // could not be carried over safely; refuse instead of losing them.
@@ -187,7 +187,7 @@ async fn load_large_objects_from(
     c.batch_execute("BEGIN")
         .await
         .map_err(|e| Error::object(o, e))?;
-    let mut feed = ArchiveFeed::open(path, data_entries([o]))?;
+    let mut feed = ArchiveFeed::open(path, data_entries([o]));
     load_large_objects(c, o, &mut feed, progress).await?;
     c.batch_execute("COMMIT")
         .await
@@ -215,7 +215,7 @@ async fn load_table_alone(
         .await
         .map_err(|e| Error::object(o, e))?;
     // Frames come from this worker's own reader of the (already verified) archive.
-    let mut feed = ArchiveFeed::open(path, data_entries([o]))?;
+    let mut feed = ArchiveFeed::open(path, data_entries([o]));
     let (rows, _) = load_table(c, o, created, &mut feed, progress).await?;
     c.batch_execute("COMMIT")
         .await

@@ -168,7 +168,9 @@ async fn restore_into(
     let plan = plan_of(&archive, objects, &replaced, opts, true);
     let session = TargetSession::prepare(client, &plan).await?;
     phase.set("starting the restore transaction");
-    session.begin(client, None).await?;
+    session
+        .begin(client, None, "starting the restore transaction")
+        .await?;
     let mut carried = Default::default();
     if opts.clean {
         let clean = clean_statements(objects);
@@ -192,8 +194,9 @@ async fn restore_into(
         &opts.progress,
         phase,
     )
-    .await?;
-    drop(feed);
+    .await;
+    feed.close().await;
+    let applied = applied?;
     phase.set("recreating target-owned objects over replaced ones");
     carried.recreate(client).await?;
     let summary = RestoreSummary {

@@ -26,7 +26,9 @@ use crate::target::held::{
     check_held_tables, excluded_tables, hold_statements, restore_held_tables,
 };
 use crate::target::history::{self, Record};
-use crate::target::session::{check_version, connect_writer, Origin, Plan, TargetSession};
+use crate::target::session::{
+    check_downgrade, check_version, connect_writer, Origin, Plan, TargetSession,
+};
 use crate::target::sync_lock;
 use crate::watch::{bounded, lost_side, setup, watched, Peer, Phase};
 
@@ -357,6 +359,9 @@ async fn sync_locked(
     let mut filters = opts.filters.clone();
     filters.no_statistics |= !opts.statistics.copies();
     let catalog = begin_snapshot(src, &filters, opts.lock_timeout).await?;
+    // An older target (--allow-downgrade): refuse what it cannot express
+    // before anything else is asked of the target.
+    check_downgrade(&catalog.objects, src_num, tgt_num, Origin::Source)?;
     Error::check_supported(&catalog, &catalog.objects)?;
     let snapshot_at: String = src
         .query_one(
@@ -394,7 +399,13 @@ async fn sync_locked(
     };
     let session = TargetSession::prepare(tgt, &plan).await?;
     phase.set("starting the target transaction");
-    session.begin(tgt, Some(opts.lock_timeout)).await?;
+    session
+        .begin(
+            tgt,
+            Some(opts.lock_timeout),
+            "starting the sync transaction on the target",
+        )
+        .await?;
     let mut out = SyncReport {
         source_snapshot_at: snapshot_at,
         roles_created: session.roles.created.clone(),
