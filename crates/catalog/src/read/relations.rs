@@ -204,7 +204,7 @@ pub(crate) struct SeqInfo {
     pub(super) acl: Acl,
     pub(super) identity: bool,
     pub(super) unlogged: bool,
-    /// Owning (table oid, column number, deptype).
+    /// Owning (table oid, column number).
     pub(super) owner: Option<(u32, i32)>,
     pub(super) schema: String,
     pub(super) name: String,

@@ -47,17 +47,17 @@ impl RenderOptions {
         self.role_exists(role) && self.owner_roles.as_ref().is_none_or(|r| r.contains(role))
     }
 
-    /// The target is a server older than `major` (never when `target_version`
-    /// is 0, i.e. the source's own version). What an older target does not
-    /// know and can safely lose is left out (see `downgrade.rs`); what it
-    /// cannot express is refused beforehand by [`crate::check_target`].
     /// The target role is a superuser (or unknown: a script).
     pub(crate) fn superuser_target(&self) -> bool {
         self.owner_roles.is_none()
     }
 
+    /// The target is a server older than `major` (never when `target_version`
+    /// is 0, i.e. the source's own version). What an older target does not
+    /// know and can safely lose is left out (see `downgrade.rs`); what it
+    /// cannot express is refused beforehand by [`crate::check_target`].
     pub(crate) fn older_than(&self, major: i32) -> bool {
-        self.target_version != 0 && self.target_version / 10000 < major
+        self.target_version != 0 && crate::probe::major(self.target_version) < major
     }
 }
 
