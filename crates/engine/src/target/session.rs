@@ -157,6 +157,9 @@ pub(crate) struct Plan<'a> {
     /// Where they come from, and that server's `server_version_num`.
     pub origin: Origin,
     pub source_version_num: i32,
+    /// The target's `server_version_num` when the run already read it
+    /// (sync does, to refuse an older target before reading the source).
+    pub target_version_num: Option<i32>,
     pub allow_downgrade: bool,
     /// Schemas the run drops and recreates.
     pub replaced: &'a [String],
@@ -185,9 +188,15 @@ impl TargetSession {
     /// what is at fault, a target too old, objects the role cannot create,
     /// or more locks than the server can hold.
     pub(crate) async fn prepare(client: &Client, plan: &Plan<'_>) -> Result<TargetSession, Error> {
-        let (version_num, _) = probe::server_version(client)
-            .await
-            .map_err(|e| Error::catalog_on(Side::Target, e))?;
+        let version_num = match plan.target_version_num {
+            Some(v) => v,
+            None => {
+                probe::server_version(client)
+                    .await
+                    .map_err(|e| Error::catalog_on(Side::Target, e))?
+                    .0
+            }
+        };
         check_version(
             plan.source_version_num,
             version_num,

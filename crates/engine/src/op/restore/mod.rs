@@ -227,6 +227,7 @@ fn plan_of<'a>(
         objects,
         origin: Origin::Archive,
         source_version_num: archive.catalog.server_version_num,
+        target_version_num: None,
         allow_downgrade: opts.allow_downgrade,
         replaced,
         filters: &opts.filters,

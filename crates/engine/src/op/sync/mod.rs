@@ -390,6 +390,7 @@ async fn sync_locked(
         objects: &catalog.objects,
         origin: Origin::Source,
         source_version_num: src_num,
+        target_version_num: Some(tgt_num),
         allow_downgrade: opts.allow_downgrade,
         replaced: &replaced,
         filters: &opts.filters,
