@@ -91,7 +91,13 @@ pub(crate) struct SyncArgs {
     /// Run unattended, every DURATION (e.g. 20m), until SIGINT/SIGTERM.
     #[arg(long, value_name = "DURATION")]
     pub(crate) every: Option<String>,
-    /// Wait for other sessions' locks instead of terminating them.
+    /// Replace every synced object and copy every table [default: incremental: keep what is
+    /// identical, apply differing rows, rebuild only what changed definition].
+    #[arg(long)]
+    pub(crate) full: bool,
+    /// Never terminate other sessions: wait for their locks (up to --lock-timeout) [default:
+    /// incremental syncs terminate only sessions that still block past --lock-timeout, --full
+    /// terminates every session first].
     #[arg(long)]
     pub(crate) no_terminate: bool,
     /// Lock wait on either side (e.g. 30s).

@@ -60,6 +60,8 @@ pub struct SyncSection {
     pub cycle_timeout: Option<String>,
     /// Terminate other sessions on the target (default true).
     pub terminate: Option<bool>,
+    /// Replace everything instead of an incremental sync (default false).
+    pub full: Option<bool>,
     /// Planner statistics: auto / copy / analyze / none.
     pub statistics: Option<String>,
     /// -n patterns.

@@ -54,5 +54,6 @@ pub use pgferry_catalog::{RoleSelection, Statistics};
 pub use progress::{Progress, ProgressFn};
 pub use source::plan::DEFAULT_SPLIT_PAGES;
 pub use source::snapshot::DEFAULT_LOCK_TIMEOUT;
+pub use target::actions::{TableAction, TableSync};
 pub use target::history::{freshness, history, Freshness, HistoryRow};
 pub use target::sync_lock::SYNC_LOCK_KEY;

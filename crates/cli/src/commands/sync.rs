@@ -2,7 +2,7 @@
 //! `pgferry.toml`, then runs one sync or, with `--every`, a sync every
 //! interval until SIGINT/SIGTERM, logging each committed sync.
 use pgferry_engine::{
-    parse_duration, ConnSpec, Error, Schedule, Side, Statistics, SyncOptions, VerifyMode,
+    parse_duration, ConnSpec, Error, Schedule, Side, Statistics, SyncOptions, TableAction, VerifyMode,
 };
 
 use super::{conn, peak_rss_kb, progress};
@@ -99,6 +99,7 @@ fn sync_setup(
         allow_downgrade: a.allow_downgrade,
         deadline: cycle_timeout,
         statistics,
+        full: a.full || s.full.unwrap_or(false),
         progress: progress(quiet),
     };
     Ok((source, target, opts, every))
@@ -108,6 +109,7 @@ fn sync_setup(
 fn log_sync(report: &pgferry_engine::SyncReport, seconds: f64) -> u8 {
     let verify = report.verification.as_ref();
     let different = verify.is_some_and(|v| !v.is_identical());
+    let count = |a: TableAction| report.table_actions.iter().filter(|t| t.action == a).count();
     tracing::info!(
         tables = report.tables,
         rows = report.rows,
@@ -123,6 +125,12 @@ fn log_sync(report: &pgferry_engine::SyncReport, seconds: f64) -> u8 {
         seconds,
         peak_rss_kb = peak_rss_kb(),
         history_id = report.history_id,
+        full = report.full,
+        fallback = report.fallback.as_deref(),
+        tables_kept = count(TableAction::Kept),
+        tables_delta = count(TableAction::Delta),
+        tables_replaced = count(TableAction::Replaced),
+        tables_rebuilt = count(TableAction::Rebuilt),
         "sync committed"
     );
     if let Some(v) = verify {

@@ -25,7 +25,18 @@ const HISTORY_DDL: &str =
       outcome text NOT NULL CHECK (outcome IN ('success', 'failed', 'verify_failed')), \
       verify text, \
       error text, \
-      pgferry_version text NOT NULL)";
+      pgferry_version text NOT NULL); \
+    DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute \
+      WHERE attrelid = 'pgferry.sync_history'::regclass AND attname = 'mode') THEN \
+      ALTER TABLE pgferry.sync_history ADD COLUMN mode text; END IF; END $$; \
+    CREATE TABLE IF NOT EXISTS pgferry.sync_history_tables ( \
+      history_id bigint NOT NULL REFERENCES pgferry.sync_history (id) ON DELETE CASCADE, \
+      table_name text NOT NULL, \
+      action text NOT NULL CHECK (action IN ('kept', 'delta', 'replaced', 'rebuilt')), \
+      rows_written bigint NOT NULL, \
+      rows_deleted bigint NOT NULL, \
+      bytes bigint NOT NULL, \
+      PRIMARY KEY (history_id, table_name))";
 
 /// One row of the history.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -87,14 +98,16 @@ pub(crate) struct Record {
     pub outcome: &'static str,
     pub verify: Option<String>,
     pub error: Option<String>,
+    /// `full` or `incremental` (`None` when the sync failed before deciding).
+    pub mode: Option<&'static str>,
 }
 
 pub(crate) async fn insert(client: &Client, r: &Record) -> Result<i64, Error> {
     let row = client
         .query_one(
             "INSERT INTO pgferry.sync_history (started_at, source_snapshot_at, source, source_version, \
-             target_version, tables, rows, bytes, outcome, verify, error, pgferry_version) \
-             VALUES (pg_catalog.to_timestamp($1), $2::text::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             target_version, tables, rows, bytes, outcome, verify, error, pgferry_version, mode) \
+             VALUES (pg_catalog.to_timestamp($1), $2::text::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              RETURNING id",
             &[
                 &r.started_at_epoch,
@@ -109,11 +122,38 @@ pub(crate) async fn insert(client: &Client, r: &Record) -> Result<i64, Error> {
                 &r.verify,
                 &r.error,
                 &env!("CARGO_PKG_VERSION"),
+                &r.mode,
             ],
         )
         .await
         .map_err(|e| Error::on_target("recording the sync in pgferry.sync_history", e))?;
     Ok(row.get(0))
+}
+
+/// Records what a sync did to each table (in its transaction, with its row).
+pub(crate) async fn insert_tables(
+    client: &Client,
+    id: i64,
+    tables: &[crate::target::actions::TableSync],
+) -> Result<(), Error> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();
+    let actions: Vec<&str> = tables.iter().map(|t| t.action.as_str()).collect();
+    let written: Vec<i64> = tables.iter().map(|t| t.rows_written as i64).collect();
+    let deleted: Vec<i64> = tables.iter().map(|t| t.rows_deleted as i64).collect();
+    let bytes: Vec<i64> = tables.iter().map(|t| t.bytes as i64).collect();
+    client
+        .execute(
+            "INSERT INTO pgferry.sync_history_tables \
+             (history_id, table_name, action, rows_written, rows_deleted, bytes) \
+             SELECT $1, * FROM pg_catalog.unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[])",
+            &[&id, &names, &actions, &written, &deleted, &bytes],
+        )
+        .await
+        .map_err(|e| Error::on_target("recording the synced tables in pgferry.sync_history_tables", e))?;
+    Ok(())
 }
 
 pub(crate) async fn set_verify(

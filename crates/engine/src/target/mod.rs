@@ -2,6 +2,7 @@
 //! ([`session::TargetSession`]), the role's rights, carried roles, applying
 //! objects and data in order, `--clean`, target-owned dependents carried
 //! over, excluded tables held aside, the lock budget, the sync lock and the sync history.
+pub(crate) mod actions;
 pub(crate) mod apply;
 pub(crate) mod clean;
 pub(crate) mod dependents;

@@ -20,6 +20,7 @@ use crate::filter::Filters;
 use crate::progress::{report, Progress, ProgressFn};
 use crate::source::relay::LiveFeed;
 use crate::source::snapshot::begin_snapshot;
+use crate::target::actions::TableSync;
 use crate::target::apply::apply_objects;
 use crate::target::clean::{clean_statements, schemas_of};
 use crate::target::held::{
@@ -62,6 +63,12 @@ pub struct SyncOptions {
     /// where the target can take them, else `ANALYZE`), in the sync's
     /// transaction.
     pub statistics: Statistics,
+    /// Replace every synced object and copy every table, as before
+    /// incremental sync (`--full`). By default only what differs is
+    /// written: unchanged tables are kept, differing rows of keyed tables
+    /// are applied as a delta, and only objects whose definition changed
+    /// are dropped and created again.
+    pub full: bool,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -78,6 +85,7 @@ impl Default for SyncOptions {
             allow_downgrade: false,
             deadline: None,
             statistics: Statistics::Auto,
+            full: false,
             progress: None,
         }
     }
@@ -109,6 +117,14 @@ pub struct SyncReport {
     pub roles_without_password: Vec<String>,
     /// `pgferry.sync_history` row id.
     pub history_id: i64,
+    /// Whether the whole synced schema was replaced (`--full`, or an
+    /// incremental sync that fell back; see `fallback`).
+    pub full: bool,
+    /// Why an incremental sync replaced everything instead (`None` when it
+    /// did not, or with `--full`).
+    pub fallback: Option<String>,
+    /// What was done to each synced table, in restore order.
+    pub table_actions: Vec<TableSync>,
     /// Verification result (`None` with `VerifyMode::None`).
     pub verification: Option<VerifyReport>,
 }
