@@ -32,6 +32,7 @@ mod quote;
 mod read;
 mod render;
 mod roles;
+pub mod rows;
 mod stats;
 
 pub use copy_sql::{copy_format, copy_in_sql, copy_out_blocks_sql, copy_out_sql, copy_target};

@@ -2,7 +2,8 @@
 //! `pgferry.toml`, then runs one sync or, with `--every`, a sync every
 //! interval until SIGINT/SIGTERM, logging each committed sync.
 use pgferry_engine::{
-    parse_duration, ConnSpec, Error, Schedule, Side, Statistics, SyncOptions, TableAction, VerifyMode,
+    parse_duration, ConnSpec, Error, Schedule, Side, Statistics, SyncOptions, TableAction,
+    VerifyMode,
 };
 
 use super::{conn, peak_rss_kb, progress};
@@ -109,7 +110,13 @@ fn sync_setup(
 fn log_sync(report: &pgferry_engine::SyncReport, seconds: f64) -> u8 {
     let verify = report.verification.as_ref();
     let different = verify.is_some_and(|v| !v.is_identical());
-    let count = |a: TableAction| report.table_actions.iter().filter(|t| t.action == a).count();
+    let count = |a: TableAction| {
+        report
+            .table_actions
+            .iter()
+            .filter(|t| t.action == a)
+            .count()
+    };
     tracing::info!(
         tables = report.tables,
         rows = report.rows,

@@ -3,6 +3,8 @@
 //! servers ([`fingerprint`]), and schema drift from both catalogs ([`drift`]).
 pub(crate) mod drift;
 pub(crate) mod fingerprint;
+pub(crate) mod rows;
+pub(crate) mod schema_plan;
 
 /// How a sync's result is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

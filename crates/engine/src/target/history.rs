@@ -148,11 +148,16 @@ pub(crate) async fn insert_tables(
         .execute(
             "INSERT INTO pgferry.sync_history_tables \
              (history_id, table_name, action, rows_written, rows_deleted, bytes) \
-             SELECT $1, * FROM pg_catalog.unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[])",
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[])",
             &[&id, &names, &actions, &written, &deleted, &bytes],
         )
         .await
-        .map_err(|e| Error::on_target("recording the synced tables in pgferry.sync_history_tables", e))?;
+        .map_err(|e| {
+            Error::on_target(
+                "recording the synced tables in pgferry.sync_history_tables",
+                e,
+            )
+        })?;
     Ok(())
 }
 

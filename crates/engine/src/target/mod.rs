@@ -4,12 +4,16 @@
 //! over, excluded tables held aside, the lock budget, the sync lock and the sync history.
 pub(crate) mod actions;
 pub(crate) mod apply;
+pub(crate) mod blockers;
 pub(crate) mod clean;
+pub(crate) mod delta;
 pub(crate) mod dependents;
 pub(crate) mod held;
 pub(crate) mod history;
 pub(crate) mod locks;
+pub(crate) mod rebuild;
 pub(crate) mod rights;
 pub(crate) mod roles;
+pub(crate) mod savepoint;
 pub(crate) mod session;
 pub(crate) mod sync_lock;

@@ -283,11 +283,14 @@ impl Rights {
     /// `backend_type`: a session with a role and no visible type counts as a
     /// client.) Returns how many were terminated; the others are
     /// named in a warning and waited for (bounded by the lock timeout).
+    /// `among`: only these sessions (those found blocking), else all.
     pub(crate) async fn terminate_sessions(
         &self,
         client: &Client,
         keep: &[i32],
+        among: Option<&[i32]>,
     ) -> Result<i64, Error> {
+        let among: Option<Vec<i32>> = among.map(<[i32]>::to_vec);
         let rows = client
             .query(
                 "SELECT a.pid, COALESCE(a.usename::text, '?'), \
@@ -297,8 +300,8 @@ impl Rights {
                  FROM pg_catalog.pg_stat_activity a \
                  WHERE a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid() \
                    AND (a.backend_type = 'client backend' OR (a.backend_type IS NULL AND a.usesysid IS NOT NULL)) \
-                   AND a.pid <> ALL($1::int4[])",
-                &[&keep],
+                   AND a.pid <> ALL($1::int4[]) AND ($2::int4[] IS NULL OR a.pid = ANY($2::int4[]))",
+                &[&keep, &among],
             )
             .await
             .map_err(|e| Error::on_target("target: listing other sessions", e))?;

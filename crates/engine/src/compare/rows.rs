@@ -1,0 +1,394 @@
+//! Which rows of a table differ between the source and the target, decided
+//! from the data on both servers: an order-independent fingerprint of the
+//! whole table (count and sum of row hashes), then, for a keyed table that
+//! differs, the same fingerprint per bucket of row hashes, then the keys and
+//! row hashes of the differing buckets, compared here.
+use std::collections::HashMap;
+
+use futures::{pin_mut, TryStreamExt};
+use pgferry_catalog::rows::RowShape;
+use pgferry_catalog::{quote_ident, QName};
+use tokio_postgres::Client;
+
+use crate::error::{Error, Side};
+
+/// Tables up to this many rows skip the per-bucket round: their keys and
+/// row hashes are compared directly.
+const DIRECT_ROWS: i64 = 50_000;
+/// Rows per bucket aimed at by the per-bucket round.
+const ROWS_PER_BUCKET: i64 = 64;
+/// At most `1 << MAX_BUCKET_BITS` buckets (more groups cost the servers
+/// more than the narrower fetch saves).
+const MAX_BUCKET_BITS: u32 = 16;
+
+/// How rows are hashed; both sides must use the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HashMethod {
+    /// `hash_record_extended` over the row (PostgreSQL 14+ on both sides).
+    Record,
+    /// `hashtextextended` over the row's text (a side older than 14).
+    Text,
+}
+
+impl HashMethod {
+    /// The method both servers (`server_version_num`) can compute.
+    pub(crate) fn for_versions(a: i32, b: i32) -> HashMethod {
+        if a.min(b) >= 140000 {
+            HashMethod::Record
+        } else {
+            HashMethod::Text
+        }
+    }
+}
+
+/// One table's rows, as both sides hash them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HashedRows<'a> {
+    pub table: &'a QName,
+    /// The copied columns (generated ones excluded).
+    pub columns: &'a [String],
+    /// `WHERE …` of an extension's configuration table.
+    pub filter: Option<&'a str>,
+    pub shape: &'a RowShape,
+    pub method: HashMethod,
+}
+
+impl HashedRows<'_> {
+    /// SQL expression of a row's 64-bit hash over alias `x`. Columns a
+    /// native hash would equate though their text differs are hashed
+    /// through their exact text bytes.
+    fn row_hash(&self) -> String {
+        self.hash_of(self.columns)
+    }
+
+    /// SQL expression of the key's 64-bit hash over alias `x`: rows with
+    /// one key fall in one bucket on both sides, whatever their content.
+    fn key_hash(&self) -> String {
+        self.hash_of(&self.shape.key)
+    }
+
+    fn hash_of(&self, columns: &[String]) -> String {
+        if columns.is_empty() {
+            return "0::int8".into();
+        }
+        let fields: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let col = format!("x.{}", quote_ident(c));
+                let as_text = self.shape.hash_as_text.contains(c);
+                match (self.method, as_text) {
+                    (HashMethod::Record, true) => format!("pg_catalog.textsend({col}::text)"),
+                    (HashMethod::Record, false) => col,
+                    (HashMethod::Text, _) => format!("{col}::text"),
+                }
+            })
+            .collect();
+        match self.method {
+            HashMethod::Record => format!(
+                "pg_catalog.hash_record_extended(ROW({}), 0)",
+                fields.join(", ")
+            ),
+            HashMethod::Text => format!(
+                "pg_catalog.hashtextextended(ROW({})::text, 0)",
+                fields.join(", ")
+            ),
+        }
+    }
+
+    /// The key as one text, an array literal (`{1,abc}`): what
+    /// [`crate::target::delta`] matches rows by.
+    fn key_text(&self) -> String {
+        let fields: Vec<String> = self
+            .shape
+            .key
+            .iter()
+            .map(|c| format!("x.{}::text", quote_ident(c)))
+            .collect();
+        format!("ARRAY[{}]::text", fields.join(", "))
+    }
+
+    /// `FROM ONLY table x [filter]` with the row hash as `h`.
+    fn hashed(&self, extra: &str) -> String {
+        let filter = self.filter.map(|f| format!(" {f}")).unwrap_or_default();
+        format!(
+            "SELECT {} AS h{extra} FROM ONLY {} x{filter}",
+            self.row_hash(),
+            self.table.sql()
+        )
+    }
+}
+
+/// Count and sum of row hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Totals {
+    pub rows: i64,
+    pub sum: String,
+}
+
+/// Bytes a fingerprint or row-hash answer takes on the wire, about.
+const TOTALS_BYTES: u64 = 64;
+
+fn failed(side: Side, table: &QName, e: tokio_postgres::Error) -> Error {
+    Error::statement(side, format!("comparing the rows of {table}"), e)
+}
+
+/// The whole table's fingerprint on one side.
+pub(crate) async fn totals(
+    client: &Client,
+    side: Side,
+    t: HashedRows<'_>,
+) -> Result<Totals, Error> {
+    let sql = format!(
+        "SELECT count(*), COALESCE(sum(h), 0)::text FROM ({}) s",
+        t.hashed("")
+    );
+    let row = client
+        .query_one(&sql, &[])
+        .await
+        .map_err(|e| failed(side, t.table, e))?;
+    Ok(Totals {
+        rows: row.get(0),
+        sum: row.get(1),
+    })
+}
+
+async fn buckets(
+    client: &Client,
+    side: Side,
+    t: HashedRows<'_>,
+    bits: u32,
+) -> Result<HashMap<i32, (i64, String)>, Error> {
+    let mask = (1i64 << bits) - 1;
+    let sql = format!(
+        "SELECT (kh & {mask})::int4, count(*), sum(h)::text FROM ({}) s GROUP BY 1",
+        t.hashed(&format!(", {} AS kh", t.key_hash()))
+    );
+    let rows = client
+        .query(&sql, &[])
+        .await
+        .map_err(|e| failed(side, t.table, e))?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect())
+}
+
+/// (key hash, row hash, key) of the rows in `only` buckets (all rows when
+/// `None`), ordered by key hash and row hash.
+async fn row_hashes(
+    client: &Client,
+    side: Side,
+    t: HashedRows<'_>,
+    only: Option<(u32, &[i32])>,
+) -> Result<tokio_postgres::RowStream, Error> {
+    let inner = t.hashed(&format!(", {} AS kh, {} AS k", t.key_hash(), t.key_text()));
+    let filter = match only {
+        Some((bits, list)) => {
+            let list: Vec<String> = list.iter().map(i32::to_string).collect();
+            format!(
+                " WHERE (kh & {}) = ANY ('{{{}}}'::int8[])",
+                (1i64 << bits) - 1,
+                list.join(",")
+            )
+        }
+        None => String::new(),
+    };
+    client
+        .query_raw(
+            &format!("SELECT kh, h, k FROM ({inner}) s{filter} ORDER BY kh, h"),
+            std::iter::empty::<i32>(),
+        )
+        .await
+        .map_err(|e| failed(side, t.table, e))
+}
+
+/// What differs in one table.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RowDiff {
+    /// Keys (array literals of the key columns' text) whose source row the
+    /// target lacks or has differently.
+    pub fetch: Vec<String>,
+    /// Keys the target has and the source does not.
+    pub absent: Vec<String>,
+    /// Keys on both sides whose rows differ (a subset of `fetch`).
+    pub changed: Vec<String>,
+    /// Rows on the source (from its fingerprint).
+    pub source_rows: i64,
+    /// Bytes the comparison moved, about.
+    pub bytes: u64,
+}
+
+/// The verdict on one table.
+#[derive(Debug, Clone)]
+pub(crate) enum Verdict {
+    /// Identical content.
+    Same { rows: i64, bytes: u64 },
+    /// These rows differ (a keyed table).
+    Rows(RowDiff),
+    /// It differs and has no key (or most rows differ): copy it whole.
+    Whole { rows: i64, bytes: u64 },
+}
+
+impl Verdict {
+    /// Rows on the source.
+    pub(crate) fn source_rows(&self) -> u64 {
+        match self {
+            Verdict::Same { rows, .. } | Verdict::Whole { rows, .. } => *rows as u64,
+            Verdict::Rows(d) => d.source_rows as u64,
+        }
+    }
+
+    /// Bytes the comparison moved, about.
+    pub(crate) fn bytes(&self) -> u64 {
+        match self {
+            Verdict::Same { bytes, .. } | Verdict::Whole { bytes, .. } => *bytes,
+            Verdict::Rows(d) => d.bytes,
+        }
+    }
+}
+
+/// Compares one table's rows on `src` and `tgt` (both fingerprints computed
+/// at once); narrows a differing keyed table down to the keys that differ.
+/// With `whole_allowed`, a table where most rows differ is to be copied
+/// whole instead.
+pub(crate) async fn compare_rows(
+    src: &Client,
+    tgt: &Client,
+    t: HashedRows<'_>,
+    whole_allowed: bool,
+) -> Result<Verdict, Error> {
+    let (a, b) = futures::try_join!(totals(src, Side::Source, t), totals(tgt, Side::Target, t))?;
+    let mut bytes = 2 * TOTALS_BYTES;
+    if a == b {
+        return Ok(Verdict::Same {
+            rows: a.rows,
+            bytes,
+        });
+    }
+    if t.shape.key.is_empty() {
+        return Ok(Verdict::Whole {
+            rows: a.rows,
+            bytes,
+        });
+    }
+    let rows = a.rows.max(b.rows);
+    let mut only: Option<(u32, Vec<i32>)> = None;
+    if rows > DIRECT_ROWS {
+        let bits = ((rows / ROWS_PER_BUCKET).max(2) as u64)
+            .ilog2()
+            .min(MAX_BUCKET_BITS);
+        let (x, y) = futures::try_join!(
+            buckets(src, Side::Source, t, bits),
+            buckets(tgt, Side::Target, t, bits)
+        )?;
+        bytes += ((x.len() + y.len()) * 24) as u64;
+        let mut differing: Vec<i32> = x
+            .iter()
+            .filter(|(k, v)| y.get(k) != Some(v))
+            .map(|(k, _)| *k)
+            .chain(y.keys().filter(|k| !x.contains_key(k)).copied())
+            .collect();
+        differing.sort_unstable();
+        // Most buckets differ: reading every row's hash is cheaper than
+        // filtering on a long list.
+        if differing.len() * 10 < (1usize << bits) * 6 {
+            only = Some((bits, differing));
+        }
+    }
+    let only_ref = only.as_ref().map(|(b, l)| (*b, l.as_slice()));
+    let (source, target) = futures::try_join!(
+        row_hashes(src, Side::Source, t, only_ref),
+        row_hashes(tgt, Side::Target, t, only_ref)
+    )?;
+    let mut diff = RowDiff {
+        source_rows: a.rows,
+        ..Default::default()
+    };
+    let (read, read_target) = merge(source, target, t.table, &mut diff).await?;
+    bytes += read + read_target;
+    diff.bytes = bytes;
+    // Most rows differ: copying the table whole is cheaper than a delta.
+    if whole_allowed && diff.fetch.len() as i64 * 2 > rows {
+        return Ok(Verdict::Whole {
+            rows: a.rows,
+            bytes,
+        });
+    }
+    Ok(Verdict::Rows(diff))
+}
+
+/// One row of [`row_hashes`]: key hash, row hash, and its size on the wire.
+fn decode(row: &tokio_postgres::Row) -> (i64, i64, &str) {
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// Walks both sides' rows, ordered by key hash, side by side: a key on one
+/// side only, or with another row hash, is a difference. Keys whose hashes
+/// collide are told apart by their text. Returns the bytes read per side.
+async fn merge(
+    source: tokio_postgres::RowStream,
+    target: tokio_postgres::RowStream,
+    table: &QName,
+    diff: &mut RowDiff,
+) -> Result<(u64, u64), Error> {
+    pin_mut!(source);
+    pin_mut!(target);
+    let mut bytes = (0u64, 0u64);
+    let wire = |r: &tokio_postgres::Row| 30 + r.get::<_, &str>(2).len() as u64;
+    let mut s = source
+        .try_next()
+        .await
+        .map_err(|e| failed(Side::Source, table, e))?;
+    let mut t = target
+        .try_next()
+        .await
+        .map_err(|e| failed(Side::Target, table, e))?;
+    loop {
+        let (advance_s, advance_t) = match (&s, &t) {
+            (None, None) => break,
+            (Some(a), None) => {
+                diff.fetch.push(decode(a).2.to_string());
+                (true, false)
+            }
+            (None, Some(b)) => {
+                diff.absent.push(decode(b).2.to_string());
+                (false, true)
+            }
+            (Some(a), Some(b)) => {
+                let ((ka, ha, a_key), (kb, hb, b_key)) = (decode(a), decode(b));
+                if ka < kb {
+                    diff.fetch.push(a_key.to_string());
+                    (true, false)
+                } else if kb < ka {
+                    diff.absent.push(b_key.to_string());
+                    (false, true)
+                } else if a_key == b_key {
+                    if ha != hb {
+                        diff.changed.push(a_key.to_string());
+                    }
+                    (true, true)
+                } else {
+                    diff.fetch.push(a_key.to_string());
+                    diff.absent.push(b_key.to_string());
+                    (true, true)
+                }
+            }
+        };
+        if advance_s {
+            bytes.0 += s.as_ref().map_or(0, wire);
+            s = source
+                .try_next()
+                .await
+                .map_err(|e| failed(Side::Source, table, e))?;
+        }
+        if advance_t {
+            bytes.1 += t.as_ref().map_or(0, wire);
+            t = target
+                .try_next()
+                .await
+                .map_err(|e| failed(Side::Target, table, e))?;
+        }
+    }
+    diff.fetch.extend(diff.changed.iter().cloned());
+    Ok(bytes)
+}

@@ -1,0 +1,247 @@
+//! Which relations an incremental sync must drop and create again: those
+//! whose definition (or the definition of something of theirs: an index, a
+//! constraint, a trigger, a policy, …) differs between the source and the
+//! target, is new, or is gone. Anything else that changed (a function, a
+//! type, a schema, …) is not rebuilt one by one: the sync then replaces
+//! everything, as `--full` does, and says why.
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use pgferry_catalog::{render_object, Catalog, Kind, Object, QName, RenderOptions};
+
+/// The relations to rebuild, or why the sync must replace everything.
+pub(crate) type SchemaPlan = Result<BTreeSet<QName>, String>;
+
+/// Kinds whose objects are data or settings applied on every sync, not
+/// definitions compared.
+fn compared(o: &Object) -> bool {
+    !matches!(
+        o.kind,
+        Kind::TableData { .. }
+            | Kind::SequenceSet { .. }
+            | Kind::MatViewRefresh { .. }
+            | Kind::RelationStats { .. }
+            | Kind::Role { .. }
+            | Kind::DefaultAcl { .. }
+            | Kind::Database { .. }
+    )
+}
+
+/// The relation an object is or belongs to.
+fn relation_of(o: &Object, c: &Catalog, ids: &HashMap<u32, &Object>) -> Option<QName> {
+    let own = |o: &Object| {
+        o.schema.as_ref().map(|s| QName {
+            schema: s.clone(),
+            name: o.name.clone(),
+        })
+    };
+    match &o.kind {
+        Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. } | Kind::Sequence { .. } => own(o),
+        Kind::SequenceOwnedBy { sequence, .. } => Some(sequence.clone()),
+        Kind::IndexAttach { child, .. } => c.objects.iter().find_map(|i| match &i.kind {
+            Kind::Index { table, .. } if own(i).as_ref() == Some(child) => Some(table.clone()),
+            _ => None,
+        }),
+        _ => o.table().cloned().or_else(|| {
+            // An extended statistics object, a comment's carrier, …: the
+            // relation it depends on.
+            let mut rels = o
+                .deps
+                .iter()
+                .filter_map(|d| ids.get(d))
+                .filter(|d| {
+                    matches!(d.kind, Kind::Table(_) | Kind::MatView { .. }) && d.schema.is_some()
+                })
+                .filter_map(|d| own(d));
+            match (rels.next(), rels.next()) {
+                (Some(r), None) if matches!(o.kind, Kind::Statistics { .. }) => Some(r),
+                _ => None,
+            }
+        }),
+    }
+}
+
+fn by_key(c: &Catalog) -> HashMap<(String, String), &Object> {
+    c.objects
+        .iter()
+        .filter(|o| compared(o))
+        .map(|o| ((o.kind.label().to_string(), o.display_name()), o))
+        .collect()
+}
+
+/// Compares the definitions of `source` and `target` (read with the same
+/// filters; `target` only within the source's schemas) rendered with
+/// `render`, the options the sync renders with.
+pub(crate) fn schema_plan(
+    source: &Catalog,
+    target: &Catalog,
+    render: &RenderOptions,
+) -> SchemaPlan {
+    let synced: HashSet<&str> = source
+        .objects
+        .iter()
+        .filter_map(|o| match o.kind {
+            Kind::Schema => Some(o.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let in_scope = |o: &Object| {
+        let schema = match o.kind {
+            Kind::Schema => Some(o.name.as_str()),
+            _ => o.schema.as_deref(),
+        };
+        compared(o)
+            && match schema {
+                Some(s) => synced.contains(s),
+                // Database-wide objects the target has and the source has not
+                // are the target's own (a sync leaves them alone).
+                None => false,
+            }
+    };
+    let render_all = |c: &Catalog| -> BTreeMap<(String, String), Vec<String>> {
+        c.objects
+            .iter()
+            .filter(|o| compared(o))
+            .map(|o| {
+                (
+                    (o.kind.label().to_string(), o.display_name()),
+                    render_object(o, render),
+                )
+            })
+            .collect()
+    };
+    let a = render_all(source);
+    // The target's objects outside the synced schemas count only where the
+    // source has the same object: the others are the target's own.
+    let scope: HashSet<(String, String)> = target
+        .objects
+        .iter()
+        .filter(|o| in_scope(o))
+        .map(|o| (o.kind.label().to_string(), o.display_name()))
+        .collect();
+    let b: BTreeMap<(String, String), Vec<String>> = render_all(target)
+        .into_iter()
+        .filter(|(k, _)| scope.contains(k) || a.contains_key(k))
+        .collect();
+    let (oa, ob) = (by_key(source), by_key(target));
+    let (ia, ib): (HashMap<u32, &Object>, HashMap<u32, &Object>) = (
+        source.objects.iter().map(|o| (o.id, o)).collect(),
+        target.objects.iter().map(|o| (o.id, o)).collect(),
+    );
+    let mut rebuild = BTreeSet::new();
+    let keys: BTreeSet<&(String, String)> = a.keys().chain(b.keys()).collect();
+    for key in keys {
+        if a.get(key) == b.get(key) {
+            continue;
+        }
+        let mut found = false;
+        for (objects, catalog, ids) in [(&oa, source, &ia), (&ob, target, &ib)] {
+            if let Some(o) = objects.get(key) {
+                match relation_of(o, catalog, ids) {
+                    Some(r) => {
+                        rebuild.insert(r);
+                        found = true;
+                    }
+                    None => {
+                        let side = if std::ptr::eq(catalog, source) {
+                            if b.contains_key(key) {
+                                "changed"
+                            } else {
+                                "is new"
+                            }
+                        } else {
+                            "is gone from the source"
+                        };
+                        return Err(format!("{} {} {side}", key.0, key.1));
+                    }
+                }
+            }
+        }
+        debug_assert!(found);
+    }
+    Ok(rebuild)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog(objects: Vec<Object>) -> Catalog {
+        Catalog {
+            model_version: 2,
+            server_version_num: 150000,
+            server_version: "15".into(),
+            database: "d".into(),
+            encoding: "UTF8".into(),
+            objects,
+            unsupported: Vec::new(),
+        }
+    }
+
+    fn object(id: u32, schema: Option<&str>, name: &str, kind: Kind) -> Object {
+        Object {
+            id,
+            schema: schema.map(str::to_string),
+            name: name.into(),
+            owner: None,
+            comment: None,
+            acl: None,
+            deps: Vec::new(),
+            kind,
+        }
+    }
+
+    fn view(id: u32, name: &str, query: &str) -> Object {
+        object(
+            id,
+            Some("public"),
+            name,
+            Kind::View {
+                query: query.into(),
+                options: Vec::new(),
+                check_option: None,
+                column_defaults: Vec::new(),
+                column_comments: Vec::new(),
+                columns: Vec::new(),
+                placeholder: false,
+            },
+        )
+    }
+
+    #[test]
+    fn identical_catalogs_rebuild_nothing_and_a_changed_comment_rebuilds_its_relation() {
+        let schema = object(1, None, "public", Kind::Schema);
+        let a = catalog(vec![schema.clone(), view(2, "v", "SELECT 1")]);
+        let b = catalog(vec![schema.clone(), view(2, "v", "SELECT 1")]);
+        let opts = RenderOptions::default();
+        assert_eq!(schema_plan(&a, &b, &opts), Ok(BTreeSet::new()));
+        let mut c = a.clone();
+        c.objects[1].comment = Some("new".into());
+        let plan = schema_plan(&c, &b, &opts).unwrap();
+        assert_eq!(
+            plan.into_iter().map(|q| q.to_string()).collect::<Vec<_>>(),
+            vec!["public.v"]
+        );
+        // A view only the target has is dropped (rebuilt as nothing).
+        let d = catalog(vec![
+            schema,
+            view(2, "v", "SELECT 1"),
+            view(3, "w", "SELECT 2"),
+        ]);
+        let plan = schema_plan(&a, &d, &opts).unwrap();
+        assert_eq!(
+            plan.into_iter().map(|q| q.to_string()).collect::<Vec<_>>(),
+            vec!["public.w"]
+        );
+    }
+
+    #[test]
+    fn a_changed_schema_level_object_replaces_everything() {
+        let schema = object(1, None, "public", Kind::Schema);
+        let a = catalog(vec![schema.clone()]);
+        let mut changed = schema.clone();
+        changed.comment = Some("other".into());
+        let b = catalog(vec![changed]);
+        let plan = schema_plan(&a, &b, &RenderOptions::default());
+        assert_eq!(plan, Err("SCHEMA public changed".into()));
+    }
+}

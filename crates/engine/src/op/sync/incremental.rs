@@ -1,0 +1,491 @@
+//! The incremental sync: inside the sync's target transaction, only what
+//! differs is written. Relations whose definition changed (and what depends
+//! on them) are dropped and created again; every other table is compared by
+//! content fingerprints computed on both servers, and a differing one gets
+//! only its differing rows (or, without a key, all of them). When the
+//! difference is more than this can express (a function changed, large
+//! objects, a statement refused midway), everything done here is rolled
+//! back to a savepoint and the caller replaces everything instead.
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use pgferry_catalog::rows::{row_shapes, RowShape};
+use pgferry_catalog::{read_catalog, Catalog, ConstraintKind, Kind, Object, QName, Section};
+use tokio_postgres::Client;
+
+use crate::compare::fingerprint::STABLE_OUTPUT;
+use crate::compare::rows::{compare_rows, HashMethod, HashedRows, RowDiff, Verdict};
+use crate::compare::schema_plan::schema_plan;
+use crate::error::{Error, Side};
+use crate::filter::Filters;
+use crate::progress::ProgressFn;
+use crate::source::relay::LiveFeed;
+use crate::target::actions::{TableAction, TableSync};
+use crate::target::apply::apply_objects;
+use crate::target::blockers::{lock_table, LockMode};
+use crate::target::delta::{copy_rows, delete_rows, replace_rows, set_triggers, Keys};
+use crate::target::rebuild::{close_over_dependents, drop_statements};
+use crate::target::savepoint;
+use crate::target::session::TargetSession;
+use crate::watch::Phase;
+
+/// What an incremental sync did (it committed nothing yet).
+#[derive(Debug, Default)]
+pub(super) struct Done {
+    pub tables: Vec<TableSync>,
+    /// Rows on the source per table, for the count verification.
+    pub source_rows: Vec<(QName, u64)>,
+    pub rows_written: u64,
+    pub bytes: u64,
+    pub terminated: i64,
+}
+
+/// The inputs of [`run`].
+pub(super) struct Inputs<'a> {
+    pub src: &'a Client,
+    pub tgt: &'a Client,
+    pub catalog: &'a Catalog,
+    pub session: &'a TargetSession,
+    pub filters: &'a Filters,
+    pub source_version: i32,
+    pub target_version: i32,
+    pub terminate: bool,
+    pub keep_sessions: &'a [i32],
+    pub progress: &'a Option<ProgressFn>,
+    pub phase: &'a Phase,
+}
+
+/// A table's plan after the comparison.
+struct Planned<'a> {
+    data: &'a Object,
+    table: &'a QName,
+    /// Key columns (empty: none).
+    key: Vec<String>,
+    verdict: Verdict,
+}
+
+/// Runs the incremental sync; `Ok(Err(reason))` when it cannot express the
+/// difference (nothing is left changed: the caller replaces everything).
+pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
+    let (src, tgt, catalog, phase) = (i.src, i.tgt, i.catalog, i.phase);
+    if catalog
+        .objects
+        .iter()
+        .any(|o| matches!(o.kind, Kind::LargeObjects { .. }))
+    {
+        return Ok(Err("large objects are synced in full".into()));
+    }
+    phase.set("reading the target catalog");
+    let mut filters = i.filters.clone();
+    filters.no_statistics = true;
+    let compiled = filters.compile()?;
+    let target = read_catalog(tgt, &compiled)
+        .await
+        .map_err(|e| Error::catalog_on(Side::Target, e))?;
+    let mut rebuild = match schema_plan(catalog, &target, &i.session.render) {
+        Ok(r) => r,
+        Err(why) => return Ok(Err(why)),
+    };
+    let known: HashSet<QName> = relations(catalog).chain(relations(&target)).collect();
+    phase.set("finding what depends on changed definitions");
+    if let Err(why) = close_over_dependents(tgt, &mut rebuild, &known).await? {
+        return Ok(Err(why));
+    }
+    for (side, c) in [(Side::Source, src), (Side::Target, tgt)] {
+        c.batch_execute(STABLE_OUTPUT)
+            .await
+            .map_err(|e| Error::statement(side, "comparison settings", e))?;
+    }
+    let shapes = row_shapes(src).await?;
+    let target_shapes = row_shapes(tgt)
+        .await
+        .map_err(|e| Error::catalog_on(Side::Target, e))?;
+    let method = HashMethod::for_versions(i.source_version, i.target_version);
+    let none = RowShape::default();
+    let mut planned = Vec::new();
+    let mut done = Done::default();
+    for o in &catalog.objects {
+        let Kind::TableData {
+            table,
+            columns,
+            filter,
+            ..
+        } = &o.kind
+        else {
+            continue;
+        };
+        if rebuild.contains(table) {
+            continue;
+        }
+        phase.set(format!("comparing the rows of {table}"));
+        let shape = shapes.get(table).unwrap_or(&none);
+        let rows = HashedRows {
+            table,
+            columns,
+            filter: filter.as_deref(),
+            shape,
+            method,
+        };
+        let referenced = target_shapes.get(table).is_some_and(|s| s.referenced);
+        let verdict = compare_rows(src, tgt, rows, !referenced).await?;
+        done.source_rows
+            .push((table.clone(), verdict.source_rows()));
+        planned.push(Planned {
+            data: o,
+            table,
+            key: shape.key.clone(),
+            verdict,
+        });
+    }
+    savepoint::set(tgt).await?;
+    match apply(i, &target, &rebuild, &planned, &target_shapes, &mut done).await {
+        Ok(()) => {
+            savepoint::release(tgt).await?;
+            Ok(Ok(done))
+        }
+        // A statement the target refused (a constraint the delta order
+        // cannot satisfy, a dependency pgferry did not see): back to the
+        // savepoint, and the caller replaces everything.
+        Err(e) if e.side() == Some(Side::Target) && falls_back(&e) => {
+            savepoint::rollback(tgt).await?;
+            Ok(Err(format!("{e:#}")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// SQLSTATE classes of refusals the full replacement does not meet: data
+/// and integrity errors, syntax or access rule errors, dependent objects,
+/// unsupported features.
+fn falls_back(e: &Error) -> bool {
+    e.sqlstate().is_some_and(|s| {
+        ["22", "23", "2B", "42", "0A"]
+            .iter()
+            .any(|c| s.starts_with(c))
+    })
+}
+
+fn relations(c: &Catalog) -> impl Iterator<Item = QName> + '_ {
+    c.objects.iter().filter_map(|o| match o.kind {
+        Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. } | Kind::Sequence { .. } => {
+            Some(QName {
+                schema: o.schema.clone()?,
+                name: o.name.clone(),
+            })
+        }
+        _ => None,
+    })
+}
+
+/// The relation a source object is part of (its own name for a relation).
+fn owner_of(o: &Object) -> Option<QName> {
+    match &o.kind {
+        Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. } | Kind::Sequence { .. } => {
+            Some(QName {
+                schema: o.schema.clone()?,
+                name: o.name.clone(),
+            })
+        }
+        Kind::SequenceOwnedBy { sequence, .. } => Some(sequence.clone()),
+        Kind::MatViewRefresh { view } => Some(view.clone()),
+        _ => o.table().cloned(),
+    }
+}
+
+async fn apply(
+    i: &Inputs<'_>,
+    target: &Catalog,
+    rebuild: &BTreeSet<QName>,
+    planned: &[Planned<'_>],
+    target_shapes: &HashMap<QName, RowShape>,
+    done: &mut Done,
+) -> Result<(), Error> {
+    let (src, tgt, catalog, phase) = (i.src, i.tgt, i.catalog, i.phase);
+    let render = &i.session.render;
+    phase.set("locking what the sync writes on the target");
+    let existing: HashSet<QName> = relations(target).collect();
+    for q in rebuild.iter().filter(|q| existing.contains(*q)) {
+        done.terminated += lock_table(
+            tgt,
+            &i.session.rights,
+            q,
+            LockMode::AccessExclusive,
+            i.terminate,
+            i.keep_sessions,
+        )
+        .await?;
+    }
+    for p in planned {
+        let mode = match p.verdict {
+            Verdict::Same { .. } => continue,
+            Verdict::Rows(_) => LockMode::RowExclusive,
+            Verdict::Whole { .. } => LockMode::AccessExclusive,
+        };
+        done.terminated += lock_table(
+            tgt,
+            &i.session.rights,
+            p.table,
+            mode,
+            i.terminate,
+            i.keep_sessions,
+        )
+        .await?;
+    }
+    phase.set("dropping relations whose definition changed");
+    for stmt in drop_statements(target, rebuild) {
+        tgt.batch_execute(&stmt)
+            .await
+            .map_err(|e| Error::on_target(format!("running {stmt}"), e))?;
+    }
+    // The rebuilt relations: definitions and data now, what comes after
+    // the data once the kept tables are written.
+    let always = |o: &Object| matches!(o.kind, Kind::Database { .. } | Kind::Role { .. });
+    let (pre, post): (Vec<Object>, Vec<Object>) = catalog
+        .objects
+        .iter()
+        .filter(|o| always(o) || owner_of(o).is_some_and(|q| rebuild.contains(&q)))
+        .filter(|o| !matches!(o.kind, Kind::SequenceSet { .. }))
+        .cloned()
+        .partition(|o| o.section() != Section::PostData);
+    let mut feed = LiveFeed::new(src, phase.clone(), None);
+    let applied = apply_objects(tgt, &pre, render, &mut feed, i.progress, phase).await?;
+    done.rows_written += applied.rows;
+    done.bytes += applied.bytes;
+    for (t, rows) in &applied.tables {
+        done.source_rows.push((t.clone(), *rows));
+        done.tables.push(TableSync {
+            table: t.to_string(),
+            action: TableAction::Rebuilt,
+            rows_written: *rows,
+            rows_deleted: 0,
+            bytes: 0,
+        });
+    }
+    write_kept_tables(i, planned, target_shapes, &mut feed, done).await?;
+    let changed: HashSet<&QName> = planned
+        .iter()
+        .filter(|p| !matches!(p.verdict, Verdict::Same { .. }))
+        .map(|p| p.table)
+        .chain(rebuild.iter())
+        .collect();
+    // After the data: the rebuilt relations' indexes, constraints, … and
+    // statistics; the written tables' statistics; materialized views over
+    // changed data refreshed; every sequence set.
+    let mut after = post;
+    after.extend(
+        catalog
+            .objects
+            .iter()
+            .filter(|o| match &o.kind {
+                Kind::RelationStats { table, .. } => {
+                    !rebuild.contains(table) && changed.contains(table)
+                }
+                Kind::MatViewRefresh { view } => {
+                    !rebuild.contains(view) && depends_on_any(catalog, o, &changed)
+                }
+                Kind::SequenceSet { .. } => true,
+                _ => false,
+            })
+            .cloned(),
+    );
+    let order: HashMap<u32, usize> = catalog
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(n, o)| (o.id, n))
+        .collect();
+    after.sort_by_key(|o| order.get(&o.id).copied().unwrap_or(usize::MAX));
+    apply_objects(tgt, &after, render, &mut feed, i.progress, phase).await?;
+    Ok(())
+}
+
+/// Deletes (children first) and writes (parents first) the differing rows
+/// of the kept tables, their ordinary triggers disabled meanwhile.
+async fn write_kept_tables(
+    i: &Inputs<'_>,
+    planned: &[Planned<'_>],
+    target_shapes: &HashMap<QName, RowShape>,
+    feed: &mut LiveFeed<'_>,
+    done: &mut Done,
+) -> Result<(), Error> {
+    let tgt = i.tgt;
+    let written: Vec<&Planned<'_>> = fk_order(i.catalog, planned)
+        .into_iter()
+        .filter(|p| !matches!(p.verdict, Verdict::Same { .. }))
+        .collect();
+    let none = RowShape::default();
+    let shape = |t: &QName| target_shapes.get(t).unwrap_or(&none);
+    let key_types = |t: &QName, key: &[String]| -> Vec<String> {
+        let def = i.catalog.objects.iter().find_map(|o| match &o.kind {
+            Kind::Table(d) if o.schema.as_deref() == Some(&t.schema) && o.name == t.name => Some(d),
+            _ => None,
+        });
+        key.iter()
+            .map(|k| {
+                def.and_then(|d| d.columns.iter().find(|c| &c.name == k))
+                    .map(|c| c.type_sql.clone())
+                    .unwrap_or_else(|| "text".into())
+            })
+            .collect()
+    };
+    let mut results: HashMap<&QName, TableSync> = HashMap::new();
+    for p in written.iter().rev() {
+        let s = shape(p.table);
+        i.phase.set(format!("deleting rows of {}", p.table));
+        set_triggers(tgt, p.data, p.table, &s.origin_triggers, false).await?;
+        let mut r = TableSync {
+            table: p.table.to_string(),
+            action: TableAction::Kept,
+            rows_written: 0,
+            rows_deleted: 0,
+            bytes: p.verdict.bytes(),
+        };
+        if let Verdict::Rows(diff) = &p.verdict {
+            let keys = Keys {
+                columns: &p.key,
+                types: key_types(p.table, &p.key),
+            };
+            let gone = deletions(diff, s.referenced);
+            r.rows_deleted = delete_rows(tgt, p.data, p.table, &keys, &gone).await?;
+        }
+        results.insert(p.table, r);
+    }
+    for p in &written {
+        let s = shape(p.table);
+        let r = results
+            .get_mut(p.table)
+            .expect("every written table has a result");
+        match &p.verdict {
+            Verdict::Same { .. } => {}
+            Verdict::Rows(diff) => {
+                i.phase
+                    .set(format!("writing the changed rows of {}", p.table));
+                let keys = Keys {
+                    columns: &p.key,
+                    types: key_types(p.table, &p.key),
+                };
+                let (rows, bytes) = copy_rows(
+                    tgt,
+                    p.data,
+                    &keys,
+                    &diff.fetch,
+                    s.referenced,
+                    feed,
+                    i.progress,
+                )
+                .await?;
+                r.action = TableAction::Delta;
+                r.rows_written = rows;
+                r.bytes += bytes;
+            }
+            Verdict::Whole { .. } => {
+                i.phase.set(format!("loading data of {}", p.table));
+                let before = count_rows(tgt, p.data, p.table).await?;
+                let (rows, bytes) = replace_rows(tgt, p.data, p.table, feed, i.progress).await?;
+                r.action = TableAction::Replaced;
+                r.rows_deleted = before;
+                r.rows_written = rows;
+                r.bytes += bytes;
+            }
+        }
+        set_triggers(tgt, p.data, p.table, &s.origin_triggers, true).await?;
+    }
+    for p in planned {
+        let r = results.remove(p.table).unwrap_or_else(|| TableSync {
+            table: p.table.to_string(),
+            action: TableAction::Kept,
+            rows_written: 0,
+            rows_deleted: 0,
+            bytes: p.verdict.bytes(),
+        });
+        done.rows_written += r.rows_written;
+        done.bytes += r.bytes;
+        done.tables.push(r);
+    }
+    Ok(())
+}
+
+/// Rows to delete before writing: keys the source lacks, and, unless the
+/// table is written by upsert (another table references it), the changed ones.
+fn deletions(diff: &RowDiff, upsert: bool) -> Vec<String> {
+    let mut gone = diff.absent.clone();
+    if !upsert {
+        gone.extend(diff.changed.iter().cloned());
+    }
+    gone
+}
+
+async fn count_rows(tgt: &Client, o: &Object, table: &QName) -> Result<u64, Error> {
+    let n: i64 = tgt
+        .query_one(&format!("SELECT count(*) FROM ONLY {}", table.sql()), &[])
+        .await
+        .map_err(|e| Error::object(o, e))?
+        .get(0);
+    Ok(n as u64)
+}
+
+/// The differing tables, a table before those whose foreign keys reference
+/// it (catalog order otherwise, and within a cycle).
+fn fk_order<'a>(catalog: &Catalog, planned: &'a [Planned<'a>]) -> Vec<&'a Planned<'a>> {
+    let ids: HashMap<u32, &Object> = catalog.objects.iter().map(|o| (o.id, o)).collect();
+    let mut parents: HashMap<&QName, Vec<QName>> = HashMap::new();
+    for o in &catalog.objects {
+        if let Kind::Constraint {
+            table,
+            kind: ConstraintKind::ForeignKey,
+            ..
+        } = &o.kind
+        {
+            for d in o.deps.iter().filter_map(|d| ids.get(d)) {
+                if let Some(p) = owner_of(d) {
+                    if &p != table {
+                        parents.entry(table).or_default().push(p);
+                    }
+                }
+            }
+        }
+    }
+    let mut out: Vec<&Planned<'_>> = Vec::new();
+    let mut placed: HashSet<&QName> = HashSet::new();
+    let mut visiting: HashSet<&QName> = HashSet::new();
+    fn visit<'a>(
+        p: &'a Planned<'a>,
+        planned: &'a [Planned<'a>],
+        parents: &HashMap<&QName, Vec<QName>>,
+        placed: &mut HashSet<&'a QName>,
+        visiting: &mut HashSet<&'a QName>,
+        out: &mut Vec<&'a Planned<'a>>,
+    ) {
+        if placed.contains(p.table) || !visiting.insert(p.table) {
+            return;
+        }
+        for parent in parents.get(p.table).into_iter().flatten() {
+            if let Some(q) = planned.iter().find(|q| q.table == parent) {
+                visit(q, planned, parents, placed, visiting, out);
+            }
+        }
+        placed.insert(p.table);
+        out.push(p);
+    }
+    for p in planned {
+        visit(p, planned, &parents, &mut placed, &mut visiting, &mut out);
+    }
+    out
+}
+
+/// `o` (a materialized view's refresh) depends, through views, on one of `changed`.
+fn depends_on_any(catalog: &Catalog, o: &Object, changed: &HashSet<&QName>) -> bool {
+    let ids: HashMap<u32, &Object> = catalog.objects.iter().map(|o| (o.id, o)).collect();
+    let mut stack: Vec<u32> = o.deps.clone();
+    let mut seen: HashSet<u32> = HashSet::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let Some(d) = ids.get(&id) else { continue };
+        if owner_of(d).is_some_and(|q| changed.contains(&q)) {
+            return true;
+        }
+        stack.extend(d.deps.iter().copied());
+    }
+    false
+}

@@ -1,0 +1,206 @@
+//! Writing only what differs into a kept table, inside the sync's
+//! transaction: the target's rows whose key the source lacks (or whose row
+//! differs) are deleted, the source's differing rows are copied in (only
+//! those keys are read from the source). A table another table's foreign
+//! key references is written with `INSERT … ON CONFLICT DO UPDATE` instead
+//! of delete-and-insert, so its key values never leave it while they are
+//! referenced. A table copied whole is truncated first.
+use bytes::Bytes;
+use pgferry_catalog::{copy_in_sql, quote_ident, quote_literal, Kind, Object, QName};
+use tokio_postgres::Client;
+
+use crate::error::Error;
+use crate::progress::ProgressFn;
+use crate::target::apply::{load_table, TableFeed};
+
+/// The keys of rows to touch, as text, with the key columns' types.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys<'a> {
+    /// Key columns.
+    pub columns: &'a [String],
+    /// Their types (as `format_type` prints them).
+    pub types: Vec<String>,
+}
+
+impl Keys<'_> {
+    /// `(<alias>k1, <alias>k2) IN (SELECT (k::text[])[1]::t1, … FROM unnest(<keys>) k)`,
+    /// `keys` a `text[]` of array literals.
+    fn predicate(&self, alias: &str, keys: &str) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("{alias}{}", quote_ident(c)))
+            .collect();
+        let vals: Vec<String> = self
+            .types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("(k::text[])[{}]::{t}", i + 1))
+            .collect();
+        format!(
+            "({}) IN (SELECT {} FROM pg_catalog.unnest({keys}) k)",
+            cols.join(", "),
+            vals.join(", ")
+        )
+    }
+}
+
+/// An array of the keys as a literal (`ARRAY['{1}', …]::text[]`), for a
+/// statement that takes no parameters (`COPY`).
+fn keys_literal(keys: &[String]) -> String {
+    let items: Vec<String> = keys.iter().map(|k| quote_literal(k)).collect();
+    format!("ARRAY[{}]::text[]", items.join(","))
+}
+
+/// Deletes the rows of `table` with these keys; returns how many went.
+pub(crate) async fn delete_rows(
+    client: &Client,
+    o: &Object,
+    table: &QName,
+    keys: &Keys<'_>,
+    rows: &[String],
+) -> Result<u64, Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "DELETE FROM ONLY {} x WHERE {}",
+        table.sql(),
+        keys.predicate("x.", "$1::text[]")
+    );
+    client
+        .execute(&sql, &[&rows])
+        .await
+        .map_err(|e| Error::object(o, e))
+}
+
+/// Copies the source's rows with these keys into `table` (`o`, its table
+/// data object): straight in, or through a temporary table and an upsert
+/// when `upsert`. Returns the rows written and the bytes moved.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn copy_rows<F: TableFeed>(
+    client: &Client,
+    o: &Object,
+    keys: &Keys<'_>,
+    rows: &[String],
+    upsert: bool,
+    feed: &mut F,
+    progress: &Option<ProgressFn>,
+) -> Result<(u64, u64), Error> {
+    let Kind::TableData {
+        table,
+        columns,
+        format,
+        filter,
+        ..
+    } = &o.kind
+    else {
+        return Ok((0, 0));
+    };
+    if rows.is_empty() {
+        return Ok((0, 0));
+    }
+    let only = keys.predicate("", &keys_literal(rows));
+    let filter = match filter {
+        Some(f) => format!("{f} AND {only}"),
+        None => format!("WHERE {only}"),
+    };
+    let mut part = o.clone();
+    if let Kind::TableData { filter: f, .. } = &mut part.kind {
+        *f = Some(filter);
+    }
+    let fail = |e| Error::object(o, e);
+    if !upsert {
+        return load_table(client, &part, false, feed, progress).await;
+    }
+    let tmp = QName {
+        schema: "pg_temp".into(),
+        name: "pgferry_delta".into(),
+    };
+    let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    client
+        .batch_execute(&format!(
+            "CREATE TEMPORARY TABLE pgferry_delta ON COMMIT DROP AS SELECT {} FROM ONLY {} WITH NO DATA",
+            cols.join(", "),
+            table.sql()
+        ))
+        .await
+        .map_err(fail)?;
+    let sink = client
+        .copy_in::<_, Bytes>(&copy_in_sql(&tmp, columns, *format, false))
+        .await
+        .map_err(fail)?;
+    futures::pin_mut!(sink);
+    let bytes = feed.feed(&part, sink.as_mut(), progress).await?;
+    sink.finish().await.map_err(fail)?;
+    let set: Vec<String> = columns
+        .iter()
+        .filter(|c| !keys.columns.contains(c))
+        .map(|c| format!("{0} = EXCLUDED.{0}", quote_ident(c)))
+        .collect();
+    let action = if set.is_empty() {
+        "NOTHING".to_string()
+    } else {
+        format!("UPDATE SET {}", set.join(", "))
+    };
+    let key_cols: Vec<String> = keys.columns.iter().map(|c| quote_ident(c)).collect();
+    let written = client
+        .execute(
+            &format!(
+                "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM pg_temp.pgferry_delta \
+                 ON CONFLICT ({}) DO {action}",
+                table.sql(),
+                cols.join(", "),
+                cols.join(", "),
+                key_cols.join(", ")
+            ),
+            &[],
+        )
+        .await
+        .map_err(fail)?;
+    client
+        .batch_execute("DROP TABLE pg_temp.pgferry_delta")
+        .await
+        .map_err(fail)?;
+    Ok((written, bytes))
+}
+
+/// Empties `table` and copies the source's rows in whole (`FREEZE`: the
+/// table was truncated in this transaction).
+pub(crate) async fn replace_rows<F: TableFeed>(
+    client: &Client,
+    o: &Object,
+    table: &QName,
+    feed: &mut F,
+    progress: &Option<ProgressFn>,
+) -> Result<(u64, u64), Error> {
+    client
+        .batch_execute(&format!("TRUNCATE ONLY {}", table.sql()))
+        .await
+        .map_err(|e| Error::object(o, e))?;
+    load_table(client, o, true, feed, progress).await
+}
+
+/// Disables (or enables again) the triggers that would fire on a sync's
+/// writes; run around them in the same transaction, so nothing outside it
+/// ever sees them disabled.
+pub(crate) async fn set_triggers(
+    client: &Client,
+    o: &Object,
+    table: &QName,
+    triggers: &[String],
+    enable: bool,
+) -> Result<(), Error> {
+    let verb = if enable { "ENABLE" } else { "DISABLE" };
+    for t in triggers {
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE ONLY {} {verb} TRIGGER {}",
+                table.sql(),
+                quote_ident(t)
+            ))
+            .await
+            .map_err(|e| Error::object(o, e))?;
+    }
+    Ok(())
+}
