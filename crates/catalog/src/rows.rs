@@ -122,7 +122,7 @@ pub async fn dependents_of(
             "WITH RECURSIVE start AS ( \
                SELECT c.oid FROM pg_catalog.pg_class c \
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-               JOIN pg_catalog.unnest($1::text[], $2::text[]) s(nsp, rel) ON s.nsp = n.nspname AND s.rel = c.relname), \
+               JOIN unnest($1::text[], $2::text[]) s(nsp, rel) ON s.nsp = n.nspname AND s.rel = c.relname), \
              dep(classid, objid) AS ( \
                SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, oid FROM start \
                UNION \

@@ -202,8 +202,19 @@ async fn apply(
     let (src, tgt, catalog, phase) = (i.src, i.tgt, i.catalog, i.phase);
     let render = &i.session.render;
     phase.set("locking what the sync writes on the target");
-    let existing: HashSet<QName> = relations(target).collect();
-    for q in rebuild.iter().filter(|q| existing.contains(*q)) {
+    // Tables and views (what LOCK takes); the drop takes the rest's locks.
+    let lockable: HashSet<QName> = target
+        .objects
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Table(_) | Kind::View { .. }))
+        .filter_map(|o| {
+            Some(QName {
+                schema: o.schema.clone()?,
+                name: o.name.clone(),
+            })
+        })
+        .collect();
+    for q in rebuild.iter().filter(|q| lockable.contains(*q)) {
         done.terminated += lock_table(
             tgt,
             &i.session.rights,
