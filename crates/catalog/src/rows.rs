@@ -19,7 +19,8 @@ pub struct RowShape {
     /// nondeterministic collation, `jsonb`, arrays, enums, …): they are
     /// hashed through their text output.
     pub hash_as_text: Vec<String>,
-    /// A foreign key of some table references this one.
+    /// A foreign key of some table references this one (or a partitioned
+    /// table it is a partition of).
     pub referenced: bool,
     /// Triggers that fire for ordinary sessions (`ENABLE` / origin), not
     /// internal ones: disabled while a sync writes rows.
@@ -48,7 +49,8 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
                      AND NOT (t.typtype = 'd' AND (SELECT b.typtype FROM pg_catalog.pg_type b WHERE b.oid = t.typbasetype) = 'd') \
                      AND NOT (a.atttypid = 1042 AND a.atttypmod < 0) \
                      AND COALESCE(co.collisdeterministic, true))), '{{}}'), \
-           EXISTS (SELECT FROM pg_catalog.pg_constraint f WHERE f.contype = 'f' AND f.confrelid = c.oid), \
+           EXISTS (SELECT FROM pg_catalog.pg_constraint f WHERE f.contype = 'f' \
+              AND f.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(c.oid))), \
            COALESCE((SELECT array_agg(tg.tgname::text ORDER BY tg.tgname) FROM pg_catalog.pg_trigger tg \
               WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal AND tg.tgenabled = 'O'), '{{}}') \
          FROM pg_catalog.pg_class c \

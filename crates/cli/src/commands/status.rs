@@ -154,10 +154,11 @@ fn text(rows: &[HistoryRow], f: &Freshness) -> String {
     }
     for r in rows {
         out.push_str(&format!(
-            "#{} {} {} from {}: {} tables, {} rows, {} bytes, {:.1} s{}{}\n",
+            "#{} {} {}{} from {}: {} tables, {} rows, {} bytes, {:.1} s{}{}\n",
             r.id,
             r.started_at,
             r.outcome,
+            r.mode.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
             r.source,
             r.tables,
             r.rows,
@@ -267,6 +268,7 @@ mod tests {
             outcome: outcome.into(),
             verify: None,
             error: error.map(str::to_string),
+            mode: Some("incremental".into()),
         }
     }
 

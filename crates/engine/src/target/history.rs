@@ -75,6 +75,9 @@ pub struct HistoryRow {
     pub verify: Option<String>,
     /// Error message of a failed sync.
     pub error: Option<String>,
+    /// `incremental` or `full` (`None`: the sync failed before deciding, or
+    /// an older pgferry recorded it).
+    pub mode: Option<String>,
 }
 
 pub(crate) async fn ensure_history(client: &Client) -> Result<(), Error> {
@@ -236,8 +239,8 @@ async fn read_rows(client: &Client, filter: &str, limit: i64) -> Result<Vec<Hist
              CASE WHEN outcome <> 'failed' THEN extract(epoch FROM pg_catalog.clock_timestamp() - source_snapshot_at)::float8 END, \
              source, source_version, target_version, tables, rows, bytes, outcome, verify, error, \
              extract(epoch FROM finished_at)::float8, extract(epoch FROM finished_at - started_at)::float8, \
-             extract(epoch FROM source_snapshot_at)::float8 \
-             FROM pgferry.sync_history WHERE {filter} ORDER BY id DESC LIMIT $1"
+             extract(epoch FROM source_snapshot_at)::float8, pg_catalog.to_jsonb(h) ->> 'mode' \
+             FROM pgferry.sync_history h WHERE {filter} ORDER BY id DESC LIMIT $1"
             ),
             &[&limit],
         )
@@ -255,6 +258,7 @@ async fn read_rows(client: &Client, filter: &str, limit: i64) -> Result<Vec<Hist
                 finished_at_epoch: r.try_get(14).map_err(decode)?,
                 duration_seconds: r.try_get(15).map_err(decode)?,
                 source_snapshot_epoch: r.try_get(16).map_err(decode)?,
+                mode: r.try_get(17).map_err(decode)?,
                 source_snapshot_at: r.try_get(3).map_err(decode)?,
                 data_age_seconds: r.try_get(4).map_err(decode)?,
                 source: r.try_get(5).map_err(decode)?,
