@@ -9,11 +9,26 @@
 //! same directory), `PGFERRY_BENCH_BIG_TABLE_MB` (when set, also dumps one
 //! table of that size with 2 jobs inside the table, 1 job and pg_dump -Fd -j2,
 //! reporting how many CPUs were busy).
+//!
+//! Last, the incremental sync cases of issue #13 (module `incremental`,
+//! `benches/compare/incremental.rs`, which documents the procedure): (a)
+//! nothing changed, (b) after `pgbench -T 10`, (c) 10 % of `events` updated,
+//! (d) every row changed; each timed as `pgferry sync` (incremental),
+//! `pgferry sync --full` and the failover cycle, interleaved, with the bytes
+//! moved, a SELECT loop on the replica during (b), and `verify --checksums`
+//! plus a pg_dump comparison after each incremental sync. They change the
+//! source, so they run after everything else. `PGFERRY_BENCH_ONLY=incremental`
+//! runs only them; `PGFERRY_BENCH_CASES` (e.g. `ac`), `PGFERRY_BENCH_PGBENCH_SECONDS`
+//! (10) and `PGFERRY_BENCH_CHECKS` (`all`, `first`, `none`) tune them. The
+//! process exits 1 when a check found a difference.
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use pgferry_testkit::{Cluster, TestDb};
+
+#[path = "compare/incremental.rs"]
+mod incremental;
 
 struct Sample {
     secs: f64,
@@ -140,9 +155,48 @@ fn rounds(contenders: &mut [Contender], n: usize) {
     }
 }
 
+/// `pgbench`: next to the server in `bin`, else one of the same major
+/// under /usr/lib/postgresql or the version cache (/var/cache/pgferry/pg),
+/// else any installed one.
+fn pgbench_bin(bin: &Path) -> PathBuf {
+    let own = bin.join("pgbench");
+    if own.is_file() {
+        return own;
+    }
+    let major = pgferry_testkit::major_version_of(bin).to_string();
+    let roots = [
+        PathBuf::from("/usr/lib/postgresql"),
+        pgferry_testkit::pg_cache_dir(),
+    ];
+    let mut candidates: Vec<PathBuf> = roots
+        .iter()
+        .map(|r| r.join(&major).join("bin").join("pgbench"))
+        .collect();
+    for root in &roots {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("bin").join("pgbench"))
+            .collect();
+        dirs.sort();
+        candidates.extend(dirs.into_iter().rev());
+    }
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench not found in {}, /usr/lib/postgresql/*/bin or {}/*/bin",
+                bin.display(),
+                pgferry_testkit::pg_cache_dir().display()
+            )
+        })
+}
+
 fn build_database(db: &TestDb, bin: &Path, scale: u32) {
     let t = Instant::now();
-    let status = Command::new(bin.join("pgbench"))
+    let status = Command::new(pgbench_bin(bin))
         .args([
             "-i",
             "-q",
@@ -182,7 +236,7 @@ fn build_database(db: &TestDb, bin: &Path, scale: u32) {
     );
 }
 
-fn main() {
+fn main() -> ExitCode {
     // `cargo bench` passes --bench; ignore arguments.
     let scale: u32 = std::env::var("PGFERRY_BENCH_SCALE")
         .ok()
@@ -192,6 +246,12 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    let only_incremental = match std::env::var("PGFERRY_BENCH_ONLY").as_deref() {
+        Err(_) | Ok("") => false,
+        Ok("incremental") => true,
+        Ok(v) => panic!("PGFERRY_BENCH_ONLY={v:?}: the only value is `incremental`"),
+    };
+    let incremental_cfg = incremental::Config::from_env(n);
     let big_mb: u64 = std::env::var("PGFERRY_BENCH_BIG_TABLE_MB")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -201,6 +261,14 @@ fn main() {
     let bin = cluster.bin_dir().to_path_buf();
     let src = cluster.create_database("bench_src");
     build_database(&src, &bin, scale);
+    if only_incremental {
+        println!(
+            "\n## pgferry benchmark: PostgreSQL {}, pgbench scale {scale} + events, incremental sync cases only, {} cores",
+            cluster.major_version(),
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        );
+        return exit_code(incremental::run(&cluster, &src, &pgferry, &incremental_cfg));
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().to_path_buf();
     let port = src.port().to_string();
@@ -393,21 +461,7 @@ fn main() {
         ),
     ];
     {
-        let (bin, src_name, rep, port) = (
-            bin.clone(),
-            src.name.clone(),
-            replica_b.name.clone(),
-            port.clone(),
-        );
-        let script = format!(
-            "set -e; H='-h 127.0.0.1 -p {port} -U postgres'; \
-             {psql} $H -d {rep} -q -c \"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{rep}' AND pid <> pg_backend_pid()\" \
-               -c 'DROP SCHEMA public CASCADE' -c 'CREATE SCHEMA public' >/dev/null 2>&1; \
-             {dump} $H -Fc {src_name} | {restore} $H --no-owner --single-transaction -d {rep}",
-            psql = bin.join("psql").display(),
-            dump = bin.join("pg_dump").display(),
-            restore = bin.join("pg_restore").display(),
-        );
+        let script = failover_script(&bin, &port, &src.name, &replica_b.name);
         sync.push(Contender {
             name: "failover cycle (pg_dump -Fc | pg_restore -1)".into(),
             run: Box::new(move || {
@@ -449,6 +503,34 @@ fn main() {
     if big_mb > 0 {
         big_table(&cluster, &pgferry, &bin, newer.as_deref(), big_mb, n);
     }
+
+    // Changes the source: last.
+    exit_code(incremental::run(&cluster, &src, &pgferry, &incremental_cfg))
+}
+
+/// Failure when a check of the incremental cases found a difference (the
+/// cluster is dropped, and removed, before the process exits).
+fn exit_code(checks_passed: bool) -> ExitCode {
+    if checks_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The failover cycle into the database `rep`: terminate its sessions, drop
+/// and create `public`, `pg_dump -Fc` of `src_name` piped into
+/// `pg_restore --single-transaction`.
+fn failover_script(bin: &Path, port: &str, src_name: &str, rep: &str) -> String {
+    format!(
+        "set -e; H='-h 127.0.0.1 -p {port} -U postgres'; \
+         {psql} $H -d {rep} -q -c \"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{rep}' AND pid <> pg_backend_pid()\" \
+           -c 'DROP SCHEMA public CASCADE' -c 'CREATE SCHEMA public' >/dev/null 2>&1; \
+         {dump} $H -Fc {src_name} | {restore} $H --no-owner --single-transaction -d {rep}",
+        psql = bin.join("psql").display(),
+        dump = bin.join("pg_dump").display(),
+        restore = bin.join("pg_restore").display(),
+    )
 }
 
 const SYNC_DEFAULT: &str = "pgferry sync";
