@@ -85,7 +85,17 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
         Ok(r) => r,
         Err(why) => return Ok(Err(why)),
     };
-    let known: HashSet<QName> = relations(catalog).chain(relations(&target)).collect();
+    // The relations the sync may drop: the source's, and the target's in
+    // the synced schemas (elsewhere they are the target's own).
+    let synced: HashSet<&str> = catalog
+        .objects
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Schema))
+        .map(|o| o.name.as_str())
+        .collect();
+    let known: HashSet<QName> = relations(catalog)
+        .chain(relations(&target).filter(|q| synced.contains(q.schema.as_str())))
+        .collect();
     phase.set("finding what depends on changed definitions");
     if let Err(why) = close_over_dependents(tgt, &mut rebuild, &known).await? {
         return Ok(Err(why));
