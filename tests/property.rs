@@ -14,6 +14,14 @@
 //! the `pgferry` schema), an order-independent hash of every table's rows and
 //! the sequences.
 //!
+//! Then a few incremental syncs follow (the library's `pgferry_engine::sync`,
+//! for its report), each after random row edits (updates, inserts, deletes)
+//! on the source and, in the first round and now and then after, on the
+//! replica. After each the replica must equal the source (the same
+//! comparison), and, since only rows changed, no table may be rebuilt and
+//! no sync fall back to a full one: a table whose rows were equal on both
+//! sides before the sync is kept, the others get a delta or are replaced.
+//!
 //! Knobs:
 //!
 //! | variable | meaning |
@@ -22,6 +30,7 @@
 //! | `PGFERRY_PROPTEST_CASES` | number of cases (default 10) |
 //! | `PGFERRY_PROPTEST_SAVE` | set: write every case's generated SQL to `target/tmp/` |
 //! | `PGFERRY_PROPTEST_CASE` | run only this case number of the seed's sequence |
+//! | `PGFERRY_PROPTEST_ROUNDS` | incremental syncs per case after the first sync (default 3) |
 //!
 //! Every case derives its own generator from the run seed and its number, so
 //! `PGFERRY_PROPTEST_SEED=<n> PGFERRY_PROPTEST_CASE=<k>` replays exactly the
@@ -33,11 +42,15 @@ use std::fmt::Write as _;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
+use pgferry_engine::{ConnSpec, SyncOptions, SyncReport, TableAction, VerifyMode};
 use pgferry_testkit::{shared_cluster, TestDb};
 
 /// Default number of cases: keeps the test well under a minute on two cores
 /// in a debug build.
 const DEFAULT_CASES: u64 = 10;
+
+/// Default number of incremental syncs per case after the first sync.
+const DEFAULT_ROUNDS: u64 = 3;
 
 // ---------------------------------------------------------------------------
 // PRNG (splitmix64): no dependencies, stable across platforms and releases.
@@ -1387,12 +1400,17 @@ struct Column {
 struct Table {
     /// `"schema"`.
     schema: String,
+    /// The schema's and the table's names, unquoted.
+    names: (String, String),
     /// `"schema"."table"`.
     qname: String,
     ddl: String,
     /// `ALTER TABLE`s run after the first `INSERT` (part of `data`).
     alters: String,
     data: String,
+    /// The columns a row edit may set, as they are after `alters` (no
+    /// identity, serial or generated column).
+    columns: Vec<Column>,
 }
 
 impl Table {
@@ -1719,10 +1737,12 @@ fn generate_table(rng: &mut Rng, g: &Gen, schema: &str, name: &str) -> Table {
     }
     Table {
         schema: ident(schema),
+        names: (schema.to_string(), name.to_string()),
         qname,
         ddl,
         alters,
         data,
+        columns,
     }
 }
 
@@ -1822,6 +1842,25 @@ fn user_sequences(db: &TestDb) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
+/// `count:md5` of a table's rows as the record output function prints them.
+fn whole_rows(db: &TestDb, t: &Table) -> Option<String> {
+    db.query_one_string(&format!(
+        "SELECT count(*)::text || ':' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') \
+         FROM {} x",
+        t.qname
+    ))
+}
+
+/// `count:md5` of a table's rows as every column's own `::text`.
+fn each_column(db: &TestDb, t: &Table) -> Option<String> {
+    let expr = raw_row_expr(db, &t.qname);
+    db.query_one_string(&format!(
+        "SELECT count(*)::text || ':' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '') \
+         FROM (SELECT {expr} AS r FROM {} x) s",
+        t.qname
+    ))
+}
+
 /// Compares `copy` (made by `how`) with the source; panics with context.
 fn compare(ctx: &Ctx<'_>, src: &TestDb, copy: &TestDb, how: &str) {
     let (a, b) = (schema_without_pgferry(src), schema_without_pgferry(copy));
@@ -1835,21 +1874,6 @@ fn compare(ctx: &Ctx<'_>, src: &TestDb, copy: &TestDb, how: &str) {
     // every column's own `::text` (for xml that is the stored text, which
     // the output function does not reproduce exactly).
     let (ca, cb) = (contents(src), contents(copy));
-    let whole_rows = |db: &TestDb, t: &Table| {
-        db.query_one_string(&format!(
-            "SELECT count(*)::text || ':' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') \
-             FROM {} x",
-            t.qname
-        ))
-    };
-    let each_column = |db: &TestDb, t: &Table| {
-        let expr = raw_row_expr(db, &t.qname);
-        db.query_one_string(&format!(
-            "SELECT count(*)::text || ':' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '') \
-             FROM (SELECT {expr} AS r FROM {} x) s",
-            t.qname
-        ))
-    };
     type Hash<'a> = &'a dyn Fn(&TestDb, &Table) -> Option<String>;
     let hashes: [(&str, Hash<'_>); 2] = [
         ("row text (record output)", &whole_rows),
@@ -1915,7 +1939,206 @@ fn first_differing_row(src: &TestDb, copy: &TestDb, qname: &str) -> String {
     )
 }
 
-fn run_case(seed: u64, case: u64, caps: &Caps) {
+/// Random row edits of `t` (which holds about `rows` rows on the side they
+/// are for): one to three updates of one column, inserts and deletes, the
+/// rows picked by position.
+fn random_edits(rng: &mut Rng, g: &Gen, t: &Table, rows: u64) -> String {
+    let q = &t.qname;
+    let mut sql = String::new();
+    let some_rows = |rng: &mut Rng| {
+        let (offset, limit) = (rng.below(rows.max(1)), rng.range(1, 3));
+        format!("ctid IN (SELECT ctid FROM {q} ORDER BY ctid OFFSET {offset} LIMIT {limit})")
+    };
+    for _ in 0..rng.range(1, 3) {
+        match rng.below(3) {
+            0 if rows > 0 => {
+                let c = &t.columns[rng.below(t.columns.len() as u64) as usize];
+                let v = if c.null_tenths > 0 && rng.chance(1, 3) {
+                    "NULL".to_string()
+                } else {
+                    format!("{}::{}", lit(&gen_value(g, rng, &c.ty)), c.ty.sql(&g.ut))
+                };
+                let which = some_rows(rng);
+                writeln!(
+                    sql,
+                    "UPDATE {q} SET {} = {v} WHERE {which};",
+                    ident(&c.name)
+                )
+                .unwrap();
+            }
+            1 if rows > 0 => {
+                let which = some_rows(rng);
+                writeln!(sql, "DELETE FROM {q} WHERE {which};").unwrap();
+            }
+            _ => {
+                let n = rng.range(1, 3);
+                sql.push_str(&insert_rows(rng, g, q, &t.columns, n));
+            }
+        }
+    }
+    sql
+}
+
+/// An incremental sync through the library (for its report), verified
+/// with checksums, on a runtime of its own; a run past 5 minutes hangs.
+fn incremental_sync(src: &TestDb, dst: &TestDb) -> Result<SyncReport, pgferry_engine::Error> {
+    let spec = |db: &TestDb| ConnSpec::parse(&db.conn_string()).expect("test connection string");
+    let (source, target) = (spec(src), spec(dst));
+    let opts = SyncOptions {
+        verify: VerifyMode::Checksums,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let run = pgferry_engine::sync(&source, &target, &opts);
+        tokio::time::timeout(std::time::Duration::from_secs(300), run)
+            .await
+            .expect("the incremental sync still runs after 5 minutes: it hangs")
+    })
+}
+
+/// How a sync report may name `t`: `schema.table` as it is, or with each
+/// part quoted where needed (`%I.%I`) or always.
+fn report_names(db: &TestDb, t: &Table) -> Vec<String> {
+    let (schema, name) = &t.names;
+    let quoted = db
+        .query_one_string(&format!(
+            "SELECT format('%I.%I', {}, {})",
+            lit(schema),
+            lit(name)
+        ))
+        .unwrap();
+    vec![format!("{schema}.{name}"), quoted, t.qname.clone()]
+}
+
+/// `rounds` incremental syncs of `src` into `dst` (already a replica),
+/// each after random row edits on the source, and on the replica in the
+/// first round and now and then after; each must leave the replica equal
+/// to the source and keep, delta or replace (never rebuild) each table.
+fn incremental_rounds(ctx: &Ctx<'_>, g: &Gen, src: &TestDb, dst: &TestDb, rounds: u64) {
+    let mut rng = Rng::new(splitmix(
+        ctx.seed ^ splitmix(ctx.case.wrapping_add(1)) ^ 0x696e_6372,
+    ));
+    let tables = &ctx.sql.tables;
+    let mut log = String::new();
+    for round in 1..=rounds {
+        let on_replica = (round == 1).then(|| rng.below(tables.len() as u64) as usize);
+        for (i, t) in tables.iter().enumerate() {
+            let sides = [
+                ("source", src, rng.chance(2, 3)),
+                ("replica", dst, on_replica == Some(i) || rng.chance(1, 5)),
+            ];
+            for (side, db, edit) in sides {
+                if !edit {
+                    continue;
+                }
+                let rows: u64 = db
+                    .query_one_string(&format!("SELECT count(*) FROM {}", t.qname))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let sql = random_edits(&mut rng, g, t, rows);
+                writeln!(log, "-- round {round}, on the {side}:\n{sql}").unwrap();
+                if let Err(e) = db.try_execute_batch(&sql) {
+                    ctx.fail(
+                        &format!(
+                            "generator bug? a row edit failed on the {side}: {}\n--- edits so far:\n{log}",
+                            pgferry_testkit::describe_error(&e, Some(&sql))
+                        ),
+                        &ctx.sql.all_ddl(),
+                    );
+                }
+            }
+        }
+        // What each table should get: kept when its rows are equal on both sides.
+        let equal: Vec<bool> = tables
+            .iter()
+            .map(|t| {
+                whole_rows(src, t) == whole_rows(dst, t)
+                    && each_column(src, t) == each_column(dst, t)
+            })
+            .collect();
+        let how = format!("incremental sync {round} of {rounds}");
+        let r = match incremental_sync(src, dst) {
+            Ok(r) => r,
+            Err(e) => ctx.fail(
+                &format!("{how} failed: {e:#}\n--- edits:\n{log}"),
+                &ctx.sql.all_ddl(),
+            ),
+        };
+        compare(ctx, src, dst, &format!("{how} (edits:\n{log})"));
+        let listing: String = r
+            .table_actions
+            .iter()
+            .map(|a| {
+                format!(
+                    "  {}: {} (+{} -{})\n",
+                    a.table,
+                    a.action.as_str(),
+                    a.rows_written,
+                    a.rows_deleted
+                )
+            })
+            .collect();
+        let mut bad = Vec::new();
+        if r.full || r.fallback.is_some() {
+            bad.push(format!(
+                "fell back to a full sync ({:?}) though only rows changed",
+                r.fallback
+            ));
+        }
+        if r.table_actions.len() != tables.len() {
+            bad.push(format!(
+                "{} table actions reported for {} tables",
+                r.table_actions.len(),
+                tables.len()
+            ));
+        }
+        for (t, equal) in tables.iter().zip(&equal) {
+            let names = report_names(src, t);
+            let Some(a) = r.table_actions.iter().find(|a| names.contains(&a.table)) else {
+                bad.push(format!(
+                    "{} is not in the report (as any of {names:?})",
+                    t.qname
+                ));
+                continue;
+            };
+            let fine = match a.action {
+                TableAction::Kept => *equal,
+                TableAction::Delta | TableAction::Replaced => !*equal,
+                TableAction::Rebuilt => false,
+            };
+            if !fine {
+                bad.push(format!(
+                    "{}: {} though its rows were {} on both sides and its definition unchanged",
+                    t.qname,
+                    a.action.as_str(),
+                    if *equal { "equal" } else { "different" }
+                ));
+            }
+        }
+        if let Some(v) = r.verification.as_ref().filter(|v| !v.is_identical()) {
+            bad.push(format!(
+                "the sync's own verification found differences: {v:?}"
+            ));
+        }
+        if !bad.is_empty() {
+            ctx.fail(
+                &format!(
+                    "{how}: {}\n--- report (full: {}):\n{listing}--- edits:\n{log}",
+                    bad.join("\n"),
+                    r.full
+                ),
+                &ctx.sql.all_ddl(),
+            );
+        }
+    }
+}
+
+fn run_case(seed: u64, case: u64, caps: &Caps, rounds: u64) {
     let started = Instant::now();
     let mut rng = Rng::new(splitmix(seed ^ splitmix(case.wrapping_add(1))));
     let (sql, gn) = generate_case(&mut rng, caps);
@@ -2074,6 +2297,9 @@ fn run_case(seed: u64, case: u64, caps: &Caps) {
         );
     }
 
+    // Incremental syncs over the first sync's replica.
+    incremental_rounds(&ctx, &gn, &src, &dst, rounds);
+
     if std::env::var_os("PGFERRY_PROPTEST_SAVE").is_some() {
         let path = script_path(seed, case);
         std::fs::write(&path, sql.script()).expect("write the case's SQL");
@@ -2101,6 +2327,7 @@ fn random_tables_survive_sync_and_dump_restore() {
     });
     let cases = env_u64("PGFERRY_PROPTEST_CASES").unwrap_or(DEFAULT_CASES);
     let only = env_u64("PGFERRY_PROPTEST_CASE");
+    let rounds = env_u64("PGFERRY_PROPTEST_ROUNDS").unwrap_or(DEFAULT_ROUNDS);
     eprintln!(
         "property: PGFERRY_PROPTEST_SEED={seed} ({cases} cases{}); replay with \
          PGFERRY_PROPTEST_SEED={seed} cargo test --test property",
@@ -2119,7 +2346,7 @@ fn random_tables_survive_sync_and_dump_restore() {
         None => 0..cases,
     };
     for case in range {
-        run_case(seed, case, &caps);
+        run_case(seed, case, &caps, rounds);
     }
     eprintln!(
         "property: seed {seed}: all cases passed in {:.1?}",
