@@ -61,12 +61,18 @@ fn replica_owned_views_keys_and_triggers_survive_three_syncs() {
         src.execute_batch(&format!(
             "INSERT INTO public.customers (full_name, email) VALUES ('r{round}', 'r{round}@example.com')"
         ));
-        let out = pgferry_ok(&sync_args(&src.conn_string(), &dst.conn_string(), &[]));
+        // The incremental sync writes the new row and leaves the replica's
+        // objects alone; a full one replaces the tables and recreates them.
+        let full = round == 1;
+        let extra: &[&str] = if full { &["--full"] } else { &[] };
+        let out = pgferry_ok(&sync_args(&src.conn_string(), &dst.conn_string(), extra));
         let err = stderr(&out);
-        assert!(
-            err.contains("reports.customer_names"),
-            "recreation not reported: {err}"
+        assert_eq!(
+            err.contains("recreated=[\"view reports.customer_names\""),
+            full,
+            "recreation (only by the full sync): {err}"
         );
+        assert!(full || err.contains("tables_delta=1"), "{err}");
         assert_eq!(objects, replica_objects(&dst), "after sync {round}");
         assert_replica_equals_outside_reports(&src, &dst);
     }
@@ -165,9 +171,18 @@ fn an_object_that_cannot_be_recreated_stops_the_sync_before_anything_changes() {
     src.execute_batch("ALTER TABLE public.customers RENAME COLUMN name TO full_name");
     src.execute_batch("CREATE TYPE public.tier AS ENUM ('gold')");
     dst.execute_batch("CREATE TYPE public.tier AS ENUM ('gold'); CREATE TABLE reports.tiers (t public.tier); INSERT INTO reports.tiers VALUES ('gold')");
-    let out = pgferry(&sync_args(&src.conn_string(), &dst.conn_string(), &[]));
+    // Replacing the schema (the full sync) would take the column's data:
+    // refused.
+    let out = pgferry(&sync_args(
+        &src.conn_string(),
+        &dst.conn_string(),
+        &["--full"],
+    ));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("reports.tiers"), "{}", stderr(&out));
+    // The incremental sync keeps the unchanged type, and the column with it.
+    let out = pgferry_ok(&sync_args(&src.conn_string(), &dst.conn_string(), &[]));
+    assert!(stderr(&out).contains("full=false"), "{}", stderr(&out));
     assert_eq!(
         dst.query_one_string("SELECT t::text FROM reports.tiers")
             .as_deref(),
@@ -236,11 +251,14 @@ fn a_read_only_by_default_replica_owned_by_a_non_superuser_syncs() {
     });
     std::thread::sleep(std::time::Duration::from_millis(500));
     for round in 0..2 {
-        let out = pgferry(&sync_args(
-            &src.conn_string(),
-            &as_owner,
-            &["--verify", "checksums"],
-        ));
+        // The full sync terminates every session it may first; the
+        // incremental one only those that block it.
+        let extra: &[&str] = if round == 0 {
+            &["--verify", "checksums", "--full"]
+        } else {
+            &["--verify", "checksums"]
+        };
+        let out = pgferry(&sync_args(&src.conn_string(), &as_owner, extra));
         assert!(out.status.success(), "{}", stderr(&out));
         if round == 0 {
             // The superuser's session is named, not terminated.

@@ -50,7 +50,7 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
                      AND NOT (a.atttypid = 1042 AND a.atttypmod < 0) \
                      AND COALESCE(co.collisdeterministic, true))), '{{}}'), \
            EXISTS (SELECT FROM pg_catalog.pg_constraint f WHERE f.contype = 'f' \
-              AND f.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(c.oid))), \
+              AND (f.confrelid = c.oid OR f.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(c.oid)))), \
            COALESCE((SELECT array_agg(tg.tgname::text ORDER BY tg.tgname) FROM pg_catalog.pg_trigger tg \
               WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal AND tg.tgenabled = 'O'), '{{}}') \
          FROM pg_catalog.pg_class c \
@@ -117,6 +117,8 @@ pub async fn dependents_of(
     if relations.is_empty() {
         return Ok(Vec::new());
     }
+    // A foreign key's own (internal) triggers sit on the referenced table:
+    // they belong to the constraint, not to that table, and are left out.
     let schemas: Vec<&str> = relations.iter().map(|q| q.schema.as_str()).collect();
     let names: Vec<&str> = relations.iter().map(|q| q.name.as_str()).collect();
     let rows = client
@@ -153,7 +155,9 @@ pub async fn dependents_of(
                     WHERE t.oid = d.objid) \
                END AS rel \
                FROM dep d \
-               WHERE NOT (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid IN (SELECT oid FROM start))) \
+               WHERE NOT (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid IN (SELECT oid FROM start)) \
+                 AND NOT (d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass \
+                          AND (SELECT tgisinternal FROM pg_catalog.pg_trigger WHERE oid = d.objid))) \
              SELECT n.nspname::text, c.relname::text, c.relkind::text, \
                     pg_catalog.pg_describe_object(o.classid, o.objid, 0) \
              FROM owner o \

@@ -158,7 +158,10 @@ fn text(rows: &[HistoryRow], f: &Freshness) -> String {
             r.id,
             r.started_at,
             r.outcome,
-            r.mode.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
+            r.mode
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default(),
             r.source,
             r.tables,
             r.rows,

@@ -38,7 +38,9 @@ pub struct TableSync {
     pub action: TableAction,
     /// Rows written on the target (copied in).
     pub rows_written: u64,
-    /// Rows deleted on the target (a delta's changed and removed rows).
+    /// Rows of the target removed or replaced by a new version: a changed
+    /// row counts once here and once in `rows_written` (for a table copied
+    /// whole: every row it had; for a rebuilt one: 0).
     pub rows_deleted: u64,
     /// Bytes moved between the servers for this table: row data copied
     /// and, for a compared table, the fingerprints and row hashes read.

@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use pgferry_catalog::rows::{row_shapes, RowShape};
-use pgferry_catalog::{read_catalog, Catalog, ConstraintKind, Kind, Object, QName, Section};
+use pgferry_catalog::{read_catalog, Catalog, ConstraintKind, Kind, Object, QName};
 use tokio_postgres::Client;
 
 use crate::compare::fingerprint::STABLE_OUTPUT;
@@ -257,18 +257,36 @@ async fn apply(
             .await
             .map_err(|e| Error::on_target(format!("running {stmt}"), e))?;
     }
-    // The rebuilt relations: definitions and data now, what comes after
-    // the data once the kept tables are written.
-    let always = |o: &Object| matches!(o.kind, Kind::Database { .. } | Kind::Role { .. });
-    let (pre, post): (Vec<Object>, Vec<Object>) = catalog
+    // The kept tables first: nothing of theirs depends on a rebuilt
+    // relation (the closure saw to that), and the rebuilt ones' foreign
+    // keys are then checked against their final rows.
+    let mut feed = LiveFeed::new(src, phase.clone(), None);
+    write_kept_tables(i, planned, target_shapes, &mut feed, done).await?;
+    let changed: HashSet<&QName> = planned
+        .iter()
+        .filter(|p| !matches!(p.verdict, Verdict::Same { .. }))
+        .map(|p| p.table)
+        .chain(rebuild.iter())
+        .collect();
+    // Then, in the source's order: the rebuilt relations with all that is
+    // theirs (definitions, data, indexes, constraints, statistics), the
+    // written tables' statistics, materialized views over changed data
+    // refreshed, every sequence's value; the database's properties and the
+    // carried roles as the full path applies them.
+    let objects: Vec<Object> = catalog
         .objects
         .iter()
-        .filter(|o| always(o) || owner_of(o).is_some_and(|q| rebuild.contains(&q)))
-        .filter(|o| !matches!(o.kind, Kind::SequenceSet { .. }))
+        .filter(|o| match &o.kind {
+            Kind::Database { .. } | Kind::Role { .. } | Kind::SequenceSet { .. } => true,
+            Kind::RelationStats { table, .. } if changed.contains(table) => true,
+            Kind::MatViewRefresh { view } if !rebuild.contains(view) => {
+                depends_on_any(catalog, o, &changed)
+            }
+            _ => owner_of(o).is_some_and(|q| rebuild.contains(&q)),
+        })
         .cloned()
-        .partition(|o| o.section() != Section::PostData);
-    let mut feed = LiveFeed::new(src, phase.clone(), None);
-    let applied = apply_objects(tgt, &pre, render, &mut feed, i.progress, phase).await?;
+        .collect();
+    let applied = apply_objects(tgt, &objects, render, &mut feed, i.progress, phase).await?;
     done.rows_written += applied.rows;
     done.bytes += applied.bytes;
     for (t, rows) in &applied.tables {
@@ -281,41 +299,6 @@ async fn apply(
             bytes: 0,
         });
     }
-    write_kept_tables(i, planned, target_shapes, &mut feed, done).await?;
-    let changed: HashSet<&QName> = planned
-        .iter()
-        .filter(|p| !matches!(p.verdict, Verdict::Same { .. }))
-        .map(|p| p.table)
-        .chain(rebuild.iter())
-        .collect();
-    // After the data: the rebuilt relations' indexes, constraints, … and
-    // statistics; the written tables' statistics; materialized views over
-    // changed data refreshed; every sequence set.
-    let mut after = post;
-    after.extend(
-        catalog
-            .objects
-            .iter()
-            .filter(|o| match &o.kind {
-                Kind::RelationStats { table, .. } => {
-                    !rebuild.contains(table) && changed.contains(table)
-                }
-                Kind::MatViewRefresh { view } => {
-                    !rebuild.contains(view) && depends_on_any(catalog, o, &changed)
-                }
-                Kind::SequenceSet { .. } => true,
-                _ => false,
-            })
-            .cloned(),
-    );
-    let order: HashMap<u32, usize> = catalog
-        .objects
-        .iter()
-        .enumerate()
-        .map(|(n, o)| (o.id, n))
-        .collect();
-    after.sort_by_key(|o| order.get(&o.id).copied().unwrap_or(usize::MAX));
-    apply_objects(tgt, &after, render, &mut feed, i.progress, phase).await?;
     Ok(())
 }
 
@@ -367,6 +350,11 @@ async fn write_kept_tables(
             };
             let gone = deletions(diff, s.referenced);
             r.rows_deleted = delete_rows(tgt, p.data, p.table, &keys, &gone).await?;
+            // Rows updated in place (by upsert) count as replaced, as the
+            // deleted and inserted ones do.
+            if s.referenced {
+                r.rows_deleted += diff.changed.len() as u64;
+            }
         }
         results.insert(p.table, r);
     }
