@@ -559,24 +559,67 @@ async fn a_changed_table_is_rebuilt_and_the_others_keep_their_statistics() {
     );
 }
 
-/// A table is rebuilt when a type it uses changed definition (a domain's
-/// check); the tables that do not use it are kept.
+/// A changed type (a domain's check) is beyond what is rebuilt one relation
+/// at a time.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_table_over_a_changed_domain_is_rebuilt() {
+async fn a_changed_domain_replaces_everything_and_says_why() {
+    // A type is not rebuilt one relation at a time (dropping it would take
+    // every column of that type): the sync replaces every synced object, in
+    // the same transaction, and names the reason.
     let (src, dst) = app_pair("inc_domain").await;
-    let before = untouched(&dst, "app.accounts");
     src.execute_batch(
         "ALTER DOMAIN app.positive DROP CONSTRAINT positive_check; \
          ALTER DOMAIN app.positive ADD CONSTRAINT positive_check CHECK (VALUE > 0 AND VALUE < 1000000);",
     );
     let r = sync_ok(&src, &dst, &incremental()).await;
-    assert_actions(
-        &r,
-        &APP_TABLES,
-        &[("app.measures", TableAction::Rebuilt, Some(300), None)],
+    assert!(r.full, "{}", actions(&r));
+    assert_eq!(
+        r.fallback.as_deref(),
+        Some("DOMAIN app.positive changed"),
+        "{}",
+        actions(&r)
+    );
+    assert!(r
+        .table_actions
+        .iter()
+        .all(|t| t.action == TableAction::Rebuilt));
+    assert_replica_equals(&src, &dst);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_or_new_function_is_applied_in_place_and_the_tables_kept() {
+    let (src, dst) = app_pair("inc_function").await;
+    src.execute_batch(
+        "CREATE FUNCTION app.label(i int) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'v1:' || i $$",
+    );
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert!(!r.full, "{}", actions(&r));
+    assert_actions(&r, &APP_TABLES, &[]);
+    let before = untouched(&dst, "app.accounts");
+    src.execute_batch(
+        "CREATE OR REPLACE FUNCTION app.label(i int) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'v2:' || i $$",
+    );
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert!(!r.full, "{}", actions(&r));
+    assert_actions(&r, &APP_TABLES, &[]);
+    assert_eq!(
+        dst.query_one_string("SELECT app.label(7)").as_deref(),
+        Some("v2:7")
     );
     settle(&dst);
-    assert_untouched(&dst, "app.accounts", &before, "beside a rebuilt table");
+    assert_untouched(&dst, "app.accounts", &before, "beside a replaced function");
+    // A changed result type cannot be replaced in place: the server refuses,
+    // and the sync replaces everything instead.
+    src.execute_batch(
+        "DROP FUNCTION app.label(int); \
+         CREATE FUNCTION app.label(i int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT i $$",
+    );
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert!(r.full && r.fallback.is_some(), "{}", actions(&r));
+    assert_eq!(
+        dst.query_one_string("SELECT app.label(7)::text").as_deref(),
+        Some("7")
+    );
     assert_replica_equals(&src, &dst);
 }
 

@@ -8,8 +8,21 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use pgferry_catalog::{render_object, Catalog, Kind, Object, QName, RenderOptions};
 
-/// The relations to rebuild, or why the sync must replace everything.
-pub(crate) type SchemaPlan = Result<BTreeSet<QName>, String>;
+/// What an incremental sync changes in the schema, or why it must replace
+/// everything.
+pub(crate) type SchemaPlan = Result<Changes, String>;
+
+/// The schema changes an incremental sync makes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Changes {
+    /// Relations dropped (when the target has them) and created again.
+    pub rebuild: BTreeSet<QName>,
+    /// Ids (in the source catalog) of objects that are not relations and are
+    /// created as they stand: new ones, and functions whose definition
+    /// changed (`CREATE OR REPLACE`, in place; one whose result type
+    /// changed is refused by the server, and the sync replaces everything).
+    pub apply: BTreeSet<u32>,
+}
 
 /// Kinds whose objects are data or settings applied on every sync, not
 /// definitions compared.
@@ -127,38 +140,38 @@ pub(crate) fn schema_plan(
         source.objects.iter().map(|o| (o.id, o)).collect(),
         target.objects.iter().map(|o| (o.id, o)).collect(),
     );
-    let mut rebuild = BTreeSet::new();
+    let mut changes = Changes::default();
     let keys: BTreeSet<&(String, String)> = a.keys().chain(b.keys()).collect();
     for key in keys {
         if a.get(key) == b.get(key) {
             continue;
         }
-        let mut found = false;
-        for (objects, catalog, ids) in [(&oa, source, &ia), (&ob, target, &ib)] {
-            if let Some(o) = objects.get(key) {
-                match relation_of(o, catalog, ids) {
-                    Some(r) => {
-                        rebuild.insert(r);
-                        found = true;
-                    }
-                    None => {
-                        let side = if std::ptr::eq(catalog, source) {
-                            if b.contains_key(key) {
-                                "changed"
-                            } else {
-                                "is new"
-                            }
-                        } else {
-                            "is gone from the source"
-                        };
-                        return Err(format!("{} {} {side}", key.0, key.1));
-                    }
-                }
+        let (on_source, on_target) = (oa.get(key), ob.get(key));
+        let relations = [
+            on_source.and_then(|o| relation_of(o, source, &ia)),
+            on_target.and_then(|o| relation_of(o, target, &ib)),
+        ];
+        match (on_source, on_target) {
+            (Some(o), _)
+                if relations[0].is_some() || (on_target.is_some() && relations[1].is_some()) =>
+            {
+                changes.rebuild.extend(relations.into_iter().flatten());
+                let _ = o;
             }
+            (None, Some(_)) if relations[1].is_some() => {
+                changes.rebuild.extend(relations.into_iter().flatten());
+            }
+            (Some(o), None) => {
+                changes.apply.insert(o.id);
+            }
+            (Some(o), Some(_)) if matches!(o.kind, Kind::Function { .. }) => {
+                changes.apply.insert(o.id);
+            }
+            (Some(_), Some(_)) => return Err(format!("{} {} changed", key.0, key.1)),
+            (None, _) => return Err(format!("{} {} is gone from the source", key.0, key.1)),
         }
-        debug_assert!(found);
     }
-    Ok(rebuild)
+    Ok(changes)
 }
 
 #[cfg(test)]
@@ -213,25 +226,41 @@ mod tests {
         let a = catalog(vec![schema.clone(), view(2, "v", "SELECT 1")]);
         let b = catalog(vec![schema.clone(), view(2, "v", "SELECT 1")]);
         let opts = RenderOptions::default();
-        assert_eq!(schema_plan(&a, &b, &opts), Ok(BTreeSet::new()));
+        assert_eq!(schema_plan(&a, &b, &opts), Ok(Changes::default()));
         let mut c = a.clone();
         c.objects[1].comment = Some("new".into());
         let plan = schema_plan(&c, &b, &opts).unwrap();
         assert_eq!(
-            plan.into_iter().map(|q| q.to_string()).collect::<Vec<_>>(),
+            plan.rebuild
+                .into_iter()
+                .map(|q| q.to_string())
+                .collect::<Vec<_>>(),
             vec!["public.v"]
         );
         // A view only the target has is dropped (rebuilt as nothing).
         let d = catalog(vec![
-            schema,
+            schema.clone(),
             view(2, "v", "SELECT 1"),
             view(3, "w", "SELECT 2"),
         ]);
         let plan = schema_plan(&a, &d, &opts).unwrap();
         assert_eq!(
-            plan.into_iter().map(|q| q.to_string()).collect::<Vec<_>>(),
+            plan.rebuild
+                .into_iter()
+                .map(|q| q.to_string())
+                .collect::<Vec<_>>(),
             vec!["public.w"]
         );
+        // A new schema is created as it stands; one only the target has is
+        // the target's own, left alone.
+        let e = catalog(vec![
+            schema.clone(),
+            object(4, None, "extra", Kind::Schema),
+            view(2, "v", "SELECT 1"),
+        ]);
+        let plan = schema_plan(&e, &b, &opts).unwrap();
+        assert_eq!(plan.apply.into_iter().collect::<Vec<_>>(), vec![4]);
+        assert_eq!(schema_plan(&b, &e, &opts), Ok(Changes::default()));
     }
 
     #[test]

@@ -81,8 +81,8 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
     let target = read_catalog(tgt, &compiled)
         .await
         .map_err(|e| Error::catalog_on(Side::Target, e))?;
-    let mut rebuild = match schema_plan(catalog, &target, &i.session.render) {
-        Ok(r) => r,
+    let (mut rebuild, created) = match schema_plan(catalog, &target, &i.session.render) {
+        Ok(c) => (c.rebuild, c.apply),
         Err(why) => return Ok(Err(why)),
     };
     // The relations the sync may drop: the source's, and the target's in
@@ -147,7 +147,17 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
         });
     }
     savepoint::set(tgt).await?;
-    match apply(i, &target, &rebuild, &planned, &target_shapes, &mut done).await {
+    match apply(
+        i,
+        &target,
+        &rebuild,
+        &created,
+        &planned,
+        &target_shapes,
+        &mut done,
+    )
+    .await
+    {
         Ok(()) => {
             savepoint::release(tgt).await?;
             Ok(Ok(done))
@@ -201,10 +211,12 @@ fn owner_of(o: &Object) -> Option<QName> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     i: &Inputs<'_>,
     target: &Catalog,
     rebuild: &BTreeSet<QName>,
+    created: &BTreeSet<u32>,
     planned: &[Planned<'_>],
     target_shapes: &HashMap<QName, RowShape>,
     done: &mut Done,
@@ -271,8 +283,9 @@ async fn apply(
     // Then, in the source's order: the rebuilt relations with all that is
     // theirs (definitions, data, indexes, constraints, statistics), the
     // written tables' statistics, materialized views over changed data
-    // refreshed, every sequence's value; the database's properties and the
-    // carried roles as the full path applies them.
+    // refreshed, every sequence's value; new objects and changed functions
+    // (in place); the database's properties and the carried roles as the
+    // full path applies them.
     let objects: Vec<Object> = catalog
         .objects
         .iter()
@@ -282,7 +295,7 @@ async fn apply(
             Kind::MatViewRefresh { view } if !rebuild.contains(view) => {
                 depends_on_any(catalog, o, &changed)
             }
-            _ => owner_of(o).is_some_and(|q| rebuild.contains(&q)),
+            _ => created.contains(&o.id) || owner_of(o).is_some_and(|q| rebuild.contains(&q)),
         })
         .cloned()
         .collect();
