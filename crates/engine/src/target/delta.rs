@@ -9,7 +9,7 @@ use bytes::Bytes;
 use pgferry_catalog::{copy_in_sql, quote_ident, quote_literal, Kind, Object, QName};
 use tokio_postgres::Client;
 
-use crate::error::Error;
+use crate::error::{Error, Side};
 use crate::progress::ProgressFn;
 use crate::target::apply::{load_table, TableFeed};
 
@@ -55,7 +55,6 @@ fn keys_literal(keys: &[String]) -> String {
 /// Deletes the rows of `table` with these keys; returns how many went.
 pub(crate) async fn delete_rows(
     client: &Client,
-    o: &Object,
     table: &QName,
     keys: &Keys<'_>,
     rows: &[String],
@@ -71,7 +70,7 @@ pub(crate) async fn delete_rows(
     client
         .execute(&sql, &[&rows])
         .await
-        .map_err(|e| Error::object(o, e))
+        .map_err(|e| Error::statement(Side::Target, format!("deleting changed rows of {table}"), e))
 }
 
 /// Copies the source's rows with these keys into `table` (`o`, its table
@@ -109,7 +108,7 @@ pub(crate) async fn copy_rows<F: TableFeed>(
     if let Kind::TableData { filter: f, .. } = &mut part.kind {
         *f = Some(filter);
     }
-    let fail = |e| Error::object(o, e);
+    let fail = |e| Error::statement(Side::Target, format!("writing changed rows of {table}"), e);
     if !upsert {
         return load_table(client, &part, false, feed, progress).await;
     }
@@ -177,7 +176,7 @@ pub(crate) async fn replace_rows<F: TableFeed>(
     client
         .batch_execute(&format!("TRUNCATE ONLY {}", table.sql()))
         .await
-        .map_err(|e| Error::object(o, e))?;
+        .map_err(|e| Error::statement(Side::Target, format!("emptying {table}"), e))?;
     load_table(client, o, true, feed, progress).await
 }
 
@@ -186,7 +185,6 @@ pub(crate) async fn replace_rows<F: TableFeed>(
 /// ever sees them disabled.
 pub(crate) async fn set_triggers(
     client: &Client,
-    o: &Object,
     table: &QName,
     triggers: &[String],
     enable: bool,
@@ -200,7 +198,9 @@ pub(crate) async fn set_triggers(
                 quote_ident(t)
             ))
             .await
-            .map_err(|e| Error::object(o, e))?;
+            .map_err(|e| {
+                Error::statement(Side::Target, format!("{verb} TRIGGER {t} of {table}"), e)
+            })?;
     }
     Ok(())
 }

@@ -66,7 +66,7 @@ struct Planned<'a> {
 /// Runs the incremental sync; `Ok(Err(reason))` when it cannot express the
 /// difference (nothing is left changed: the caller replaces everything).
 pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
-    let (src, tgt, catalog, phase) = (i.src, i.tgt, i.catalog, i.phase);
+    let (tgt, catalog, phase) = (i.tgt, i.catalog, i.phase);
     if catalog
         .objects
         .iter()
@@ -100,6 +100,32 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
     if let Err(why) = close_over_dependents(tgt, &mut rebuild, &known).await? {
         return Ok(Err(why));
     }
+    // From here on a refusal by the target (a table its role may not read,
+    // a definition pgferry misread) rolls back to this savepoint and the
+    // caller replaces everything.
+    savepoint::set(tgt).await?;
+    let compared = compare_and_apply(i, &target, &rebuild, &created).await;
+    match compared {
+        Ok(done) => {
+            savepoint::release(tgt).await?;
+            Ok(Ok(done))
+        }
+        Err(e) if e.side() == Some(Side::Target) && falls_back(&e) => {
+            savepoint::rollback(tgt).await?;
+            Ok(Err(format!("{e:#}")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Compares the kept tables' rows and writes every change.
+async fn compare_and_apply(
+    i: &Inputs<'_>,
+    target: &Catalog,
+    rebuild: &BTreeSet<QName>,
+    created: &BTreeSet<u32>,
+) -> Result<Done, Error> {
+    let (src, tgt, catalog, phase) = (i.src, i.tgt, i.catalog, i.phase);
     for (side, c) in [(Side::Source, src), (Side::Target, tgt)] {
         c.batch_execute(STABLE_OUTPUT)
             .await
@@ -146,31 +172,17 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
             verdict,
         });
     }
-    savepoint::set(tgt).await?;
-    match apply(
+    apply(
         i,
-        &target,
-        &rebuild,
-        &created,
+        target,
+        rebuild,
+        created,
         &planned,
         &target_shapes,
         &mut done,
     )
-    .await
-    {
-        Ok(()) => {
-            savepoint::release(tgt).await?;
-            Ok(Ok(done))
-        }
-        // A statement the target refused (a constraint the delta order
-        // cannot satisfy, a dependency pgferry did not see): back to the
-        // savepoint, and the caller replaces everything.
-        Err(e) if e.side() == Some(Side::Target) && falls_back(&e) => {
-            savepoint::rollback(tgt).await?;
-            Ok(Err(format!("{e:#}")))
-        }
-        Err(e) => Err(e),
-    }
+    .await?;
+    Ok(done)
 }
 
 /// SQLSTATE classes of refusals the full replacement does not meet: data
@@ -348,7 +360,7 @@ async fn write_kept_tables(
     for p in written.iter().rev() {
         let s = shape(p.table);
         i.phase.set(format!("deleting rows of {}", p.table));
-        set_triggers(tgt, p.data, p.table, &s.origin_triggers, false).await?;
+        set_triggers(tgt, p.table, &s.origin_triggers, false).await?;
         let mut r = TableSync {
             table: p.table.to_string(),
             action: TableAction::Kept,
@@ -362,7 +374,7 @@ async fn write_kept_tables(
                 types: key_types(p.table, &p.key),
             };
             let gone = deletions(diff, s.referenced);
-            r.rows_deleted = delete_rows(tgt, p.data, p.table, &keys, &gone).await?;
+            r.rows_deleted = delete_rows(tgt, p.table, &keys, &gone).await?;
             // Rows updated in place (by upsert) count as replaced, as the
             // deleted and inserted ones do.
             if s.referenced {
@@ -409,7 +421,7 @@ async fn write_kept_tables(
                 r.bytes += bytes;
             }
         }
-        set_triggers(tgt, p.data, p.table, &s.origin_triggers, true).await?;
+        set_triggers(tgt, p.table, &s.origin_triggers, true).await?;
     }
     for p in planned {
         let r = results.remove(p.table).unwrap_or_else(|| TableSync {
