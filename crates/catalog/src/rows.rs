@@ -15,10 +15,13 @@ pub struct RowShape {
     /// Empty: no such key (rows cannot be matched one by one).
     pub key: Vec<String>,
     /// Columns whose values a native hash would equate though their text
-    /// differs (`numeric` 1.0 and 1.00, float `0` and `-0`, a
-    /// nondeterministic collation, `jsonb`, arrays, enums, …): they are
+    /// differs (`numeric` without a typmod: 1.0 and 1.00, float `0` and
+    /// `-0`, a nondeterministic collation, `jsonb`, enums, …): they are
     /// hashed through their text output.
     pub hash_as_text: Vec<String>,
+    /// Arrays of natively hashed elements: hashed natively, and their
+    /// dimensions with them (`{1,2}` and `[0:1]={1,2}` hash alike).
+    pub arrays: Vec<String>,
     /// A foreign key of some table references this one (or a partitioned
     /// table it is a partition of).
     pub referenced: bool,
@@ -34,21 +37,33 @@ const NATIVE_HASH_TYPES: &str = "{16,17,18,19,20,21,23,25,26,1042,1043,1082,1083
 
 /// [`RowShape`] of every ordinary and partitioned user table.
 pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, CatalogError> {
+    // Per column: `n` hashed natively, `a` an array hashed natively with
+    // its dimensions, `t` through its text. A numeric with a typmod has one
+    // text per value (its scale is fixed); a nondeterministic collation
+    // never hashes natively.
     let sql = format!(
-        "SELECT n.nspname::text, c.relname::text, \
+        "WITH hashing AS ( \
+           SELECT a.attrelid, a.attnum, a.attname::text AS attname, CASE \
+             WHEN NOT COALESCE(co.collisdeterministic, true) THEN 't' \
+             WHEN t.typtype = 'd' AND (SELECT b.typtype FROM pg_catalog.pg_type b WHERE b.oid = t.typbasetype) = 'd' THEN 't' \
+             WHEN a.atttypid = 1042 AND a.atttypmod < 0 THEN 't' \
+             WHEN (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) = ANY ('{NATIVE_HASH_TYPES}'::oid[]) THEN 'n' \
+             WHEN a.atttypid = 1700 AND a.atttypmod >= 0 THEN 'n' \
+             WHEN t.typtype = 'b' AND t.typcategory = 'A' AND t.typelem <> 1042 \
+                  AND (t.typelem = ANY ('{NATIVE_HASH_TYPES}'::oid[]) OR (t.typelem = 1700 AND a.atttypmod >= 0)) THEN 'a' \
+             ELSE 't' END AS class \
+           FROM pg_catalog.pg_attribute a \
+           JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+           LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
+           WHERE a.attnum > 0 AND NOT a.attisdropped) \
+         SELECT n.nspname::text, c.relname::text, \
            COALESCE((SELECT array_agg(a.attname::text ORDER BY k.ord) \
               FROM pg_catalog.unnest((key.indkey::int2[])[0:key.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord) \
               JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum), '{{}}'), \
-           COALESCE((SELECT array_agg(a.attname::text ORDER BY a.attnum) \
-              FROM pg_catalog.pg_attribute a \
-              JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
-              LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-                AND NOT ((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) \
-                          = ANY ('{NATIVE_HASH_TYPES}'::oid[]) \
-                     AND NOT (t.typtype = 'd' AND (SELECT b.typtype FROM pg_catalog.pg_type b WHERE b.oid = t.typbasetype) = 'd') \
-                     AND NOT (a.atttypid = 1042 AND a.atttypmod < 0) \
-                     AND COALESCE(co.collisdeterministic, true))), '{{}}'), \
+           COALESCE((SELECT array_agg(h.attname ORDER BY h.attnum) FROM hashing h \
+              WHERE h.attrelid = c.oid AND h.class = 't'), '{{}}'), \
+           COALESCE((SELECT array_agg(h.attname ORDER BY h.attnum) FROM hashing h \
+              WHERE h.attrelid = c.oid AND h.class = 'a'), '{{}}'), \
            EXISTS (SELECT FROM pg_catalog.pg_constraint f WHERE f.contype = 'f' \
               AND (f.confrelid = c.oid OR f.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(c.oid)))), \
            COALESCE((SELECT array_agg(tg.tgname::text ORDER BY tg.tgname) FROM pg_catalog.pg_trigger tg \
@@ -86,8 +101,9 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
                 RowShape {
                     key: r.get(2),
                     hash_as_text: r.get(3),
-                    referenced: r.get(4),
-                    origin_triggers: r.get(5),
+                    arrays: r.get(4),
+                    referenced: r.get(5),
+                    origin_triggers: r.get(6),
                 },
             )
         })

@@ -79,6 +79,9 @@ impl HashedRows<'_> {
                 let as_text = self.shape.hash_as_text.contains(c);
                 match (self.method, as_text) {
                     (HashMethod::Record, true) => format!("pg_catalog.textsend({col}::text)"),
+                    (HashMethod::Record, false) if self.shape.arrays.contains(c) => {
+                        format!("{col}, pg_catalog.array_dims({col})")
+                    }
                     (HashMethod::Record, false) => col,
                     (HashMethod::Text, _) => format!("{col}::text"),
                 }

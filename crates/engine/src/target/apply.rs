@@ -72,7 +72,8 @@ pub(crate) async fn run_each(client: &Client, o: &Object, stmts: &[String]) -> R
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Applied {
     pub objects: usize,
-    pub tables: Vec<(QName, u64)>,
+    /// Each loaded table with its rows and COPY bytes.
+    pub tables: Vec<(QName, u64, u64)>,
     pub rows: u64,
     pub bytes: u64,
 }
@@ -119,7 +120,7 @@ pub(crate) async fn apply_objects<F: TableFeed>(
                 load_table(client, o, created.contains(table), feed, progress).await?;
             done.rows += rows;
             done.bytes += bytes;
-            done.tables.push((table.clone(), rows));
+            done.tables.push((table.clone(), rows, bytes));
         } else {
             for stmt in render_object(o, render) {
                 client

@@ -314,14 +314,14 @@ async fn apply(
     let applied = apply_objects(tgt, &objects, render, &mut feed, i.progress, phase).await?;
     done.rows_written += applied.rows;
     done.bytes += applied.bytes;
-    for (t, rows) in &applied.tables {
+    for (t, rows, bytes) in &applied.tables {
         done.source_rows.push((t.clone(), *rows));
         done.tables.push(TableSync {
             table: t.to_string(),
             action: TableAction::Rebuilt,
             rows_written: *rows,
             rows_deleted: 0,
-            bytes: 0,
+            bytes: *bytes,
         });
     }
     Ok(())

@@ -550,12 +550,12 @@ async fn sync_locked(
     out.table_actions = applied
         .tables
         .iter()
-        .map(|(t, rows)| TableSync {
+        .map(|(t, rows, bytes)| TableSync {
             table: t.to_string(),
             action: TableAction::Rebuilt,
             rows_written: *rows,
             rows_deleted: 0,
-            bytes: 0,
+            bytes: *bytes,
         })
         .collect();
     commit(tgt, opts, record, out, catalog, source_rows, archive, None).await
