@@ -747,10 +747,14 @@ async fn deltas_of_tables_linked_by_foreign_keys_apply_in_a_valid_order() {
 // ---------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
-async fn keyless_and_mostly_changed_tables_are_replaced() {
+async fn keyless_and_mostly_changed_tables_are_copied_whole() {
     let (src, dst) = app_pair("inc_replace").await;
+    // The replica's own view over a keyless table: that table cannot be
+    // dropped and created again, so it is truncated and loaded instead.
+    dst.execute_batch("CREATE SCHEMA mine; CREATE VIEW mine.recent AS SELECT kind FROM app.events");
     let kept = ["app.customers", "app.orders", "app.order_lines"];
     let before: Vec<_> = kept.iter().map(|t| untouched(&dst, t)).collect();
+    let events_oid = dst.query_one_string("SELECT 'app.events'::regclass::oid::text");
     src.execute_batch(
         "-- no key at all: one row changed
          UPDATE app.events SET kind = 'changed' WHERE at = timestamptz '2024-01-01 00:01+00';
@@ -768,17 +772,28 @@ async fn keyless_and_mostly_changed_tables_are_replaced() {
         &r,
         &APP_TABLES,
         &[
-            ("app.events", TableAction::Replaced, Some(1002), None),
-            ("app.tags", TableAction::Replaced, Some(202), None),
-            ("app.accounts", TableAction::Replaced, Some(500), None),
+            ("app.events", TableAction::Replaced, Some(1002), Some(1002)),
+            ("app.tags", TableAction::Rebuilt, Some(202), None),
+            ("app.accounts", TableAction::Rebuilt, Some(500), None),
             ("app.measures", TableAction::Delta, Some(1), Some(1)),
-            ("app.skus", TableAction::Replaced, Some(300), None),
+            ("app.skus", TableAction::Rebuilt, Some(300), None),
         ],
     );
-    assert_replica_equals(&src, &dst);
+    // Truncated in place: the same table, the replica's view still over it.
+    assert_eq!(
+        dst.query_one_string("SELECT 'app.events'::regclass::oid::text"),
+        events_oid
+    );
+    assert_eq!(
+        dst.query_one_string("SELECT count(*)::text FROM mine.recent WHERE kind = 'changed'")
+            .as_deref(),
+        Some("1")
+    );
     settle(&dst);
+    dst.execute_batch("DROP SCHEMA mine CASCADE");
+    assert_replica_equals(&src, &dst);
     for (table, before) in kept.iter().zip(&before) {
-        assert_untouched(&dst, table, before, "beside replaced tables");
+        assert_untouched(&dst, table, before, "beside tables copied whole");
     }
 }
 
@@ -858,8 +873,8 @@ async fn rows_edited_on_the_replica_are_found_and_repaired() {
         &APP_TABLES,
         &[
             ("app.customers", TableAction::Delta, Some(2), Some(2)),
-            ("app.events", TableAction::Replaced, Some(1002), None),
-            ("app.tags", TableAction::Replaced, Some(202), None),
+            ("app.events", TableAction::Rebuilt, Some(1002), None),
+            ("app.tags", TableAction::Rebuilt, Some(202), None),
         ],
     );
     assert_replica_equals(&src, &dst);
@@ -1689,7 +1704,7 @@ async fn history_records_the_mode_and_what_was_done_to_each_table() {
         &APP_TABLES,
         &[
             ("app.customers", TableAction::Delta, Some(1), Some(1)),
-            ("app.events", TableAction::Replaced, Some(1002), None),
+            ("app.events", TableAction::Rebuilt, Some(1002), None),
         ],
     );
 

@@ -16,11 +16,14 @@ use crate::error::{Error, Side};
 /// Tables up to this many rows skip the per-bucket round: their keys and
 /// row hashes are compared directly.
 const DIRECT_ROWS: i64 = 50_000;
-/// Rows per bucket aimed at by the per-bucket round.
-const ROWS_PER_BUCKET: i64 = 64;
-/// At most `1 << MAX_BUCKET_BITS` buckets (more groups cost the servers
-/// more than the narrower fetch saves).
-const MAX_BUCKET_BITS: u32 = 16;
+/// The per-bucket round uses between `1 << MIN_BUCKET_BITS` and `1 <<
+/// MAX_BUCKET_BITS` buckets (more groups cost the servers more than the
+/// narrower fetch saves).
+const MIN_BUCKET_BITS: u32 = 10;
+const MAX_BUCKET_BITS: u32 = 17;
+/// The sample that estimates how much of a table differs: the rows whose
+/// key hash falls in one of this many slices.
+const SAMPLE_SLICES: i64 = 64;
 
 /// How rows are hashed; both sides must use the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +188,25 @@ async fn buckets(
         .collect())
 }
 
+/// (key hash, row hash) of the rows in one slice of key hashes (bits the
+/// buckets do not use).
+async fn sample(
+    client: &Client,
+    side: Side,
+    t: HashedRows<'_>,
+) -> Result<HashMap<i64, i64>, Error> {
+    let sql = format!(
+        "SELECT kh, h FROM ({}) s WHERE (kh >> 40) & {} = 0",
+        t.hashed(&format!(", {} AS kh", t.key_hash())),
+        SAMPLE_SLICES - 1
+    );
+    let rows = client
+        .query(&sql, &[])
+        .await
+        .map_err(|e| failed(side, t.table, e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// (key hash, row hash, key) of the rows in `only` buckets (all rows when
 /// `None`), ordered by key hash and row hash.
 async fn row_hashes(
@@ -286,25 +308,46 @@ pub(crate) async fn compare_rows(
     let rows = a.rows.max(b.rows);
     let mut only: Option<(u32, Vec<i32>)> = None;
     if rows > DIRECT_ROWS {
-        let bits = ((rows / ROWS_PER_BUCKET).max(2) as u64)
+        // How much differs, estimated from one key-hash slice of the rows
+        // (1 in SAMPLE_SLICES), decides the next step.
+        let (x, y) =
+            futures::try_join!(sample(src, Side::Source, t), sample(tgt, Side::Target, t))?;
+        bytes += ((x.len() + y.len()) * 16) as u64;
+        let differ = x.iter().filter(|(k, h)| y.get(k) != Some(h)).count()
+            + y.keys().filter(|k| !x.contains_key(k)).count();
+        let seen = x.len().max(y.len()).max(1);
+        if whole_allowed && differ * 2 > seen {
+            return Ok(Verdict::Whole {
+                rows: a.rows,
+                bytes,
+            });
+        }
+        // Buckets enough for about 8 per differing row, so that few
+        // buckets differ; when that many buckets would not narrow the rows
+        // down, every row's hash is read instead.
+        let changed = (differ as i64 * rows / seen as i64).max(64);
+        let bits = ((changed * 8) as u64)
+            .next_power_of_two()
             .ilog2()
-            .min(MAX_BUCKET_BITS);
-        let (x, y) = futures::try_join!(
-            buckets(src, Side::Source, t, bits),
-            buckets(tgt, Side::Target, t, bits)
-        )?;
-        bytes += ((x.len() + y.len()) * 24) as u64;
-        let mut differing: Vec<i32> = x
-            .iter()
-            .filter(|(k, v)| y.get(k) != Some(v))
-            .map(|(k, _)| *k)
-            .chain(y.keys().filter(|k| !x.contains_key(k)).copied())
-            .collect();
-        differing.sort_unstable();
-        // Most buckets differ: reading every row's hash is cheaper than
-        // filtering on a long list.
-        if differing.len() * 10 < (1usize << bits) * 6 {
-            only = Some((bits, differing));
+            .clamp(MIN_BUCKET_BITS, MAX_BUCKET_BITS);
+        if (1i64 << bits) * 8 <= rows {
+            let (x, y) = futures::try_join!(
+                buckets(src, Side::Source, t, bits),
+                buckets(tgt, Side::Target, t, bits)
+            )?;
+            bytes += ((x.len() + y.len()) * 24) as u64;
+            let mut differing: Vec<i32> = x
+                .iter()
+                .filter(|(k, v)| y.get(k) != Some(v))
+                .map(|(k, _)| *k)
+                .chain(y.keys().filter(|k| !x.contains_key(k)).copied())
+                .collect();
+            differing.sort_unstable();
+            // Most buckets differ: reading every row's hash is cheaper than
+            // filtering on a long list.
+            if differing.len() * 10 < (1usize << bits) * 6 {
+                only = Some((bits, differing));
+            }
         }
     }
     let only_ref = only.as_ref().map(|(b, l)| (*b, l.as_slice()));

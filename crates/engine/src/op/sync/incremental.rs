@@ -104,7 +104,7 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
     // a definition pgferry misread) rolls back to this savepoint and the
     // caller replaces everything.
     savepoint::set(tgt).await?;
-    let compared = compare_and_apply(i, &target, &rebuild, &created).await;
+    let compared = compare_and_apply(i, &target, &rebuild, &known, &created).await;
     match compared {
         Ok(done) => {
             savepoint::release(tgt).await?;
@@ -123,6 +123,7 @@ async fn compare_and_apply(
     i: &Inputs<'_>,
     target: &Catalog,
     rebuild: &BTreeSet<QName>,
+    known: &HashSet<QName>,
     created: &BTreeSet<u32>,
 ) -> Result<Done, Error> {
     let (src, tgt, catalog, phase) = (i.src, i.tgt, i.catalog, i.phase);
@@ -172,10 +173,28 @@ async fn compare_and_apply(
             verdict,
         });
     }
+    // A table copied whole is rebuilt instead where its dependents allow
+    // (its indexes are then built once after the load, not row by row);
+    // the tables pulled in with it are rebuilt too.
+    let mut rebuild = rebuild.clone();
+    let whole: Vec<QName> = planned
+        .iter()
+        .filter(|p| matches!(p.verdict, Verdict::Whole { .. }))
+        .map(|p| p.table.clone())
+        .collect();
+    for t in whole {
+        let mut grown = rebuild.clone();
+        grown.insert(t);
+        if close_over_dependents(tgt, &mut grown, known).await?.is_ok() {
+            rebuild = grown;
+        }
+    }
+    planned.retain(|p| !rebuild.contains(p.table));
+    done.source_rows.retain(|(t, _)| !rebuild.contains(t));
     apply(
         i,
         target,
-        rebuild,
+        &rebuild,
         created,
         &planned,
         &target_shapes,
