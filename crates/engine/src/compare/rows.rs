@@ -188,29 +188,23 @@ async fn buckets(
         .collect())
 }
 
-/// A table's row count, and (key hash, row hash) of the rows in one slice
-/// of key hashes (bits the buckets do not use).
-struct Sample {
-    rows: i64,
-    hashes: HashMap<i64, i64>,
-}
-
-async fn sample(client: &Client, side: Side, t: HashedRows<'_>) -> Result<Sample, Error> {
-    let slice = format!("(kh >> 40) & {} = 0", SAMPLE_SLICES - 1);
+/// (key hash, row hash) of the rows in one slice of key hashes (bits the
+/// buckets do not use).
+async fn sample(
+    client: &Client,
+    side: Side,
+    t: HashedRows<'_>,
+) -> Result<HashMap<i64, i64>, Error> {
     let sql = format!(
-        "SELECT count(*), COALESCE(array_agg(kh) FILTER (WHERE {slice}), '{{}}'), \
-         COALESCE(array_agg(h) FILTER (WHERE {slice}), '{{}}') FROM ({}) s",
-        t.hashed(&format!(", {} AS kh", t.key_hash()))
+        "SELECT kh, h FROM ({}) s WHERE (kh >> 40) & {} = 0",
+        t.hashed(&format!(", {} AS kh", t.key_hash())),
+        SAMPLE_SLICES - 1
     );
-    let row = client
-        .query_one(&sql, &[])
+    let rows = client
+        .query(&sql, &[])
         .await
         .map_err(|e| failed(side, t.table, e))?;
-    let (kh, h): (Vec<i64>, Vec<i64>) = (row.get(1), row.get(2));
-    Ok(Sample {
-        rows: row.get(0),
-        hashes: kh.into_iter().zip(h).collect(),
-    })
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// (key hash, row hash, key) of the rows in `only` buckets (all rows when
@@ -297,57 +291,37 @@ pub(crate) async fn compare_rows(
     t: HashedRows<'_>,
     whole_allowed: bool,
 ) -> Result<Verdict, Error> {
-    let mut bytes = 0;
-    if t.shape.key.is_empty() {
-        let (a, b) =
-            futures::try_join!(totals(src, Side::Source, t), totals(tgt, Side::Target, t))?;
-        bytes += 2 * TOTALS_BYTES;
-        return Ok(if a == b {
-            Verdict::Same {
-                rows: a.rows,
-                bytes,
-            }
-        } else {
-            Verdict::Whole {
-                rows: a.rows,
-                bytes,
-            }
+    let (a, b) = futures::try_join!(totals(src, Side::Source, t), totals(tgt, Side::Target, t))?;
+    let mut bytes = 2 * TOTALS_BYTES;
+    if a == b {
+        return Ok(Verdict::Same {
+            rows: a.rows,
+            bytes,
         });
     }
-    // A keyed table: first one key-hash slice of its rows (1 in
-    // SAMPLE_SLICES), with the exact row count. A difference there proves
-    // the table differs and estimates how much; none, and the whole
-    // table's fingerprint decides.
-    let (x, y) = futures::try_join!(sample(src, Side::Source, t), sample(tgt, Side::Target, t))?;
-    bytes += ((x.hashes.len() + y.hashes.len()) * 16) as u64 + 2 * TOTALS_BYTES;
-    let differ = x
-        .hashes
-        .iter()
-        .filter(|(k, h)| y.hashes.get(k) != Some(h))
-        .count()
-        + y.hashes.keys().filter(|k| !x.hashes.contains_key(k)).count();
-    let source_rows = x.rows;
-    if differ == 0 {
-        let (a, b) =
-            futures::try_join!(totals(src, Side::Source, t), totals(tgt, Side::Target, t))?;
-        bytes += 2 * TOTALS_BYTES;
-        if a == b {
-            return Ok(Verdict::Same {
+    if t.shape.key.is_empty() {
+        return Ok(Verdict::Whole {
+            rows: a.rows,
+            bytes,
+        });
+    }
+    let rows = a.rows.max(b.rows);
+    let mut only: Option<(u32, Vec<i32>)> = None;
+    if rows > DIRECT_ROWS {
+        // How much differs, estimated from one key-hash slice of the rows
+        // (1 in SAMPLE_SLICES), decides the next step.
+        let (x, y) =
+            futures::try_join!(sample(src, Side::Source, t), sample(tgt, Side::Target, t))?;
+        bytes += ((x.len() + y.len()) * 16) as u64;
+        let differ = x.iter().filter(|(k, h)| y.get(k) != Some(h)).count()
+            + y.keys().filter(|k| !x.contains_key(k)).count();
+        let seen = x.len().max(y.len()).max(1);
+        if whole_allowed && differ * 2 > seen {
+            return Ok(Verdict::Whole {
                 rows: a.rows,
                 bytes,
             });
         }
-    }
-    let rows = x.rows.max(y.rows);
-    let seen = x.hashes.len().max(y.hashes.len()).max(1);
-    if whole_allowed && rows > DIRECT_ROWS && differ * 2 > seen {
-        return Ok(Verdict::Whole {
-            rows: source_rows,
-            bytes,
-        });
-    }
-    let mut only: Option<(u32, Vec<i32>)> = None;
-    if rows > DIRECT_ROWS {
         // Buckets enough for about 8 per differing row, so that few
         // buckets differ; when that many buckets would not narrow the rows
         // down, every row's hash is read instead.
@@ -382,7 +356,7 @@ pub(crate) async fn compare_rows(
         row_hashes(tgt, Side::Target, t, only_ref)
     )?;
     let mut diff = RowDiff {
-        source_rows,
+        source_rows: a.rows,
         ..Default::default()
     };
     let (read, read_target) = merge(source, target, t.table, &mut diff).await?;
@@ -391,7 +365,7 @@ pub(crate) async fn compare_rows(
     // Most rows differ: copying the table whole is cheaper than a delta.
     if whole_allowed && diff.fetch.len() as i64 * 2 > rows {
         return Ok(Verdict::Whole {
-            rows: source_rows,
+            rows: a.rows,
             bytes,
         });
     }
