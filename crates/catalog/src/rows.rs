@@ -202,3 +202,33 @@ pub async fn dependents_of(
         })
         .collect())
 }
+
+/// Per user table: rows inserted, updated and deleted since the server's
+/// statistics were last reset (`pg_stat_user_tables`).
+/// Counters, not data: kept in step with the table only loosely (they lag,
+/// they count aborted writes, a reset zeroes them).
+pub async fn change_counters(client: &Client) -> Result<HashMap<QName, i64>, CatalogError> {
+    let rows = client
+        .query(
+            "SELECT schemaname::text, relname::text, n_tup_ins + n_tup_upd + n_tup_del \
+             FROM pg_catalog.pg_stat_user_tables",
+            &[],
+        )
+        .await
+        .map_err(|source| CatalogError::Query {
+            what: "the tables' change counters".into(),
+            source,
+        })?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                QName {
+                    schema: r.get(0),
+                    name: r.get(1),
+                },
+                r.get(2),
+            )
+        })
+        .collect())
+}

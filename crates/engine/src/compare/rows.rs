@@ -188,23 +188,29 @@ async fn buckets(
         .collect())
 }
 
-/// (key hash, row hash) of the rows in one slice of key hashes (bits the
-/// buckets do not use).
-async fn sample(
-    client: &Client,
-    side: Side,
-    t: HashedRows<'_>,
-) -> Result<HashMap<i64, i64>, Error> {
+/// A table's row count, and (key hash, row hash) of the rows in one slice
+/// of key hashes (bits the buckets do not use).
+struct Sample {
+    rows: i64,
+    hashes: HashMap<i64, i64>,
+}
+
+async fn sample(client: &Client, side: Side, t: HashedRows<'_>) -> Result<Sample, Error> {
+    let slice = format!("(kh >> 40) & {} = 0", SAMPLE_SLICES - 1);
     let sql = format!(
-        "SELECT kh, h FROM ({}) s WHERE (kh >> 40) & {} = 0",
-        t.hashed(&format!(", {} AS kh", t.key_hash())),
-        SAMPLE_SLICES - 1
+        "SELECT count(*), COALESCE(array_agg(kh) FILTER (WHERE {slice}), '{{}}'), \
+         COALESCE(array_agg(h) FILTER (WHERE {slice}), '{{}}') FROM ({}) s",
+        t.hashed(&format!(", {} AS kh", t.key_hash()))
     );
-    let rows = client
-        .query(&sql, &[])
+    let row = client
+        .query_one(&sql, &[])
         .await
         .map_err(|e| failed(side, t.table, e))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    let (kh, h): (Vec<i64>, Vec<i64>) = (row.get(1), row.get(2));
+    Ok(Sample {
+        rows: row.get(0),
+        hashes: kh.into_iter().zip(h).collect(),
+    })
 }
 
 /// (key hash, row hash, key) of the rows in `only` buckets (all rows when
@@ -281,51 +287,102 @@ impl Verdict {
     }
 }
 
+/// Samples both sides: (differing sample rows, sample rows seen, the larger
+/// row count of the two sides, the source's row count).
+async fn sample_both(
+    src: &Client,
+    tgt: &Client,
+    t: HashedRows<'_>,
+    bytes: &mut u64,
+) -> Result<(usize, usize, i64, i64), Error> {
+    let (x, y) = futures::try_join!(sample(src, Side::Source, t), sample(tgt, Side::Target, t))?;
+    *bytes += ((x.hashes.len() + y.hashes.len()) * 16) as u64 + 2 * TOTALS_BYTES;
+    let differ = x
+        .hashes
+        .iter()
+        .filter(|(k, h)| y.hashes.get(k) != Some(h))
+        .count()
+        + y.hashes
+            .keys()
+            .filter(|k| !x.hashes.contains_key(k))
+            .count();
+    let seen = x.hashes.len().max(y.hashes.len()).max(1);
+    Ok((differ, seen, x.rows.max(y.rows), x.rows))
+}
+
+/// What the source's statistics counters say changed in a table since the
+/// last sync. A hint only: a table they say was written to takes its
+/// sample before the whole-table fingerprint (which then runs only if the
+/// sample saw no difference); every decision is the data's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hint {
+    /// Rows inserted, updated and deleted (committed or not).
+    pub changed: i64,
+}
+
 /// Compares one table's rows on `src` and `tgt` (both fingerprints computed
 /// at once); narrows a differing keyed table down to the keys that differ.
 /// With `whole_allowed`, a table where most rows differ is to be copied
-/// whole instead.
+/// whole instead. `rows` of a verdict is the source's row count, or -1
+/// when the table is to be copied whole before it was counted.
 pub(crate) async fn compare_rows(
     src: &Client,
     tgt: &Client,
     t: HashedRows<'_>,
     whole_allowed: bool,
+    hint: Option<Hint>,
 ) -> Result<Verdict, Error> {
-    let (a, b) = futures::try_join!(totals(src, Side::Source, t), totals(tgt, Side::Target, t))?;
-    let mut bytes = 2 * TOTALS_BYTES;
-    if a == b {
-        return Ok(Verdict::Same {
-            rows: a.rows,
-            bytes,
-        });
+    let mut bytes = 0;
+    // The counters say the table changed: the sample below (data) comes
+    // first and the whole-table fingerprint only runs if it saw nothing.
+    let sample_first = !t.shape.key.is_empty() && hint.is_some_and(|h| h.changed > 0);
+    let mut sampled: Option<(usize, usize, i64, i64)> = None;
+    if sample_first {
+        let s = sample_both(src, tgt, t, &mut bytes).await?;
+        if s.0 > 0 {
+            sampled = Some(s);
+        }
     }
-    if t.shape.key.is_empty() {
-        return Ok(Verdict::Whole {
-            rows: a.rows,
-            bytes,
-        });
-    }
-    let rows = a.rows.max(b.rows);
+    let (rows, mut source_rows) = match sampled {
+        Some((_, _, rows, source)) => (rows, Some(source)),
+        None => {
+            let (a, b) =
+                futures::try_join!(totals(src, Side::Source, t), totals(tgt, Side::Target, t))?;
+            bytes += 2 * TOTALS_BYTES;
+            if a == b {
+                return Ok(Verdict::Same {
+                    rows: a.rows,
+                    bytes,
+                });
+            }
+            if t.shape.key.is_empty() {
+                return Ok(Verdict::Whole {
+                    rows: a.rows,
+                    bytes,
+                });
+            }
+            (a.rows.max(b.rows), Some(a.rows))
+        }
+    };
     let mut only: Option<(u32, Vec<i32>)> = None;
     if rows > DIRECT_ROWS {
         // How much differs, estimated from one key-hash slice of the rows
         // (1 in SAMPLE_SLICES), decides the next step.
-        let (x, y) =
-            futures::try_join!(sample(src, Side::Source, t), sample(tgt, Side::Target, t))?;
-        bytes += ((x.len() + y.len()) * 16) as u64;
-        let differ = x.iter().filter(|(k, h)| y.get(k) != Some(h)).count()
-            + y.keys().filter(|k| !x.contains_key(k)).count();
-        let seen = x.len().max(y.len()).max(1);
+        let (differ, seen, _, _) = match sampled {
+            Some(s) => s,
+            None if sample_first => (0, 1, rows, rows),
+            None => sample_both(src, tgt, t, &mut bytes).await?,
+        };
         if whole_allowed && differ * 2 > seen {
             return Ok(Verdict::Whole {
-                rows: a.rows,
+                rows: source_rows.unwrap_or(-1),
                 bytes,
             });
         }
+        let changed = (differ as i64 * rows / seen as i64).max(64);
         // Buckets enough for about 8 per differing row, so that few
         // buckets differ; when that many buckets would not narrow the rows
         // down, every row's hash is read instead.
-        let changed = (differ as i64 * rows / seen as i64).max(64);
         let bits = ((changed * 8) as u64)
             .next_power_of_two()
             .ilog2()
@@ -336,6 +393,7 @@ pub(crate) async fn compare_rows(
                 buckets(tgt, Side::Target, t, bits)
             )?;
             bytes += ((x.len() + y.len()) * 24) as u64;
+            source_rows.get_or_insert(x.values().map(|(n, _)| *n).sum());
             let mut differing: Vec<i32> = x
                 .iter()
                 .filter(|(k, v)| y.get(k) != Some(v))
@@ -355,17 +413,22 @@ pub(crate) async fn compare_rows(
         row_hashes(src, Side::Source, t, only_ref),
         row_hashes(tgt, Side::Target, t, only_ref)
     )?;
-    let mut diff = RowDiff {
-        source_rows: a.rows,
-        ..Default::default()
-    };
-    let (read, read_target) = merge(source, target, t.table, &mut diff).await?;
+    let mut diff = RowDiff::default();
+    let (read, read_target, source_read) = merge(source, target, t.table, &mut diff).await?;
     bytes += read + read_target;
     diff.bytes = bytes;
+    // Without a whole-table count and a bucket round, every source row was read.
+    diff.source_rows = source_rows.unwrap_or(source_read as i64);
+    if diff.fetch.is_empty() && diff.absent.is_empty() {
+        return Ok(Verdict::Same {
+            rows: diff.source_rows,
+            bytes,
+        });
+    }
     // Most rows differ: copying the table whole is cheaper than a delta.
     if whole_allowed && diff.fetch.len() as i64 * 2 > rows {
         return Ok(Verdict::Whole {
-            rows: a.rows,
+            rows: diff.source_rows,
             bytes,
         });
     }
@@ -379,16 +442,18 @@ fn decode(row: &tokio_postgres::Row) -> (i64, i64, &str) {
 
 /// Walks both sides' rows, ordered by key hash, side by side: a key on one
 /// side only, or with another row hash, is a difference. Keys whose hashes
-/// collide are told apart by their text. Returns the bytes read per side.
+/// collide are told apart by their text. Returns the bytes read per side
+/// and the source rows read.
 async fn merge(
     source: tokio_postgres::RowStream,
     target: tokio_postgres::RowStream,
     table: &QName,
     diff: &mut RowDiff,
-) -> Result<(u64, u64), Error> {
+) -> Result<(u64, u64, u64), Error> {
     pin_mut!(source);
     pin_mut!(target);
     let mut bytes = (0u64, 0u64);
+    let mut source_read = 0u64;
     let wire = |r: &tokio_postgres::Row| 30 + r.get::<_, &str>(2).len() as u64;
     let mut s = source
         .try_next()
@@ -430,6 +495,7 @@ async fn merge(
             }
         };
         if advance_s {
+            source_read += 1;
             bytes.0 += s.as_ref().map_or(0, wire);
             s = source
                 .try_next()
@@ -445,5 +511,5 @@ async fn merge(
         }
     }
     diff.fetch.extend(diff.changed.iter().cloned());
-    Ok(bytes)
+    Ok((bytes.0, bytes.1, source_read))
 }

@@ -36,7 +36,10 @@ const HISTORY_DDL: &str =
       rows_written bigint NOT NULL, \
       rows_deleted bigint NOT NULL, \
       bytes bigint NOT NULL, \
-      PRIMARY KEY (history_id, table_name))";
+      PRIMARY KEY (history_id, table_name)); \
+    DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute \
+      WHERE attrelid = 'pgferry.sync_history_tables'::regclass AND attname = 'source_changes') THEN \
+      ALTER TABLE pgferry.sync_history_tables ADD COLUMN source_changes bigint; END IF; END $$";
 
 /// One row of the history.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -103,6 +106,9 @@ pub(crate) struct Record {
     pub error: Option<String>,
     /// `full` or `incremental` (`None` when the sync failed before deciding).
     pub mode: Option<&'static str>,
+    /// The source's change counters per table (`schema.name`) when the
+    /// sync read them, recorded with its tables.
+    pub counters: std::collections::HashMap<String, i64>,
 }
 
 pub(crate) async fn insert(client: &Client, r: &Record) -> Result<i64, Error> {
@@ -134,15 +140,22 @@ pub(crate) async fn insert(client: &Client, r: &Record) -> Result<i64, Error> {
 }
 
 /// Records what a sync did to each table (in its transaction, with its row).
+/// `counters`: the source's change counters per table when the sync read
+/// them (the next incremental sync compares its own with them).
 pub(crate) async fn insert_tables(
     client: &Client,
     id: i64,
     tables: &[crate::target::actions::TableSync],
+    counters: &std::collections::HashMap<String, i64>,
 ) -> Result<(), Error> {
     if tables.is_empty() {
         return Ok(());
     }
     let names: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();
+    let changes: Vec<Option<i64>> = tables
+        .iter()
+        .map(|t| counters.get(&t.table).copied())
+        .collect();
     let actions: Vec<&str> = tables.iter().map(|t| t.action.as_str()).collect();
     let written: Vec<i64> = tables.iter().map(|t| t.rows_written as i64).collect();
     let deleted: Vec<i64> = tables.iter().map(|t| t.rows_deleted as i64).collect();
@@ -150,9 +163,9 @@ pub(crate) async fn insert_tables(
     client
         .execute(
             "INSERT INTO pgferry.sync_history_tables \
-             (history_id, table_name, action, rows_written, rows_deleted, bytes) \
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[])",
-            &[&id, &names, &actions, &written, &deleted, &bytes],
+             (history_id, table_name, action, rows_written, rows_deleted, bytes, source_changes) \
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])",
+            &[&id, &names, &actions, &written, &deleted, &bytes, &changes],
         )
         .await
         .map_err(|e| {
@@ -162,6 +175,24 @@ pub(crate) async fn insert_tables(
             )
         })?;
     Ok(())
+}
+
+/// The source's change counters per table as the last successful sync
+/// from `source` recorded them (empty when none did).
+pub(crate) async fn previous_counters(
+    client: &Client,
+    source: &str,
+) -> Result<std::collections::HashMap<String, i64>, Error> {
+    let rows = client
+        .query(
+            "SELECT t.table_name, t.source_changes FROM pgferry.sync_history_tables t \
+             WHERE t.source_changes IS NOT NULL AND t.history_id = (SELECT max(h.id) \
+               FROM pgferry.sync_history h WHERE h.outcome = 'success' AND h.source = $1)",
+            &[&source],
+        )
+        .await
+        .map_err(|e| Error::on_target("reading the last sync's tables", e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 pub(crate) async fn set_verify(

@@ -13,7 +13,7 @@ use pgferry_catalog::{read_catalog, Catalog, ConstraintKind, Kind, Object, QName
 use tokio_postgres::Client;
 
 use crate::compare::fingerprint::STABLE_OUTPUT;
-use crate::compare::rows::{compare_rows, HashMethod, HashedRows, RowDiff, Verdict};
+use crate::compare::rows::{compare_rows, HashMethod, HashedRows, Hint, RowDiff, Verdict};
 use crate::compare::schema_plan::schema_plan;
 use crate::error::{Error, Side};
 use crate::filter::Filters;
@@ -43,6 +43,8 @@ pub(super) struct Done {
 pub(super) struct Inputs<'a> {
     pub src: &'a Client,
     pub tgt: &'a Client,
+    /// What the source's counters say changed per table since the last sync.
+    pub hints: &'a HashMap<QName, Hint>,
     pub catalog: &'a Catalog,
     pub session: &'a TargetSession,
     pub filters: &'a Filters,
@@ -163,7 +165,8 @@ async fn compare_and_apply(
             method,
         };
         let referenced = target_shapes.get(table).is_some_and(|s| s.referenced);
-        let verdict = compare_rows(src, tgt, rows, !referenced).await?;
+        let verdict =
+            compare_rows(src, tgt, rows, !referenced, i.hints.get(table).copied()).await?;
         done.source_rows
             .push((table.clone(), verdict.source_rows()));
         planned.push(Planned {
@@ -434,6 +437,10 @@ async fn write_kept_tables(
                 i.phase.set(format!("loading data of {}", p.table));
                 let before = count_rows(tgt, p.data, p.table).await?;
                 let (rows, bytes) = replace_rows(tgt, p.data, p.table, feed, i.progress).await?;
+                // The rows copied are the source's count (it may not have
+                // been counted before).
+                done.source_rows.retain(|(t, _)| t != p.table);
+                done.source_rows.push((p.table.clone(), rows));
                 r.action = TableAction::Replaced;
                 r.rows_deleted = before;
                 r.rows_written = rows;

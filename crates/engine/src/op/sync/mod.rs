@@ -8,11 +8,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pgferry_catalog::{probe, Catalog, Kind, QName, Statistics};
+use pgferry_catalog::{probe, rows, Catalog, Kind, QName, Statistics};
 use tokio_postgres::Client;
 
 use crate::archive::writer::ArchiveFile;
 use crate::compare::fingerprint::{compare_tables, ForcedRls, SourceRows, STABLE_OUTPUT};
+use crate::compare::rows::Hint;
 use crate::compare::{VerifyMode, VerifyReport};
 use crate::conn::{connect, ConnSpec};
 use crate::error::{Error, Side};
@@ -399,6 +400,11 @@ async fn sync_locked(
         .map_err(|e| Error::on_source("reading the snapshot time", e))?
         .get(0);
     record.source_snapshot_at = Some(snapshot_at.clone());
+    // The source's change counters: recorded with this sync's tables, and
+    // against the last sync's, a hint of what changed (never a reason to
+    // keep a table).
+    let counters = rows::change_counters(src).await?;
+    record.counters = counters.iter().map(|(t, n)| (t.to_string(), *n)).collect();
     report(
         &opts.progress,
         Progress::CatalogRead {
@@ -447,9 +453,25 @@ async fn sync_locked(
     }
     if !opts.full && opts.keep_archive.is_none() {
         phase.set("comparing the source and the target");
+        let previous = history::previous_counters(tgt, &record.source).await?;
+        let hints = counters
+            .iter()
+            .filter_map(|(t, now)| {
+                let before = previous.get(&t.to_string())?;
+                (now >= before).then(|| {
+                    (
+                        t.clone(),
+                        Hint {
+                            changed: now - before,
+                        },
+                    )
+                })
+            })
+            .collect();
         let inputs = incremental::Inputs {
             src,
             tgt,
+            hints: &hints,
             catalog: &catalog,
             session: &session,
             filters: &opts.filters,
@@ -581,7 +603,7 @@ async fn commit(
     record.outcome = "success";
     record.verify = Some(opts.verify.as_str().to_string());
     let id = history::insert(tgt, record).await?;
-    history::insert_tables(tgt, id, &out.table_actions).await?;
+    history::insert_tables(tgt, id, &out.table_actions, &record.counters).await?;
     out.history_id = id;
     tgt.batch_execute("COMMIT")
         .await
