@@ -493,8 +493,8 @@ fn main() -> ExitCode {
     estimates(
         &src,
         &[
-            ("pgferry sync", &replica_a),
-            ("pgferry sync --statistics none", &replica_c),
+            ("pgferry sync --full", &replica_a),
+            ("pgferry sync --full --statistics none", &replica_c),
             ("failover cycle", &replica_b),
         ],
     );
@@ -533,10 +533,12 @@ fn failover_script(bin: &Path, port: &str, src_name: &str, rep: &str) -> String 
     )
 }
 
-const SYNC_DEFAULT: &str = "pgferry sync";
-const SYNC_NO_STATS: &str = "pgferry sync --statistics none";
+const SYNC_DEFAULT: &str = "pgferry sync --full";
+const SYNC_NO_STATS: &str = "pgferry sync --full --statistics none";
 
-/// `pgferry sync` from `src` into `dst` with `extra` flags.
+/// `pgferry sync --full` from `src` into `dst` with `extra` flags: these
+/// cases measure replacing a replica (as the failover cycle does); the
+/// incremental sync has its own cases (`compare/incremental.rs`).
 fn sync_contender(
     pgferry: &Path,
     src: &TestDb,
@@ -550,7 +552,7 @@ fn sync_contender(
         name: name.into(),
         run: Box::new(move || {
             let mut c = Command::new(&p);
-            c.args(["-q", "sync", "--source", &s, "--target", &t]);
+            c.args(["-q", "sync", "--full", "--source", &s, "--target", &t]);
             c.args(&extra);
             (c, None)
         }),
@@ -627,7 +629,7 @@ fn copy_statistics(pgferry: &Path, bin15: &Path, scale: u32, n: usize) {
             pgferry,
             &src,
             &b,
-            "pgferry sync --statistics analyze",
+            "pgferry sync --full --statistics analyze",
             &["--statistics", "analyze"],
         ),
         sync_contender(pgferry, &src, &c, SYNC_NO_STATS, &["--statistics", "none"]),
@@ -643,13 +645,13 @@ fn copy_statistics(pgferry: &Path, bin15: &Path, scale: u32, n: usize) {
         "copying the source's (the default on 18)",
         SYNC_DEFAULT,
     );
-    statistics_cost(&sync, "ANALYZE", "pgferry sync --statistics analyze");
+    statistics_cost(&sync, "ANALYZE", "pgferry sync --full --statistics analyze");
     estimates(
         &src,
         &[
-            ("pgferry sync", &a),
-            ("pgferry sync --statistics analyze", &b),
-            ("pgferry sync --statistics none", &c),
+            ("pgferry sync --full", &a),
+            ("pgferry sync --full --statistics analyze", &b),
+            ("pgferry sync --full --statistics none", &c),
         ],
     );
 }

@@ -114,6 +114,18 @@ impl HashedRows<'_> {
         format!("ARRAY[{}]::text", fields.join(", "))
     }
 
+    /// The aggregate over row hashes `h`: `bit_xor` for a keyed table (no
+    /// two rows are equal; cheaper, no numeric state) where both servers
+    /// have it (14+), else `sum` (duplicates of a keyless table must not
+    /// cancel out).
+    fn fold(&self) -> &'static str {
+        if self.shape.key.is_empty() || self.method == HashMethod::Text {
+            "sum(h)"
+        } else {
+            "bit_xor(h)"
+        }
+    }
+
     /// `FROM ONLY table x [filter]` with the row hash as `h`.
     fn hashed(&self, extra: &str) -> String {
         let filter = self.filter.map(|f| format!(" {f}")).unwrap_or_default();
@@ -148,11 +160,7 @@ pub(crate) async fn totals(
     // A keyed table holds no two equal rows, so `bit_xor` (cheaper: no
     // numeric state) loses nothing there; without a key, duplicates would
     // cancel out in it, and `sum` keeps them.
-    let fold = if t.shape.key.is_empty() {
-        "sum(h)"
-    } else {
-        "bit_xor(h)"
-    };
+    let fold = t.fold();
     let sql = format!(
         "SELECT count(*), COALESCE({fold}, 0)::text FROM ({}) s",
         t.hashed("")
@@ -175,7 +183,8 @@ async fn buckets(
 ) -> Result<HashMap<i32, (i64, String)>, Error> {
     let mask = (1i64 << bits) - 1;
     let sql = format!(
-        "SELECT (kh & {mask})::int4, count(*), bit_xor(h)::text FROM ({}) s GROUP BY 1",
+        "SELECT (kh & {mask})::int4, count(*), {}::text FROM ({}) s GROUP BY 1",
+        t.fold(),
         t.hashed(&format!(", {} AS kh", t.key_hash()))
     );
     let rows = client
