@@ -7,7 +7,9 @@
 //! 3. runs `pgferry dump`, `pgferry list` and `pgferry restore --clean`;
 //! 4. changes the primary (new rows, a new column) while an application
 //!    session sits on the replica, then runs the failover cycle in one
-//!    command: `pgferry sync --verify checksums`, then `pgferry status` and
+//!    command: `pgferry sync --verify checksums` (incremental: the changed
+//!    tables and what depends on them are rebuilt, the others compared and
+//!    kept, the application session left alone), then `pgferry status` and
 //!    `pgferry verify`;
 //! 5. checks with SQL that the replica now has exactly the primary's tables,
 //!    row counts and contents, and prints a report. Exits 1 if anything differs.
@@ -240,7 +242,7 @@ fn run() -> Result<bool> {
     );
     println!("  archive  {} ({archive_size} bytes)", kib(archive_size));
     println!(
-        "  sync     {:>7.2} s  (one transaction: terminate, replace, load, verify checksums, record)",
+        "  sync     {:>7.2} s  (one transaction: compare, rebuild what changed, keep the rest, verify checksums, record)",
         sync_time.as_secs_f64()
     );
     println!();
