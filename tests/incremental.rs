@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use pgferry_engine::{ConnSpec, SyncOptions, SyncReport, TableAction, VerifyMode};
+use pgferry_engine::{ConnSpec, Filters, SyncOptions, SyncReport, TableAction, VerifyMode};
 use pgferry_testkit::{shared_cluster, TestDb};
 
 /// A library sync still running after this long hangs.
@@ -460,6 +460,76 @@ async fn rows_rewritten_to_the_same_values_are_kept() {
         &before,
         "rows rewritten to the same values",
     );
+    assert_replica_equals(&src, &dst);
+}
+
+/// Rules and triggers (`ENABLE ALWAYS` too) do not fire on the delta's
+/// writes, and come back enabled as they were; policies named alike on two
+/// tables are told apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_and_triggers_stay_out_of_a_delta_and_same_named_policies_are_told_apart() {
+    let (src, dst) = app_pair("inc_rules").await;
+    // The trigger writes into a schema the sync leaves alone (-N mine), so
+    // what it did on the replica stays visible.
+    let mine = "CREATE SCHEMA mine; CREATE TABLE mine.fired (what text);";
+    dst.execute_batch(mine);
+    src.execute_batch(mine);
+    let setup = "CREATE FUNCTION app.audit() RETURNS trigger LANGUAGE plpgsql AS \
+           $$ BEGIN INSERT INTO mine.fired VALUES (TG_OP || ' ' || TG_TABLE_NAME); RETURN NULL; END $$; \
+         CREATE TRIGGER audit_always AFTER INSERT OR UPDATE OR DELETE ON app.skus \
+           FOR EACH ROW EXECUTE FUNCTION app.audit(); \
+         ALTER TABLE app.skus ENABLE ALWAYS TRIGGER audit_always; \
+         CREATE RULE keep_accounts AS ON DELETE TO app.accounts DO INSTEAD NOTHING; \
+         CREATE POLICY same_name ON app.customers USING (id > 0); \
+         CREATE POLICY same_name ON app.orders USING (id > 0);";
+    src.execute_batch(setup);
+    let opts = SyncOptions {
+        filters: Filters {
+            exclude_schemas: vec!["mine".into()],
+            ..Default::default()
+        },
+        ..incremental()
+    };
+    sync_ok(&src, &dst, &opts).await;
+    // Rows the source lacks, on the replica: the rule would swallow their
+    // delete. And a changed row of a table with an ALWAYS trigger.
+    dst.execute_batch("INSERT INTO app.accounts VALUES (9001, 'stray', 1)");
+    src.execute_batch("UPDATE app.skus SET price = price + 1 WHERE code = 'sku-7'");
+    let r = sync_ok(&src, &dst, &opts).await;
+    assert!(!r.full, "{}", actions(&r));
+    assert_eq!(
+        dst.query_one_string("SELECT count(*)::text FROM app.accounts WHERE id = 9001")
+            .as_deref(),
+        Some("0"),
+        "the rule swallowed the delta's delete:\n{}",
+        actions(&r)
+    );
+    assert_eq!(
+        dst.query_one_string("SELECT count(*)::text FROM mine.fired")
+            .as_deref(),
+        Some("0"),
+        "the ALWAYS trigger fired on the delta's writes"
+    );
+    assert_eq!(
+        dst.query_strings(
+            "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'audit_always' \
+             UNION ALL SELECT ev_enabled::text FROM pg_rewrite WHERE rulename = 'keep_accounts'"
+        ),
+        vec![vec![Some("A".to_string())], vec![Some("O".to_string())]]
+    );
+    // One of two policies named alike changes on the source.
+    src.execute_batch("ALTER POLICY same_name ON app.orders USING (id > 1)");
+    let r = sync_ok(&src, &dst, &opts).await;
+    assert!(
+        r.table_actions
+            .iter()
+            .any(|t| t.table == "app.orders" && t.action == TableAction::Rebuilt),
+        "the changed policy was missed:\n{}",
+        actions(&r)
+    );
+    for db in [&src, &dst] {
+        db.execute_batch("DROP SCHEMA mine CASCADE");
+    }
     assert_replica_equals(&src, &dst);
 }
 

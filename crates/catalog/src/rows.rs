@@ -25,9 +25,15 @@ pub struct RowShape {
     /// A foreign key of some table references this one (or a partitioned
     /// table it is a partition of).
     pub referenced: bool,
-    /// Triggers that fire for ordinary sessions (`ENABLE` / origin), not
-    /// internal ones: disabled while a sync writes rows.
+    /// Triggers that fire for ordinary sessions (`ENABLE`, `ENABLE
+    /// ALWAYS`), not internal ones: disabled while a sync writes rows (the
+    /// full path creates them after the data, so they never fire either).
     pub origin_triggers: Vec<String>,
+    /// Rules on the table's writes, likewise disabled meanwhile (a `DO
+    /// INSTEAD NOTHING` rule would turn a delete into nothing).
+    pub rules: Vec<String>,
+    /// Those of the triggers and rules above that are `ENABLE ALWAYS`.
+    pub always: Vec<String>,
 }
 
 /// Built-in types whose extended hash follows their exact value: `bool`,
@@ -46,7 +52,8 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
            SELECT a.attrelid, a.attnum, a.attname::text AS attname, CASE \
              WHEN NOT COALESCE(co.collisdeterministic, true) THEN 't' \
              WHEN t.typtype = 'd' AND (SELECT b.typtype FROM pg_catalog.pg_type b WHERE b.oid = t.typbasetype) = 'd' THEN 't' \
-             WHEN a.atttypid = 1042 AND a.atttypmod < 0 THEN 't' \
+             WHEN (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) = 1042 \
+                  AND (CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) < 0 THEN 't' \
              WHEN (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) = ANY ('{NATIVE_HASH_TYPES}'::oid[]) THEN 'n' \
              WHEN a.atttypid = 1700 AND a.atttypmod >= 0 THEN 'n' \
              WHEN t.typtype = 'b' AND t.typcategory = 'A' AND t.typelem <> 1042 \
@@ -67,7 +74,13 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
            EXISTS (SELECT FROM pg_catalog.pg_constraint f WHERE f.contype = 'f' \
               AND (f.confrelid = c.oid OR f.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(c.oid)))), \
            COALESCE((SELECT array_agg(tg.tgname::text ORDER BY tg.tgname) FROM pg_catalog.pg_trigger tg \
-              WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal AND tg.tgenabled = 'O'), '{{}}') \
+              WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal AND tg.tgenabled IN ('O', 'A')), '{{}}'), \
+           COALESCE((SELECT array_agg(ru.rulename::text ORDER BY ru.rulename) FROM pg_catalog.pg_rewrite ru \
+              WHERE ru.ev_class = c.oid AND ru.rulename <> '_RETURN' AND ru.ev_enabled IN ('O', 'A')), '{{}}'), \
+           ARRAY(SELECT tg.tgname::text FROM pg_catalog.pg_trigger tg \
+              WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal AND tg.tgenabled = 'A' \
+              UNION ALL SELECT ru.rulename::text FROM pg_catalog.pg_rewrite ru \
+              WHERE ru.ev_class = c.oid AND ru.rulename <> '_RETURN' AND ru.ev_enabled = 'A') \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN LATERAL ( \
@@ -104,6 +117,8 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
                     arrays: r.get(4),
                     referenced: r.get(5),
                     origin_triggers: r.get(6),
+                    rules: r.get(7),
+                    always: r.get(8),
                 },
             )
         })

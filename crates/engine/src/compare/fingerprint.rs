@@ -10,6 +10,7 @@ use crate::error::{Error, Side};
 /// (`search_path` matters too: `regclass` and similar values print qualified or not.)
 pub(crate) const STABLE_OUTPUT: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; \
      SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'; \
+     SET standard_conforming_strings = on; \
      SELECT pg_catalog.set_config('search_path', '', false)";
 
 /// The rows of a table data entry, as verify counts and hashes them.

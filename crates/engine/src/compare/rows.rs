@@ -451,8 +451,8 @@ fn decode(row: &tokio_postgres::Row) -> (i64, i64, &str) {
 
 /// Walks both sides' rows, ordered by key hash, side by side: a key on one
 /// side only, or with another row hash, is a difference. Keys whose hashes
-/// collide are told apart by their text. Returns the bytes read per side
-/// and the source rows read.
+/// collide are matched by their text within the colliding run. Returns the
+/// bytes read per side and the source rows read.
 async fn merge(
     source: tokio_postgres::RowStream,
     target: tokio_postgres::RowStream,
@@ -473,50 +473,46 @@ async fn merge(
         .await
         .map_err(|e| failed(Side::Target, table, e))?;
     loop {
-        let (advance_s, advance_t) = match (&s, &t) {
+        // The next key hash and, on each side, every row that has it (one
+        // row, unless two keys' hashes collide).
+        let k = match (&s, &t) {
             (None, None) => break,
-            (Some(a), None) => {
-                diff.fetch.push(decode(a).2.to_string());
-                (true, false)
-            }
-            (None, Some(b)) => {
-                diff.absent.push(decode(b).2.to_string());
-                (false, true)
-            }
-            (Some(a), Some(b)) => {
-                let ((ka, ha, a_key), (kb, hb, b_key)) = (decode(a), decode(b));
-                if ka < kb {
-                    diff.fetch.push(a_key.to_string());
-                    (true, false)
-                } else if kb < ka {
-                    diff.absent.push(b_key.to_string());
-                    (false, true)
-                } else if a_key == b_key {
-                    if ha != hb {
-                        diff.changed.push(a_key.to_string());
-                    }
-                    (true, true)
-                } else {
-                    diff.fetch.push(a_key.to_string());
-                    diff.absent.push(b_key.to_string());
-                    (true, true)
-                }
-            }
+            (Some(a), None) => decode(a).0,
+            (None, Some(b)) => decode(b).0,
+            (Some(a), Some(b)) => decode(a).0.min(decode(b).0),
         };
-        if advance_s {
+        let mut here: Vec<(String, i64)> = Vec::new();
+        while let Some(r) = s.as_ref().filter(|r| decode(r).0 == k) {
+            let (_, h, key) = decode(r);
+            here.push((key.to_string(), h));
             source_read += 1;
-            bytes.0 += s.as_ref().map_or(0, wire);
+            bytes.0 += wire(r);
             s = source
                 .try_next()
                 .await
                 .map_err(|e| failed(Side::Source, table, e))?;
         }
-        if advance_t {
-            bytes.1 += t.as_ref().map_or(0, wire);
+        let mut there: Vec<(String, i64)> = Vec::new();
+        while let Some(r) = t.as_ref().filter(|r| decode(r).0 == k) {
+            let (_, h, key) = decode(r);
+            there.push((key.to_string(), h));
+            bytes.1 += wire(r);
             t = target
                 .try_next()
                 .await
                 .map_err(|e| failed(Side::Target, table, e))?;
+        }
+        for (key, h) in &here {
+            match there.iter().find(|(k2, _)| k2 == key) {
+                None => diff.fetch.push(key.clone()),
+                Some((_, h2)) if h2 != h => diff.changed.push(key.clone()),
+                Some(_) => {}
+            }
+        }
+        for (key, _) in &there {
+            if !here.iter().any(|(k2, _)| k2 == key) {
+                diff.absent.push(key.clone());
+            }
         }
     }
     diff.fetch.extend(diff.changed.iter().cloned());

@@ -73,11 +73,22 @@ fn relation_of(o: &Object, c: &Catalog, ids: &HashMap<u32, &Object>) -> Option<Q
     }
 }
 
+/// What identifies an object on both sides: its kind and name, and for an
+/// object of a table (a trigger, policy, rule or constraint, named per
+/// table), the table too.
+fn key(o: &Object) -> (String, String) {
+    let name = match o.table() {
+        Some(t) if !matches!(o.kind, Kind::Index { .. }) => format!("{t} {}", o.display_name()),
+        _ => o.display_name(),
+    };
+    (o.kind.label().to_string(), name)
+}
+
 fn by_key(c: &Catalog) -> HashMap<(String, String), &Object> {
     c.objects
         .iter()
         .filter(|o| compared(o))
-        .map(|o| ((o.kind.label().to_string(), o.display_name()), o))
+        .map(|o| (key(o), o))
         .collect()
 }
 
@@ -114,12 +125,7 @@ pub(crate) fn schema_plan(
         c.objects
             .iter()
             .filter(|o| compared(o))
-            .map(|o| {
-                (
-                    (o.kind.label().to_string(), o.display_name()),
-                    render_object(o, render),
-                )
-            })
+            .map(|o| (key(o), render_object(o, render)))
             .collect()
     };
     let a = render_all(source);
@@ -129,7 +135,7 @@ pub(crate) fn schema_plan(
         .objects
         .iter()
         .filter(|o| in_scope(o))
-        .map(|o| (o.kind.label().to_string(), o.display_name()))
+        .map(key)
         .collect();
     let b: BTreeMap<(String, String), Vec<String>> = render_all(target)
         .into_iter()

@@ -10,9 +10,12 @@ use crate::target::rights::Rights;
 
 /// A table lock mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // PostgreSQL's own names
 pub(crate) enum LockMode {
     /// What `INSERT`, `UPDATE`, `DELETE` take: readers keep reading.
     RowExclusive,
+    /// What disabling a trigger takes: readers keep reading, writers wait.
+    ShareRowExclusive,
     /// What `DROP` and `TRUNCATE` take.
     AccessExclusive,
 }
@@ -21,6 +24,7 @@ impl LockMode {
     fn sql(self) -> &'static str {
         match self {
             LockMode::RowExclusive => "ROW EXCLUSIVE",
+            LockMode::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
             LockMode::AccessExclusive => "ACCESS EXCLUSIVE",
         }
     }
@@ -29,6 +33,14 @@ impl LockMode {
     fn conflicts(self) -> &'static [&'static str] {
         match self {
             LockMode::RowExclusive => &[
+                "ShareLock",
+                "ShareRowExclusiveLock",
+                "ExclusiveLock",
+                "AccessExclusiveLock",
+            ],
+            LockMode::ShareRowExclusive => &[
+                "RowExclusiveLock",
+                "ShareUpdateExclusiveLock",
                 "ShareLock",
                 "ShareRowExclusiveLock",
                 "ExclusiveLock",
@@ -57,11 +69,15 @@ pub(crate) async fn lock_table(
     rights: &Rights,
     table: &QName,
     mode: LockMode,
+    descendants: bool,
     terminate: bool,
     keep: &[i32],
 ) -> Result<i64, Error> {
+    // A table dropped takes its partitions and inheritance children with
+    // it: `descendants` locks them too.
+    let only = if descendants { "" } else { "ONLY " };
     let lock = format!(
-        "SAVEPOINT pgferry_lock; LOCK TABLE ONLY {} IN {} MODE; RELEASE SAVEPOINT pgferry_lock",
+        "SAVEPOINT pgferry_lock; LOCK TABLE {only}{} IN {} MODE; RELEASE SAVEPOINT pgferry_lock",
         table.sql(),
         mode.sql()
     );

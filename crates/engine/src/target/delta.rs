@@ -180,26 +180,36 @@ pub(crate) async fn replace_rows<F: TableFeed>(
     load_table(client, o, true, feed, progress).await
 }
 
-/// Disables (or enables again) the triggers that would fire on a sync's
-/// writes; run around them in the same transaction, so nothing outside it
-/// ever sees them disabled.
-pub(crate) async fn set_triggers(
+/// Disables (or enables again, as `always` said: `ENABLE ALWAYS` or
+/// `ENABLE`) the triggers and rules that would fire on a sync's writes; run
+/// around them in the same transaction, so nothing outside it ever sees
+/// them disabled.
+pub(crate) async fn set_firing(
     client: &Client,
     table: &QName,
-    triggers: &[String],
+    shape: &pgferry_catalog::rows::RowShape,
     enable: bool,
 ) -> Result<(), Error> {
-    let verb = if enable { "ENABLE" } else { "DISABLE" };
-    for t in triggers {
+    let items = shape
+        .origin_triggers
+        .iter()
+        .map(|t| ("TRIGGER", t))
+        .chain(shape.rules.iter().map(|r| ("RULE", r)));
+    for (what, name) in items {
+        let verb = match (enable, shape.always.contains(name)) {
+            (false, _) => "DISABLE",
+            (true, true) => "ENABLE ALWAYS",
+            (true, false) => "ENABLE",
+        };
         client
             .batch_execute(&format!(
-                "ALTER TABLE ONLY {} {verb} TRIGGER {}",
+                "ALTER TABLE ONLY {} {verb} {what} {}",
                 table.sql(),
-                quote_ident(t)
+                quote_ident(name)
             ))
             .await
             .map_err(|e| {
-                Error::statement(Side::Target, format!("{verb} TRIGGER {t} of {table}"), e)
+                Error::statement(Side::Target, format!("{verb} {what} {name} of {table}"), e)
             })?;
     }
     Ok(())

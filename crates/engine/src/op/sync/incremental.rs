@@ -22,7 +22,7 @@ use crate::source::relay::LiveFeed;
 use crate::target::actions::{TableAction, TableSync};
 use crate::target::apply::apply_objects;
 use crate::target::blockers::{lock_table, LockMode};
-use crate::target::delta::{copy_rows, delete_rows, replace_rows, set_triggers, Keys};
+use crate::target::delta::{copy_rows, delete_rows, replace_rows, set_firing, Keys};
 use crate::target::rebuild::{close_over_dependents, drop_statements};
 use crate::target::savepoint;
 use crate::target::session::TargetSession;
@@ -55,6 +55,10 @@ pub(super) struct Inputs<'a> {
     pub progress: &'a Option<ProgressFn>,
     pub phase: &'a Phase,
 }
+
+/// Differing keys one table's delta carries at most (they travel as one
+/// list in one statement).
+const MAX_DELTA_KEYS: usize = 1_000_000;
 
 /// A table's plan after the comparison.
 struct Planned<'a> {
@@ -108,9 +112,13 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
     savepoint::set(tgt).await?;
     let compared = compare_and_apply(i, &target, &rebuild, &known, &created).await;
     match compared {
-        Ok(done) => {
+        Ok(Ok(done)) => {
             savepoint::release(tgt).await?;
             Ok(Ok(done))
+        }
+        Ok(Err(why)) => {
+            savepoint::rollback(tgt).await?;
+            Ok(Err(why))
         }
         Err(e) if e.side() == Some(Side::Target) && falls_back(&e) => {
             savepoint::rollback(tgt).await?;
@@ -127,7 +135,7 @@ async fn compare_and_apply(
     rebuild: &BTreeSet<QName>,
     known: &HashSet<QName>,
     created: &BTreeSet<u32>,
-) -> Result<Done, Error> {
+) -> Result<Result<Done, String>, Error> {
     let (src, tgt, catalog, phase) = (i.src, i.tgt, i.catalog, i.phase);
     for (side, c) in [(Side::Source, src), (Side::Target, tgt)] {
         c.batch_execute(STABLE_OUTPUT)
@@ -167,6 +175,22 @@ async fn compare_and_apply(
         let referenced = target_shapes.get(table).is_some_and(|s| s.referenced);
         let verdict =
             compare_rows(src, tgt, rows, !referenced, i.hints.get(table).copied()).await?;
+        // An extension's configuration table holds rows of the extension's
+        // own beside the dumped ones: it is never emptied or rebuilt here.
+        if filter.is_some() && matches!(verdict, Verdict::Whole { .. }) {
+            return Ok(Err(format!(
+                "the extension configuration table {table} differs and has no key"
+            )));
+        }
+        // Keys are sent as one list: past this many, replace everything.
+        if let Verdict::Rows(d) = &verdict {
+            if d.fetch.len() + d.absent.len() > MAX_DELTA_KEYS {
+                return Ok(Err(format!(
+                    "{} rows of {table} differ, more than a delta carries ({MAX_DELTA_KEYS})",
+                    d.fetch.len() + d.absent.len()
+                )));
+            }
+        }
         done.source_rows
             .push((table.clone(), verdict.source_rows()));
         planned.push(Planned {
@@ -185,10 +209,19 @@ async fn compare_and_apply(
         .filter(|p| matches!(p.verdict, Verdict::Whole { .. }))
         .map(|p| p.table.clone())
         .collect();
+    let kept: HashSet<&QName> = planned
+        .iter()
+        .filter(|p| !matches!(p.verdict, Verdict::Whole { .. }))
+        .map(|p| p.table)
+        .collect();
     for t in whole {
         let mut grown = rebuild.clone();
         grown.insert(t);
-        if close_over_dependents(tgt, &mut grown, known).await?.is_ok() {
+        // Not when that would rebuild a table whose rows need no copy (an
+        // inheritance child, a foreign key's table): it is truncated then.
+        if close_over_dependents(tgt, &mut grown, known).await?.is_ok()
+            && !grown.iter().any(|q| kept.contains(q))
+        {
             rebuild = grown;
         }
     }
@@ -204,7 +237,7 @@ async fn compare_and_apply(
         &mut done,
     )
     .await?;
-    Ok(done)
+    Ok(Ok(done))
 }
 
 /// SQLSTATE classes of refusals the full replacement does not meet: data
@@ -276,14 +309,21 @@ async fn apply(
             &i.session.rights,
             q,
             LockMode::AccessExclusive,
+            true,
             i.terminate,
             i.keep_sessions,
         )
         .await?;
     }
     for p in planned {
+        // Disabling a trigger or rule (around the writes) takes SHARE ROW
+        // EXCLUSIVE: readers still read.
+        let fires = target_shapes
+            .get(p.table)
+            .is_some_and(|s| !s.origin_triggers.is_empty() || !s.rules.is_empty());
         let mode = match p.verdict {
             Verdict::Same { .. } => continue,
+            Verdict::Rows(_) if fires => LockMode::ShareRowExclusive,
             Verdict::Rows(_) => LockMode::RowExclusive,
             Verdict::Whole { .. } => LockMode::AccessExclusive,
         };
@@ -292,6 +332,7 @@ async fn apply(
             &i.session.rights,
             p.table,
             mode,
+            false,
             i.terminate,
             i.keep_sessions,
         )
@@ -382,7 +423,7 @@ async fn write_kept_tables(
     for p in written.iter().rev() {
         let s = shape(p.table);
         i.phase.set(format!("deleting rows of {}", p.table));
-        set_triggers(tgt, p.table, &s.origin_triggers, false).await?;
+        set_firing(tgt, p.table, s, false).await?;
         let mut r = TableSync {
             table: p.table.to_string(),
             action: TableAction::Kept,
@@ -447,7 +488,7 @@ async fn write_kept_tables(
                 r.bytes += bytes;
             }
         }
-        set_triggers(tgt, p.table, &s.origin_triggers, true).await?;
+        set_firing(tgt, p.table, s, true).await?;
     }
     for p in planned {
         let r = results.remove(p.table).unwrap_or_else(|| TableSync {
