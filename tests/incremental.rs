@@ -15,8 +15,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -25,10 +23,6 @@ use pgferry_testkit::{shared_cluster, TestDb};
 
 /// A library sync still running after this long hangs.
 const SYNC_HANG: Duration = Duration::from_secs(120);
-/// A fault must end the run this soon (as in `tests/peer_faults.rs`).
-const BOUND: Duration = Duration::from_secs(30);
-/// A run still going this long after its fault is a hang.
-const HANG: Duration = Duration::from_secs(90);
 
 /// An application's tables of every shape the incremental sync tells
 /// apart, analyzed, autovacuum off so that nothing but a sync changes their
@@ -1429,36 +1423,6 @@ async fn a_failing_statement_rolls_an_incremental_sync_back() {
     dst.execute_batch("DROP SCHEMA reporting CASCADE");
     sync_ok(&src, &dst, &incremental()).await;
     assert_replica_equals(&src, &dst);
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pgferry"))
-        .args(args)
-        .env("PGFERRY_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pgferry")
-}
-
-/// Waits for `child`; kills it and fails the test when it hangs.
-fn finish(mut child: Child, fault_at: Instant) -> (Option<i32>, String, Duration) {
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            return (status.code(), err, fault_at.elapsed());
-        }
-        if fault_at.elapsed() > HANG {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pgferry still running {HANG:?} after the fault: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Waits until pgferry's session on `db` waits for a lock; returns whether

@@ -3,47 +3,11 @@
 //! target exactly as it was. Every run here is bounded: a hang fails the test.
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use pgferry_testkit::{shared_cluster, Cluster, Proxy, TestDb};
-
-/// A fault must end the run this soon.
-const BOUND: Duration = Duration::from_secs(30);
-/// A run still going this long after its fault is a hang.
-const HANG: Duration = Duration::from_secs(90);
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pgferry"))
-        .args(args)
-        .env("PGFERRY_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pgferry")
-}
-
-/// Waits for `child`; kills it and fails the test when it hangs.
-fn finish(mut child: Child, fault_at: Instant) -> (Option<i32>, String, Duration) {
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            return (status.code(), err, fault_at.elapsed());
-        }
-        if fault_at.elapsed() > HANG {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pgferry still running {HANG:?} after the fault: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Waits until a session on `datname` runs a statement matching `like`
 /// (from a connection to `admin`), returning its pid.

@@ -3,7 +3,9 @@
 
 pub mod catalog;
 
-use std::process::{Command, Output};
+use std::io::Read;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use pgferry_testkit::{pg_dump_schema, TestDb};
 
@@ -15,6 +17,42 @@ pub fn pgferry(args: &[&str]) -> Output {
         .env_remove("PGPASSWORD")
         .output()
         .expect("run pgferry")
+}
+
+/// A run that fails because of a fault must end within this long after it.
+pub const BOUND: Duration = Duration::from_secs(30);
+/// A run still going this long after its fault is a hang.
+pub const HANG: Duration = Duration::from_secs(90);
+
+/// Starts the `pgferry` binary, its stderr captured, for a fault test.
+pub fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pgferry"))
+        .args(args)
+        .env("PGFERRY_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pgferry")
+}
+
+/// Waits for `child`; kills it and fails the test when it hangs.
+pub fn finish(mut child: Child, fault_at: Instant) -> (Option<i32>, String, Duration) {
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            return (status.code(), err, fault_at.elapsed());
+        }
+        if fault_at.elapsed() > HANG {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pgferry still running {HANG:?} after the fault: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Like [`pgferry`] but asserts success.
