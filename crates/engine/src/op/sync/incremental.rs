@@ -406,64 +406,44 @@ async fn write_kept_tables(
         .collect();
     let none = RowShape::default();
     let shape = |t: &QName| target_shapes.get(t).unwrap_or(&none);
-    let key_types = |t: &QName, key: &[String]| -> Vec<String> {
-        let def = i.catalog.objects.iter().find_map(|o| match &o.kind {
-            Kind::Table(d) if o.schema.as_deref() == Some(&t.schema) && o.name == t.name => Some(d),
-            _ => None,
-        });
-        key.iter()
-            .map(|k| {
-                def.and_then(|d| d.columns.iter().find(|c| &c.name == k))
-                    .map(|c| c.type_sql.clone())
-                    .unwrap_or_else(|| "text".into())
-            })
-            .collect()
-    };
-    let mut results: HashMap<&QName, TableSync> = HashMap::new();
+    let keys = |p| keys_of(i.catalog, p);
+    // Children first: the rows each table loses.
+    let mut deleted: HashMap<&QName, u64> = HashMap::new();
     for p in written.iter().rev() {
         let s = shape(p.table);
         i.phase.set(format!("deleting rows of {}", p.table));
         set_firing(tgt, p.table, s, false).await?;
+        if let Verdict::Rows(diff) = &p.verdict {
+            let gone = deletions(diff, s.referenced);
+            let mut n = delete_rows(tgt, p.table, &keys(p), &gone).await?;
+            // Rows updated in place (by upsert) count as replaced, as the
+            // deleted and inserted ones do.
+            if s.referenced {
+                n += diff.changed.len() as u64;
+            }
+            deleted.insert(p.table, n);
+        }
+    }
+    // Parents first: the rows each table gains.
+    let mut results: HashMap<&QName, TableSync> = HashMap::new();
+    for p in &written {
+        let s = shape(p.table);
         let mut r = TableSync {
             table: p.table.to_string(),
             action: TableAction::Kept,
             rows_written: 0,
-            rows_deleted: 0,
+            rows_deleted: deleted.get(p.table).copied().unwrap_or(0),
             bytes: p.verdict.bytes(),
         };
-        if let Verdict::Rows(diff) = &p.verdict {
-            let keys = Keys {
-                columns: &p.key,
-                types: key_types(p.table, &p.key),
-            };
-            let gone = deletions(diff, s.referenced);
-            r.rows_deleted = delete_rows(tgt, p.table, &keys, &gone).await?;
-            // Rows updated in place (by upsert) count as replaced, as the
-            // deleted and inserted ones do.
-            if s.referenced {
-                r.rows_deleted += diff.changed.len() as u64;
-            }
-        }
-        results.insert(p.table, r);
-    }
-    for p in &written {
-        let s = shape(p.table);
-        let r = results
-            .get_mut(p.table)
-            .expect("every written table has a result");
         match &p.verdict {
             Verdict::Same { .. } => {}
             Verdict::Rows(diff) => {
                 i.phase
                     .set(format!("writing the changed rows of {}", p.table));
-                let keys = Keys {
-                    columns: &p.key,
-                    types: key_types(p.table, &p.key),
-                };
                 let (rows, bytes) = copy_rows(
                     tgt,
                     p.data,
-                    &keys,
+                    &keys(p),
                     &diff.fetch,
                     s.referenced,
                     feed,
@@ -489,6 +469,7 @@ async fn write_kept_tables(
             }
         }
         set_firing(tgt, p.table, s, true).await?;
+        results.insert(p.table, r);
     }
     for p in planned {
         let r = results.remove(p.table).unwrap_or_else(|| TableSync {
@@ -503,6 +484,31 @@ async fn write_kept_tables(
         done.tables.push(r);
     }
     Ok(())
+}
+
+/// A planned table's key columns with their types (as the source defines them).
+fn keys_of<'p>(catalog: &Catalog, p: &'p Planned<'_>) -> Keys<'p> {
+    let def = catalog.objects.iter().find_map(|o| match &o.kind {
+        Kind::Table(d)
+            if o.schema.as_deref() == Some(&p.table.schema) && o.name == p.table.name =>
+        {
+            Some(d)
+        }
+        _ => None,
+    });
+    let types = p
+        .key
+        .iter()
+        .map(|k| {
+            def.and_then(|d| d.columns.iter().find(|c| &c.name == k))
+                .map(|c| c.type_sql.clone())
+                .unwrap_or_else(|| "text".into())
+        })
+        .collect();
+    Keys {
+        columns: &p.key,
+        types,
+    }
 }
 
 /// Rows to delete before writing: keys the source lacks, and, unless the
