@@ -527,6 +527,26 @@ async fn rules_and_triggers_stay_out_of_a_delta_and_same_named_policies_are_told
     assert_replica_equals(&src, &dst);
 }
 
+/// A rebuilt table comes back with everything of its own, also what is not
+/// named after it: an extended statistics object.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuilt_table_keeps_its_extended_statistics() {
+    let (src, dst) = app_pair("inc_extstats").await;
+    src.execute_batch("CREATE STATISTICS app.customer_pairs ON name, email FROM app.customers");
+    sync_ok(&src, &dst, &incremental()).await;
+    assert_replica_equals(&src, &dst);
+    src.execute_batch("ALTER TABLE app.customers ADD COLUMN tier int");
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert!(
+        r.table_actions
+            .iter()
+            .any(|t| t.table == "app.customers" && t.action == TableAction::Rebuilt),
+        "{}",
+        actions(&r)
+    );
+    assert_replica_equals(&src, &dst);
+}
+
 /// `--full` keeps today's behaviour: everything rebuilt, even unchanged,
 /// and said so in the report and the history.
 #[tokio::test(flavor = "multi_thread")]

@@ -147,6 +147,14 @@ impl Object {
         }
     }
 
+    /// The schema-qualified name of a schema-qualified object.
+    pub fn qname(&self) -> Option<QName> {
+        Some(QName {
+            schema: self.schema.clone()?,
+            name: self.name.clone(),
+        })
+    }
+
     /// Unquoted display name, e.g. `public.orders`.
     pub fn display_name(&self) -> String {
         match &self.schema {

@@ -49,7 +49,9 @@ pub(crate) fn split_target_only(
     (kept, only)
 }
 
-fn comparable(o: &Object) -> bool {
+/// Kinds whose objects are definitions compared (not data or settings
+/// applied on every sync).
+pub(crate) fn comparable(o: &Object) -> bool {
     !matches!(
         o.kind,
         Kind::TableData { .. }

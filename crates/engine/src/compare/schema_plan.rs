@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use pgferry_catalog::{render_object, Catalog, Kind, Object, QName, RenderOptions};
 
+use crate::compare::drift::comparable;
+
 /// What an incremental sync changes in the schema, or why it must replace
 /// everything.
 pub(crate) type SchemaPlan = Result<Changes, String>;
@@ -24,53 +26,69 @@ pub(crate) struct Changes {
     pub apply: BTreeSet<u32>,
 }
 
-/// Kinds whose objects are data or settings applied on every sync, not
-/// definitions compared.
-fn compared(o: &Object) -> bool {
-    !matches!(
-        o.kind,
-        Kind::TableData { .. }
-            | Kind::SequenceSet { .. }
-            | Kind::MatViewRefresh { .. }
-            | Kind::RelationStats { .. }
-            | Kind::Role { .. }
-            | Kind::DefaultAcl { .. }
-            | Kind::Database { .. }
-    )
+/// Which relation each object of one catalog is or belongs to.
+pub(crate) struct Owners<'a> {
+    catalog: &'a Catalog,
+    ids: HashMap<u32, &'a Object>,
 }
 
-/// The relation an object is or belongs to.
-fn relation_of(o: &Object, c: &Catalog, ids: &HashMap<u32, &Object>) -> Option<QName> {
-    let own = |o: &Object| {
-        o.schema.as_ref().map(|s| QName {
-            schema: s.clone(),
-            name: o.name.clone(),
-        })
-    };
-    match &o.kind {
-        Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. } | Kind::Sequence { .. } => own(o),
-        Kind::SequenceOwnedBy { sequence, .. } => Some(sequence.clone()),
-        Kind::IndexAttach { child, .. } => c.objects.iter().find_map(|i| match &i.kind {
-            Kind::Index { table, .. } if own(i).as_ref() == Some(child) => Some(table.clone()),
-            _ => None,
-        }),
-        _ => o.table().cloned().or_else(|| {
-            // An extended statistics object, a comment's carrier, …: the
-            // relation it depends on.
-            let mut rels = o
-                .deps
-                .iter()
-                .filter_map(|d| ids.get(d))
-                .filter(|d| {
-                    matches!(d.kind, Kind::Table(_) | Kind::MatView { .. }) && d.schema.is_some()
-                })
-                .filter_map(|d| own(d));
-            match (rels.next(), rels.next()) {
-                (Some(r), None) if matches!(o.kind, Kind::Statistics { .. }) => Some(r),
-                _ => None,
-            }
-        }),
+impl<'a> Owners<'a> {
+    pub(crate) fn new(catalog: &'a Catalog) -> Self {
+        Owners {
+            catalog,
+            ids: catalog.objects.iter().map(|o| (o.id, o)).collect(),
+        }
     }
+
+    /// The object with this dump id.
+    pub(crate) fn get(&self, id: u32) -> Option<&'a Object> {
+        self.ids.get(&id).copied()
+    }
+
+    /// The relation `o` is (a table, view, materialized view, sequence) or
+    /// belongs to (its index, constraint, trigger, policy, rule, owned-by,
+    /// attached index, refresh, extended statistics object).
+    pub(crate) fn of(&self, o: &Object) -> Option<QName> {
+        match &o.kind {
+            Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. } | Kind::Sequence { .. } => {
+                o.qname()
+            }
+            Kind::SequenceOwnedBy { sequence, .. } => Some(sequence.clone()),
+            Kind::MatViewRefresh { view } => Some(view.clone()),
+            Kind::IndexAttach { child, .. } => {
+                self.catalog.objects.iter().find_map(|i| match &i.kind {
+                    Kind::Index { table, .. } if i.qname().as_ref() == Some(child) => {
+                        Some(table.clone())
+                    }
+                    _ => None,
+                })
+            }
+            Kind::Statistics { .. } => {
+                // The one table (or materialized view) it is defined on.
+                let mut rels = o
+                    .deps
+                    .iter()
+                    .filter_map(|d| self.get(*d))
+                    .filter(|d| matches!(d.kind, Kind::Table(_) | Kind::MatView { .. }))
+                    .filter_map(Object::qname);
+                match (rels.next(), rels.next()) {
+                    (Some(r), None) => Some(r),
+                    _ => None,
+                }
+            }
+            _ => o.table().cloned(),
+        }
+    }
+}
+
+/// The relations (tables, views, materialized views, sequences) of a catalog.
+pub(crate) fn relations(c: &Catalog) -> impl Iterator<Item = QName> + '_ {
+    c.objects.iter().filter_map(|o| match o.kind {
+        Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. } | Kind::Sequence { .. } => {
+            o.qname()
+        }
+        _ => None,
+    })
 }
 
 /// What identifies an object on both sides: its kind and name, and for an
@@ -87,7 +105,7 @@ fn key(o: &Object) -> (String, String) {
 fn by_key(c: &Catalog) -> HashMap<(String, String), &Object> {
     c.objects
         .iter()
-        .filter(|o| compared(o))
+        .filter(|o| comparable(o))
         .map(|o| (key(o), o))
         .collect()
 }
@@ -113,7 +131,7 @@ pub(crate) fn schema_plan(
             Kind::Schema => Some(o.name.as_str()),
             _ => o.schema.as_deref(),
         };
-        compared(o)
+        comparable(o)
             && match schema {
                 Some(s) => synced.contains(s),
                 // Database-wide objects the target has and the source has not
@@ -124,7 +142,7 @@ pub(crate) fn schema_plan(
     let render_all = |c: &Catalog| -> BTreeMap<(String, String), Vec<String>> {
         c.objects
             .iter()
-            .filter(|o| compared(o))
+            .filter(|o| comparable(o))
             .map(|o| (key(o), render_object(o, render)))
             .collect()
     };
@@ -142,10 +160,7 @@ pub(crate) fn schema_plan(
         .filter(|(k, _)| scope.contains(k) || a.contains_key(k))
         .collect();
     let (oa, ob) = (by_key(source), by_key(target));
-    let (ia, ib): (HashMap<u32, &Object>, HashMap<u32, &Object>) = (
-        source.objects.iter().map(|o| (o.id, o)).collect(),
-        target.objects.iter().map(|o| (o.id, o)).collect(),
-    );
+    let (ia, ib) = (Owners::new(source), Owners::new(target));
     let mut changes = Changes::default();
     let keys: BTreeSet<&(String, String)> = a.keys().chain(b.keys()).collect();
     for key in keys {
@@ -154,8 +169,8 @@ pub(crate) fn schema_plan(
         }
         let (on_source, on_target) = (oa.get(key), ob.get(key));
         let relations = [
-            on_source.and_then(|o| relation_of(o, source, &ia)),
-            on_target.and_then(|o| relation_of(o, target, &ib)),
+            on_source.and_then(|o| ia.of(o)),
+            on_target.and_then(|o| ib.of(o)),
         ];
         match (on_source, on_target) {
             (Some(o), _)

@@ -3,6 +3,22 @@
 //! database-wide objects it recreates).
 use pgferry_catalog::{quote_ident, Kind, Object};
 
+/// `DROP … IF EXISTS … CASCADE` of a relation (`None` for anything else).
+pub(crate) fn drop_relation(o: &Object) -> Option<String> {
+    let kw = match &o.kind {
+        Kind::Table(def) if def.foreign.is_some() => "FOREIGN TABLE",
+        Kind::Table(_) => "TABLE",
+        Kind::View { .. } => "VIEW",
+        Kind::MatView { .. } => "MATERIALIZED VIEW",
+        Kind::Sequence { .. } => "SEQUENCE",
+        _ => return None,
+    };
+    Some(format!(
+        "DROP {kw} IF EXISTS {} CASCADE",
+        o.qualified_name()
+    ))
+}
+
 /// Statements that remove what the archive is about to create (`--clean`).
 pub(crate) fn clean_statements(objects: &[Object]) -> Vec<String> {
     let schemas: Vec<String> = schemas_of(objects)
@@ -25,23 +41,7 @@ pub(crate) fn clean_statements(objects: &[Object]) -> Vec<String> {
     out.extend(if !schemas.is_empty() {
         schemas
     } else {
-        objects
-            .iter()
-            .filter_map(|o| {
-                let kw = match &o.kind {
-                    Kind::Table(def) if def.foreign.is_some() => "FOREIGN TABLE",
-                    Kind::Table(_) => "TABLE",
-                    Kind::View { .. } => "VIEW",
-                    Kind::MatView { .. } => "MATERIALIZED VIEW",
-                    Kind::Sequence { .. } => "SEQUENCE",
-                    _ => return None,
-                };
-                Some(format!(
-                    "DROP {kw} IF EXISTS {} CASCADE",
-                    o.qualified_name()
-                ))
-            })
-            .collect()
+        objects.iter().filter_map(drop_relation).collect()
     });
     // Database-wide objects the archive recreates (casts go with their
     // schema's types and functions).

@@ -4,7 +4,9 @@
 //! references it, a sequence it owns, …), and the statements that drop them.
 use std::collections::{BTreeSet, HashSet};
 
-use pgferry_catalog::{rows::dependents_of, Catalog, Kind, QName};
+use pgferry_catalog::{rows::dependents_of, Catalog, QName};
+
+use crate::target::clean::drop_relation;
 use tokio_postgres::Client;
 
 use crate::error::{Error, Side};
@@ -63,22 +65,7 @@ pub(crate) fn drop_statements(target: &Catalog, rebuild: &BTreeSet<QName>) -> Ve
         .objects
         .iter()
         .rev()
-        .filter_map(|o| {
-            let kw = match &o.kind {
-                Kind::Table(def) if def.foreign.is_some() => "FOREIGN TABLE",
-                Kind::Table(_) => "TABLE",
-                Kind::View { .. } => "VIEW",
-                Kind::MatView { .. } => "MATERIALIZED VIEW",
-                Kind::Sequence { .. } => "SEQUENCE",
-                _ => return None,
-            };
-            let q = QName {
-                schema: o.schema.clone()?,
-                name: o.name.clone(),
-            };
-            rebuild
-                .contains(&q)
-                .then(|| format!("DROP {kw} IF EXISTS {} CASCADE", q.sql()))
-        })
+        .filter(|o| o.qname().is_some_and(|q| rebuild.contains(&q)))
+        .filter_map(drop_relation)
         .collect()
 }

@@ -14,7 +14,7 @@ use tokio_postgres::Client;
 
 use crate::compare::fingerprint::STABLE_OUTPUT;
 use crate::compare::rows::{compare_rows, HashMethod, HashedRows, Hint, RowDiff, Verdict};
-use crate::compare::schema_plan::schema_plan;
+use crate::compare::schema_plan::{relations, schema_plan, Owners};
 use crate::error::{Error, Side};
 use crate::filter::Filters;
 use crate::progress::ProgressFn;
@@ -251,33 +251,6 @@ fn falls_back(e: &Error) -> bool {
     })
 }
 
-fn relations(c: &Catalog) -> impl Iterator<Item = QName> + '_ {
-    c.objects.iter().filter_map(|o| match o.kind {
-        Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. } | Kind::Sequence { .. } => {
-            Some(QName {
-                schema: o.schema.clone()?,
-                name: o.name.clone(),
-            })
-        }
-        _ => None,
-    })
-}
-
-/// The relation a source object is part of (its own name for a relation).
-fn owner_of(o: &Object) -> Option<QName> {
-    match &o.kind {
-        Kind::Table(_) | Kind::View { .. } | Kind::MatView { .. } | Kind::Sequence { .. } => {
-            Some(QName {
-                schema: o.schema.clone()?,
-                name: o.name.clone(),
-            })
-        }
-        Kind::SequenceOwnedBy { sequence, .. } => Some(sequence.clone()),
-        Kind::MatViewRefresh { view } => Some(view.clone()),
-        _ => o.table().cloned(),
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn apply(
     i: &Inputs<'_>,
@@ -296,12 +269,7 @@ async fn apply(
         .objects
         .iter()
         .filter(|o| matches!(o.kind, Kind::Table(_) | Kind::View { .. }))
-        .filter_map(|o| {
-            Some(QName {
-                schema: o.schema.clone()?,
-                name: o.name.clone(),
-            })
-        })
+        .filter_map(Object::qname)
         .collect();
     for q in rebuild.iter().filter(|q| lockable.contains(*q)) {
         done.terminated += lock_table(
@@ -361,6 +329,7 @@ async fn apply(
     // refreshed, every sequence's value; new objects and changed functions
     // (in place); the database's properties and the carried roles as the
     // full path applies them.
+    let owners = Owners::new(catalog);
     let objects: Vec<Object> = catalog
         .objects
         .iter()
@@ -368,9 +337,9 @@ async fn apply(
             Kind::Database { .. } | Kind::Role { .. } | Kind::SequenceSet { .. } => true,
             Kind::RelationStats { table, .. } if changed.contains(table) => true,
             Kind::MatViewRefresh { view } if !rebuild.contains(view) => {
-                depends_on_any(catalog, o, &changed)
+                depends_on_any(&owners, o, &changed)
             }
-            _ => created.contains(&o.id) || owner_of(o).is_some_and(|q| rebuild.contains(&q)),
+            _ => created.contains(&o.id) || owners.of(o).is_some_and(|q| rebuild.contains(&q)),
         })
         .cloned()
         .collect();
@@ -533,7 +502,7 @@ async fn count_rows(tgt: &Client, o: &Object, table: &QName) -> Result<u64, Erro
 /// The differing tables, a table before those whose foreign keys reference
 /// it (catalog order otherwise, and within a cycle).
 fn fk_order<'a>(catalog: &Catalog, planned: &'a [Planned<'a>]) -> Vec<&'a Planned<'a>> {
-    let ids: HashMap<u32, &Object> = catalog.objects.iter().map(|o| (o.id, o)).collect();
+    let owners = Owners::new(catalog);
     let mut parents: HashMap<&QName, Vec<QName>> = HashMap::new();
     for o in &catalog.objects {
         if let Kind::Constraint {
@@ -542,8 +511,8 @@ fn fk_order<'a>(catalog: &Catalog, planned: &'a [Planned<'a>]) -> Vec<&'a Planne
             ..
         } = &o.kind
         {
-            for d in o.deps.iter().filter_map(|d| ids.get(d)) {
-                if let Some(p) = owner_of(d) {
+            for d in o.deps.iter().filter_map(|d| owners.get(*d)) {
+                if let Some(p) = owners.of(d) {
                     if &p != table {
                         parents.entry(table).or_default().push(p);
                     }
@@ -580,16 +549,15 @@ fn fk_order<'a>(catalog: &Catalog, planned: &'a [Planned<'a>]) -> Vec<&'a Planne
 }
 
 /// `o` (a materialized view's refresh) depends, through views, on one of `changed`.
-fn depends_on_any(catalog: &Catalog, o: &Object, changed: &HashSet<&QName>) -> bool {
-    let ids: HashMap<u32, &Object> = catalog.objects.iter().map(|o| (o.id, o)).collect();
+fn depends_on_any(owners: &Owners<'_>, o: &Object, changed: &HashSet<&QName>) -> bool {
     let mut stack: Vec<u32> = o.deps.clone();
     let mut seen: HashSet<u32> = HashSet::new();
     while let Some(id) = stack.pop() {
         if !seen.insert(id) {
             continue;
         }
-        let Some(d) = ids.get(&id) else { continue };
-        if owner_of(d).is_some_and(|q| changed.contains(&q)) {
+        let Some(d) = owners.get(id) else { continue };
+        if owners.of(d).is_some_and(|q| changed.contains(&q)) {
             return true;
         }
         stack.extend(d.deps.iter().copied());
