@@ -1145,47 +1145,23 @@ async fn nulls_in_columns_of_every_type_are_told_from_values() {
     assert_replica_equals(&src, &dst);
     let tables = ["app.wide"];
     let n64 = n as u64;
-    let rounds: [(&str, bool, String); 4] = [
-        (
-            "values set to NULL on the replica",
-            false,
-            (1..=n)
-                .map(|k| format!("UPDATE app.wide SET c{k} = NULL WHERE id = {k};"))
-                .collect(),
-        ),
-        (
-            "NULLs set to values on the replica",
-            false,
-            (1..=n)
-                .map(|k| {
-                    format!(
-                        "UPDATE app.wide SET c{k} = {} WHERE id = {};",
-                        value(k),
-                        n + k
-                    )
-                })
-                .collect(),
-        ),
-        (
-            "values set to NULL on the source",
-            true,
-            (1..=n)
-                .map(|k| format!("UPDATE app.wide SET c{k} = NULL WHERE id = {k};"))
-                .collect(),
-        ),
-        (
-            "NULLs set to values on the source",
-            true,
-            (1..=n)
-                .map(|k| {
-                    format!(
-                        "UPDATE app.wide SET c{k} = {} WHERE id = {};",
-                        value(k),
-                        n + k
-                    )
-                })
-                .collect(),
-        ),
+    let to_null: String = (1..=n)
+        .map(|k| format!("UPDATE app.wide SET c{k} = NULL WHERE id = {k};"))
+        .collect();
+    let to_value: String = (1..=n)
+        .map(|k| {
+            format!(
+                "UPDATE app.wide SET c{k} = {} WHERE id = {};",
+                value(k),
+                n + k
+            )
+        })
+        .collect();
+    let rounds: [(&str, bool, &String); 4] = [
+        ("values set to NULL on the replica", false, &to_null),
+        ("NULLs set to values on the replica", false, &to_value),
+        ("values set to NULL on the source", true, &to_null),
+        ("NULLs set to values on the source", true, &to_value),
     ];
     for (what, on_source, edits) in &rounds {
         let side = if *on_source { &src } else { &dst };
