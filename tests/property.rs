@@ -2084,6 +2084,11 @@ fn incremental_rounds(ctx: &Ctx<'_>, g: &Gen, src: &TestDb, dst: &TestDb, rounds
             })
             .collect();
         let mut bad = Vec::new();
+        if let Some(v) = r.verification.as_ref().filter(|v| !v.is_identical()) {
+            bad.push(format!(
+                "the sync's own verification found differences: {v:?}"
+            ));
+        }
         if r.full || r.fallback.is_some() {
             bad.push(format!(
                 "fell back to a full sync ({:?}) though only rows changed",

@@ -15,9 +15,9 @@ pub struct RowShape {
     /// Empty: no such key (rows cannot be matched one by one).
     pub key: Vec<String>,
     /// Columns whose values a native hash would equate though their text
-    /// differs (`numeric` without a typmod: 1.0 and 1.00, float `0` and
-    /// `-0`, a nondeterministic collation, `jsonb`, enums, …): they are
-    /// hashed through their text output.
+    /// differs (`numeric`: 1.0 and 1.00, and `NaN`, `Infinity` and NULL;
+    /// float `0` and `-0`, a nondeterministic collation, `jsonb`, enums,
+    /// …): they are hashed through their text output.
     pub hash_as_text: Vec<String>,
     /// Arrays of natively hashed elements: hashed natively, and their
     /// dimensions with them (`{1,2}` and `[0:1]={1,2}` hash alike).
@@ -44,8 +44,9 @@ const NATIVE_HASH_TYPES: &str = "{16,17,18,19,20,21,23,25,26,1042,1043,1082,1083
 /// [`RowShape`] of every ordinary and partitioned user table.
 pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, CatalogError> {
     // Per column: `n` hashed natively, `a` an array hashed natively with
-    // its dimensions, `t` through its text. A numeric with a typmod has one
-    // text per value (its scale is fixed); a nondeterministic collation
+    // its dimensions, `t` through its text. Numeric is never native, not
+    // even with a fixed scale: its hash gives `NaN`, `Infinity` and
+    // `-Infinity` the seed, as a NULL gets; a nondeterministic collation
     // never hashes natively.
     let sql = format!(
         "WITH hashing AS ( \
@@ -55,9 +56,8 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
              WHEN (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) = 1042 \
                   AND (CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) < 0 THEN 't' \
              WHEN (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) = ANY ('{NATIVE_HASH_TYPES}'::oid[]) THEN 'n' \
-             WHEN a.atttypid = 1700 AND a.atttypmod >= 0 THEN 'n' \
              WHEN t.typtype = 'b' AND t.typcategory = 'A' AND t.typelem <> 1042 \
-                  AND (t.typelem = ANY ('{NATIVE_HASH_TYPES}'::oid[]) OR (t.typelem = 1700 AND a.atttypmod >= 0)) THEN 'a' \
+                  AND t.typelem = ANY ('{NATIVE_HASH_TYPES}'::oid[]) THEN 'a' \
              ELSE 't' END AS class \
            FROM pg_catalog.pg_attribute a \
            JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
