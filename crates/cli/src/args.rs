@@ -248,14 +248,63 @@ impl FilterArgs {
     }
 }
 
+/// `dump --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FormatArg {
+    /// pgferry's archive.
+    Archive,
+    /// A SQL script for psql.
+    Plain,
+}
+
+/// pg_dump's format letters and names; directory and tar are refused by name.
+fn parse_format(s: &str) -> Result<FormatArg, String> {
+    match s {
+        "p" | "plain" => Ok(FormatArg::Plain),
+        "c" | "custom" | "a" | "archive" => Ok(FormatArg::Archive),
+        "d" | "directory" | "t" | "tar" => {
+            Err(format!(
+            "pgferry writes no {} format: use `plain` (a SQL script) or `archive` (pgferry's own, \
+             one file, parallel dump and restore with -j)",
+            if s.starts_with('d') { "directory" } else { "tar" }
+        ))
+        }
+        _ => Err("expected plain (p) or archive (c, custom)".into()),
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct DumpArgs {
     /// Source connection string (key=value or URI); PG* variables fill the rest.
     #[arg(long, env = "PGFERRY_SOURCE", hide_env_values = true)]
     pub(crate) source: String,
-    /// Archive path, or `-` for stdout.
-    #[arg(short = 'o', long = "output")]
+    /// Archive or script path, or `-` for stdout.
+    #[arg(short = 'o', long = "output", short_alias = 'f', alias = "file")]
     pub(crate) output: PathBuf,
+    /// `archive` (c, custom: pgferry's own format, not pg_restore's) or `plain` (p: a SQL script
+    /// psql replays) [default: plain for an output name ending in .sql, else archive].
+    #[arg(short = 'F', long, value_parser = parse_format, value_name = "FORMAT")]
+    pub(crate) format: Option<FormatArg>,
+    /// Plain format: rows as INSERT statements instead of COPY (slower to replay; any SQL client loads them).
+    #[arg(long)]
+    pub(crate) inserts: bool,
+    /// Plain format: INSERT statements naming their columns (implies --inserts).
+    #[arg(long)]
+    pub(crate) column_inserts: bool,
+    /// Plain format: rows per INSERT statement (implies --inserts).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) rows_per_insert: Option<u32>,
+    /// Plain format: add ON CONFLICT DO NOTHING to each INSERT (needs --inserts, --column-inserts
+    /// or --rows-per-insert).
+    #[arg(long)]
+    pub(crate) on_conflict_do_nothing: bool,
+    /// Plain format: set the source's owners (ALTER ... OWNER TO) [default: leave objects to the
+    /// user who replays the script, like pg_dump -O].
+    #[arg(long, conflicts_with = "no_owner")]
+    pub(crate) keep_owners: bool,
+    /// Objects belong to whoever restores them (accepted for pg_dump scripts: pgferry's default).
+    #[arg(short = 'O', long)]
+    pub(crate) no_owner: bool,
     /// zstd compression level (1-22).
     #[arg(long, default_value_t = pgferry_engine::DEFAULT_LEVEL, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub(crate) compress_level: i32,

@@ -44,7 +44,10 @@ pub use compare::{TableDiff, VerifyMode, VerifyReport};
 pub use conn::{connect, ConnError, ConnSpec, SslMode};
 pub use error::{ConnectFailure, Error, ErrorKind, Side};
 pub use filter::{FilterError, Filters};
-pub use op::dump::{dump, dump_to_path, DumpOptions, DumpSummary};
+pub use op::dump::{
+    dump, dump_to_path, DumpFormat, DumpOptions, DumpSummary, InsertOptions, PlainData,
+    PlainOptions,
+};
 pub use op::list::{ddl, list, ListEntry};
 pub use op::restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
 pub use op::sync::every::{parse_duration, sync_every, Cycle, Schedule};

@@ -1,4 +1,5 @@
-//! `dump`: catalog + table data from one source snapshot into an archive.
+//! `dump`: catalog + table data from one source snapshot into an archive
+//! (or, [`plain`], a SQL script).
 //! The recipe: snapshot and catalog, plan the work, start the archive
 //! writer, copy every table over the worker pool, finish the archive only
 //! when everything arrived.
@@ -25,9 +26,27 @@ use crate::source::snapshot::{
 };
 use crate::watch::{watched, Peer, Phase};
 
+mod plain;
+
+use plain::write_script;
+pub use plain::{InsertOptions, PlainData, PlainOptions};
+
+/// What [`dump`] writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DumpFormat {
+    /// pgferry's archive: binary COPY data in zstd frames, verified on
+    /// read, restored by `pgferry restore` (not by pg_restore).
+    #[default]
+    Archive,
+    /// A SQL script psql replays (`pg_dump`'s plain format).
+    Plain(PlainOptions),
+}
+
 /// Options of [`dump`].
 #[derive(Debug, Clone)]
 pub struct DumpOptions {
+    /// Archive (the default) or plain SQL.
+    pub format: DumpFormat,
     /// pg_dump-style filters.
     pub filters: Filters,
     /// zstd level (default 1: on column blocks it is both faster and,
@@ -51,6 +70,7 @@ pub struct DumpOptions {
 impl Default for DumpOptions {
     fn default() -> Self {
         DumpOptions {
+            format: DumpFormat::Archive,
             filters: Filters::default(),
             compress_level: DEFAULT_LEVEL,
             schema_only: false,
@@ -72,13 +92,26 @@ pub struct DumpSummary {
     pub tables: usize,
     /// Rows copied.
     pub rows: u64,
-    /// Uncompressed COPY bytes.
+    /// Uncompressed COPY bytes (a plain script's row text).
     pub raw_bytes: u64,
-    /// Archive size.
+    /// Archive (or script) size.
     pub archive_bytes: u64,
 }
 
-/// Dumps the database `source` describes into `out` (any writer; streaming).
+/// Dumps the database `source` describes into `out` (any writer; streaming):
+/// an archive, or with [`DumpFormat::Plain`] a SQL script.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), pgferry_engine::Error> {
+/// use pgferry_engine::{dump, ConnSpec, DumpFormat, DumpOptions, PlainOptions};
+/// let source = ConnSpec::parse("host=127.0.0.1 dbname=app user=postgres").unwrap();
+/// let opts = DumpOptions {
+///     format: DumpFormat::Plain(PlainOptions::default()),
+///     ..Default::default()
+/// };
+/// dump(&source, &opts, std::io::stdout()).await?; // psql replays it
+/// # Ok(()) }
+/// ```
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), pgferry_engine::Error> {
@@ -135,6 +168,9 @@ async fn dump_with<W: Write + Send + 'static>(
     if opts.data_only {
         catalog.objects.retain(|o| o.kind.is_data());
     }
+    if let DumpFormat::Plain(plain) = &opts.format {
+        return dump_plain(&client, &catalog, plain, opts, out, phase).await;
+    }
     let jobs = opts.jobs.max(1);
     let work = plan_work(&client, &mut catalog, jobs, opts.split_pages.max(1)).await?;
     let tables = work.iter().filter(|w| w.part == 0).count();
@@ -183,6 +219,52 @@ async fn dump_with<W: Write + Send + 'static>(
         (Written::Failed(e), Ok(_)) => Err(e),
         (Written::Aborted, Ok(_)) => Err(Error::Cancelled),
     }
+}
+
+/// The plain format: one connection writes the script in snapshot order.
+async fn dump_plain<W: Write + Send + 'static>(
+    client: &Client,
+    catalog: &pgferry_catalog::Catalog,
+    plain: &PlainOptions,
+    opts: &DumpOptions,
+    out: W,
+    phase: &Phase,
+) -> Result<DumpSummary, Error> {
+    let tables = catalog
+        .objects
+        .iter()
+        .filter(|o| matches!(o.kind, pgferry_catalog::Kind::TableData { .. }))
+        .count();
+    report(
+        &opts.progress,
+        Progress::CatalogRead {
+            objects: catalog.objects.len(),
+            tables,
+        },
+    );
+    let render = pgferry_catalog::RenderOptions {
+        keep_owners: plain.keep_owners,
+        ..Default::default()
+    };
+    let s = write_script(
+        client,
+        catalog,
+        &plain.data,
+        &render,
+        out,
+        &opts.progress,
+        phase,
+    )
+    .await?;
+    let _ = client.batch_execute("COMMIT").await;
+    report(&opts.progress, Progress::Finished);
+    Ok(DumpSummary {
+        objects: catalog.objects.len(),
+        tables: s.tables,
+        rows: s.rows,
+        raw_bytes: s.data_bytes,
+        archive_bytes: s.script_bytes,
+    })
 }
 
 type Copied = (Client, u64, u64);
