@@ -19,6 +19,11 @@ pub struct RowShape {
     /// float `0` and `-0`, a nondeterministic collation, `jsonb`, enums,
     /// …): they are hashed through their text output.
     pub hash_as_text: Vec<String>,
+    /// Those of [`RowShape::hash_as_text`] whose type has a cast to `text`
+    /// made by a function (a user's, which may drop parts of the value, or
+    /// `bpchar`'s, which trims trailing spaces): their text comes from the
+    /// type's output function instead (`format('%L', …)`, NULL apart).
+    pub text_by_output: Vec<String>,
     /// Arrays of natively hashed elements: hashed natively, and their
     /// dimensions with them (`{1,2}` and `[0:1]={1,2}` hash alike).
     pub arrays: Vec<String>,
@@ -58,7 +63,9 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
              WHEN (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) = ANY ('{NATIVE_HASH_TYPES}'::oid[]) THEN 'n' \
              WHEN t.typtype = 'b' AND t.typcategory = 'A' AND t.typelem <> 1042 \
                   AND t.typelem = ANY ('{NATIVE_HASH_TYPES}'::oid[]) THEN 'a' \
-             ELSE 't' END AS class \
+             ELSE 't' END AS class, \
+           EXISTS (SELECT FROM pg_catalog.pg_cast k WHERE k.casttarget = 'pg_catalog.text'::pg_catalog.regtype \
+             AND k.castmethod = 'f' AND k.castsource IN (t.oid, t.typbasetype)) AS by_output \
            FROM pg_catalog.pg_attribute a \
            JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
            LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
@@ -71,6 +78,8 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
               WHERE h.attrelid = c.oid AND h.class = 't'), '{{}}'), \
            COALESCE((SELECT array_agg(h.attname ORDER BY h.attnum) FROM hashing h \
               WHERE h.attrelid = c.oid AND h.class = 'a'), '{{}}'), \
+           COALESCE((SELECT array_agg(h.attname ORDER BY h.attnum) FROM hashing h \
+              WHERE h.attrelid = c.oid AND h.class = 't' AND h.by_output), '{{}}'), \
            EXISTS (SELECT FROM pg_catalog.pg_constraint f WHERE f.contype = 'f' \
               AND (f.confrelid = c.oid OR f.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(c.oid)))), \
            COALESCE((SELECT array_agg(tg.tgname::text ORDER BY tg.tgname) FROM pg_catalog.pg_trigger tg \
@@ -115,10 +124,11 @@ pub async fn row_shapes(client: &Client) -> Result<HashMap<QName, RowShape>, Cat
                     key: r.get(2),
                     hash_as_text: r.get(3),
                     arrays: r.get(4),
-                    referenced: r.get(5),
-                    origin_triggers: r.get(6),
-                    rules: r.get(7),
-                    always: r.get(8),
+                    text_by_output: r.get(5),
+                    referenced: r.get(6),
+                    origin_triggers: r.get(7),
+                    rules: r.get(8),
+                    always: r.get(9),
                 },
             )
         })

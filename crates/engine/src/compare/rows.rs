@@ -80,13 +80,18 @@ impl HashedRows<'_> {
             .map(|c| {
                 let col = format!("x.{}", quote_ident(c));
                 let as_text = self.shape.hash_as_text.contains(c);
+                let text = if self.shape.text_by_output.contains(c) {
+                    format!("pg_catalog.format('%L', {col})")
+                } else {
+                    format!("{col}::text")
+                };
                 match (self.method, as_text) {
-                    (HashMethod::Record, true) => format!("pg_catalog.textsend({col}::text)"),
+                    (HashMethod::Record, true) => format!("pg_catalog.textsend({text})"),
                     (HashMethod::Record, false) if self.shape.arrays.contains(c) => {
                         format!("{col}, pg_catalog.array_dims({col})")
                     }
                     (HashMethod::Record, false) => col,
-                    (HashMethod::Text, _) => format!("{col}::text"),
+                    (HashMethod::Text, _) => text,
                 }
             })
             .collect();
