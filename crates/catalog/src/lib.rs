@@ -42,6 +42,6 @@ pub use model::*;
 pub use order::sort_objects;
 pub use quote::{qualified, quote_ident, quote_literal};
 pub use read::{read_catalog, RoleSelection, SelectAll, Selector};
-pub use render::{large_object_statements, render_object, render_script, RenderOptions};
+pub use render::{large_object_statements, render_object, render_script, Omit, RenderOptions};
 pub use roles::RolePlan;
 pub use stats::{Statistics, RESTORE_STATS_VERSION};

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pgferry_engine::{Filters, RoleSelection, Statistics};
+use pgferry_engine::{Filters, Omit, RoleSelection, Section, Statistics};
 
 #[derive(Debug, Parser)]
 #[command(name = "pgferry", version, about = "Native PostgreSQL dump / restore / sync", long_about = None)]
@@ -200,6 +200,51 @@ pub(crate) struct FilterArgs {
     pub(crate) user_mapping_passwords: bool,
 }
 
+/// What pg_dump's switches leave out of a dump or restore: statements
+/// (`-x`, `--no-comments`) and whole sections (`--section`).
+#[derive(Debug, Args)]
+pub(crate) struct OmitArgs {
+    /// Leave out privileges: GRANT, REVOKE, ALTER DEFAULT PRIVILEGES (a dump records it in the
+    /// archive, so its restores leave them out too).
+    #[arg(short = 'x', long = "no-privileges", alias = "no-acl")]
+    pub(crate) no_privileges: bool,
+    /// Leave out comments (COMMENT ON); a dump records it in the archive.
+    #[arg(long)]
+    pub(crate) no_comments: bool,
+    /// Only this section (repeatable): pre-data (definitions), data (rows, sequence values, large
+    /// objects), post-data (indexes, constraints, triggers, matview contents, ...).
+    #[arg(long, value_enum, value_name = "SECTION")]
+    pub(crate) section: Vec<SectionArg>,
+}
+
+/// `--section`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SectionArg {
+    PreData,
+    Data,
+    PostData,
+}
+
+impl OmitArgs {
+    pub(crate) fn omit(&self) -> Omit {
+        Omit {
+            privileges: self.no_privileges,
+            comments: self.no_comments,
+        }
+    }
+
+    pub(crate) fn sections(&self) -> Vec<Section> {
+        self.section
+            .iter()
+            .map(|s| match s {
+                SectionArg::PreData => Section::PreData,
+                SectionArg::Data => Section::Data,
+                SectionArg::PostData => Section::PostData,
+            })
+            .collect()
+    }
+}
+
 /// `--roles`, `--role-passwords`.
 #[derive(Debug, Args)]
 pub(crate) struct RoleArgs {
@@ -273,11 +318,51 @@ fn parse_format(s: &str) -> Result<FormatArg, String> {
     }
 }
 
+/// libpq-style connection switches (`-h -p -U -d`), pg_dump's and
+/// pg_restore's alternative to a connection string. (`--help` has no `-h`
+/// on these commands: `-h` is the host, as in pg_dump.)
 #[derive(Debug, Args)]
+pub(crate) struct ConnArgs {
+    /// Server host or socket directory (instead of host= in the connection string).
+    #[arg(short = 'h', long = "host", value_name = "HOST")]
+    pub(crate) host: Option<String>,
+    /// Server port.
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    pub(crate) port: Option<u16>,
+    /// User name.
+    #[arg(short = 'U', long = "username", value_name = "NAME")]
+    pub(crate) username: Option<String>,
+    /// Database name, or a whole connection string (as pg_dump's -d takes).
+    #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
+    pub(crate) dbname: Option<String>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub(crate) help: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub(crate) struct DumpArgs {
-    /// Source connection string (key=value or URI); PG* variables fill the rest.
+    /// Source connection string (key=value or URI); PG* variables fill the rest [or -h -p -U -d].
     #[arg(long, env = "PGFERRY_SOURCE", hide_env_values = true)]
-    pub(crate) source: String,
+    pub(crate) source: Option<String>,
+    #[command(flatten)]
+    pub(crate) conn: ConnArgs,
+    /// Read in this exported snapshot (pg_export_snapshot() of a session that stays open).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) snapshot: Option<String>,
+    /// Wait for a snapshot no serializable transaction can contradict (SERIALIZABLE READ ONLY DEFERRABLE).
+    #[arg(long)]
+    pub(crate) serializable_deferrable: bool,
+    /// pg_dump's -Z: zstd[:LEVEL], zstd:level=LEVEL or a bare LEVEL (an archive's zstd level);
+    /// with --format plain the script itself is zstd-compressed (none: plain text, the default).
+    #[arg(
+        short = 'Z',
+        long = "compress",
+        value_name = "METHOD[:DETAIL]",
+        conflicts_with = "compress_level"
+    )]
+    pub(crate) compress: Option<String>,
     /// Archive or script path, or `-` for stdout.
     #[arg(short = 'o', long = "output", short_alias = 'f', alias = "file")]
     pub(crate) output: PathBuf,
@@ -327,16 +412,21 @@ pub(crate) struct DumpArgs {
     #[arg(long)]
     pub(crate) no_statistics: bool,
     #[command(flatten)]
+    pub(crate) omit: OmitArgs,
+    #[command(flatten)]
     pub(crate) roles: RoleArgs,
     #[command(flatten)]
     pub(crate) filters: FilterArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub(crate) struct RestoreArgs {
-    /// Target connection string.
+    /// Target connection string [or -h -p -U -d].
     #[arg(long, env = "PGFERRY_TARGET", hide_env_values = true)]
-    pub(crate) target: String,
+    pub(crate) target: Option<String>,
+    #[command(flatten)]
+    pub(crate) conn: ConnArgs,
     /// Archive path, or `-` for stdin (spooled to a temporary file and verified first).
     pub(crate) file: PathBuf,
     /// Drop the archive's schemas first (same transaction).
@@ -360,6 +450,8 @@ pub(crate) struct RestoreArgs {
     /// Planner statistics of the loaded tables: the archive's (auto, copy) or ANALYZE.
     #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
     pub(crate) statistics: StatisticsArg,
+    #[command(flatten)]
+    pub(crate) omit: OmitArgs,
     #[command(flatten)]
     pub(crate) roles: RoleArgs,
     #[command(flatten)]

@@ -46,14 +46,14 @@ pub use error::{ConnectFailure, Error, ErrorKind, Side};
 pub use filter::{FilterError, Filters};
 pub use op::dump::{
     dump, dump_to_path, DumpFormat, DumpOptions, DumpSummary, InsertOptions, PlainData,
-    PlainOptions,
+    PlainOptions, DEFAULT_SCRIPT_LEVEL,
 };
 pub use op::list::{ddl, list, ListEntry};
 pub use op::restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
 pub use op::sync::every::{parse_duration, sync_every, Cycle, Schedule};
 pub use op::sync::{record_interrupted, sync, SyncOptions, SyncReport, DEFAULT_SYNC_LOCK_TIMEOUT};
 pub use op::verify::{verify, VerifyOptions};
-pub use pgferry_catalog::{RoleSelection, Statistics};
+pub use pgferry_catalog::{Omit, RoleSelection, Section, Statistics};
 pub use progress::{Progress, ProgressFn};
 pub use source::plan::DEFAULT_SPLIT_PAGES;
 pub use source::snapshot::DEFAULT_LOCK_TIMEOUT;

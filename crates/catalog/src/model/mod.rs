@@ -36,6 +36,10 @@ pub struct Catalog {
     /// start).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsupported: Vec<Unsupported>,
+    /// What the dump left out of its statements (`--no-privileges`,
+    /// `--no-comments`); a restore of the archive leaves it out too.
+    #[serde(default, skip_serializing_if = "crate::Omit::is_none")]
+    pub omit: crate::Omit,
 }
 
 /// Something pgferry cannot carry, and the objects it concerns.
@@ -46,6 +50,27 @@ pub struct Unsupported {
     pub ids: Vec<u32>,
     /// What it is, naming the objects.
     pub what: String,
+}
+
+/// Keeps the objects of `sections` (`--section`), each judged by its
+/// *effective* section: its own, or the latest section of anything it
+/// depends on. A view that groups by a primary key comes after that key, a
+/// post-data constraint, so it goes with the post-data part, as pg_dump
+/// postpones such a view; `objects` must be sorted (dependencies first).
+pub fn keep_sections(objects: &mut Vec<Object>, sections: &[Section]) {
+    if sections.is_empty() {
+        return;
+    }
+    let mut effective: std::collections::HashMap<u32, Section> = Default::default();
+    for o in objects.iter() {
+        let s = o
+            .deps
+            .iter()
+            .filter_map(|d| effective.get(d))
+            .fold(o.section(), |a, &b| a.max(b));
+        effective.insert(o.id, s);
+    }
+    objects.retain(|o| effective.get(&o.id).is_some_and(|s| sections.contains(s)));
 }
 
 impl Catalog {

@@ -469,6 +469,7 @@ pub async fn read_catalog(
         encoding: row.get(3)?,
         objects,
         unsupported,
+        omit: Default::default(),
     })
 }
 

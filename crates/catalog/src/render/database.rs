@@ -270,5 +270,5 @@ pub fn large_object_statements(
             out.push(comment_stmt("LARGE OBJECT", &lo.oid.to_string(), c));
         }
     }
-    (create, out)
+    (create, super::omit(out, opts))
 }

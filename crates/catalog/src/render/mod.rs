@@ -35,6 +35,36 @@ pub struct RenderOptions {
     /// What to do with carried roles ([`Kind::Role`]); `None`: create them
     /// all (a script).
     pub role_plan: Option<crate::RolePlan>,
+    /// Statements left out (`--no-privileges`, `--no-comments`).
+    pub omit: Omit,
+}
+
+/// Statements a run leaves out, as pg_dump's `-x/--no-privileges` and
+/// `--no-comments` do. A dump records them in its archive
+/// ([`crate::Catalog::omit`]), so its restore leaves them out too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Omit {
+    /// `GRANT`, `REVOKE`, `ALTER DEFAULT PRIVILEGES`.
+    #[serde(default)]
+    pub privileges: bool,
+    /// `COMMENT ON`.
+    #[serde(default)]
+    pub comments: bool,
+}
+
+impl Omit {
+    /// Both sets of omissions.
+    pub fn or(self, other: Omit) -> Omit {
+        Omit {
+            privileges: self.privileges || other.privileges,
+            comments: self.comments || other.comments,
+        }
+    }
+
+    /// Nothing is left out.
+    pub fn is_none(&self) -> bool {
+        !self.privileges && !self.comments
+    }
 }
 
 impl RenderOptions {
@@ -316,6 +346,25 @@ enum Step {
 
 /// Renders the statements that create one object (owner, comment and privileges included).
 pub fn render_object(o: &Object, opts: &RenderOptions) -> Vec<String> {
+    omit(render_all(o, opts), opts)
+}
+
+/// Leaves out what `--no-privileges` and `--no-comments` ask to: every
+/// privilege and comment statement, wherever an object's renderer put it.
+pub(crate) fn omit(mut stmts: Vec<String>, opts: &RenderOptions) -> Vec<String> {
+    let (privileges, comments) = (opts.omit.privileges, opts.omit.comments);
+    if privileges || comments {
+        stmts.retain(|s| {
+            let privilege = s.starts_with("GRANT ")
+                || s.starts_with("REVOKE ")
+                || s.starts_with("ALTER DEFAULT PRIVILEGES ");
+            !(privileges && privilege || comments && s.starts_with("COMMENT ON "))
+        });
+    }
+    stmts
+}
+
+fn render_all(o: &Object, opts: &RenderOptions) -> Vec<String> {
     let mut out = Vec::new();
     // Every kind is named here, so that a new one cannot go unrendered.
     let step = match &o.kind {

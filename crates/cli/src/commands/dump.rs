@@ -3,12 +3,39 @@ use pgferry_engine::{
     DumpFormat, DumpOptions, Filters, InsertOptions, PlainData, PlainOptions, Side,
 };
 
-use super::{conn, peak_rss_kb, progress};
+use super::{conn_with, peak_rss_kb, progress};
 use crate::args::{DumpArgs, FormatArg};
 use crate::{Failure, EXIT_OK};
 
+/// pg_dump's `-Z METHOD[:DETAIL]`: `Some(level)` for zstd (`None`: its
+/// default level), `None` for no compression.
+fn compression(spec: &str) -> Result<Option<Option<i32>>, Failure> {
+    let level = |s: &str| -> Result<i32, Failure> {
+        let s = s.strip_prefix("level=").unwrap_or(s);
+        match s.parse::<i32>() {
+            Ok(n) if (1..=22).contains(&n) => Ok(n),
+            _ => Err(anyhow::anyhow!("-Z {spec}: a zstd level is 1 to 22").into()),
+        }
+    };
+    let (method, detail) = match spec.split_once(':') {
+        Some((m, d)) => (m, Some(d)),
+        None => (spec, None),
+    };
+    match (method, detail) {
+        ("none", None) | ("0", None) => Ok(None),
+        ("zstd", None) => Ok(Some(None)),
+        ("zstd", Some(d)) => Ok(Some(Some(level(d)?))),
+        (n, None) if n.chars().all(|c| c.is_ascii_digit()) => Ok(Some(Some(level(n)?))),
+        (m, _) => Err(anyhow::anyhow!(
+            "-Z {spec}: pgferry compresses with zstd only (-Z zstd[:LEVEL], -Z LEVEL, or -Z none for a plain script), not {m}"
+        )
+        .into()),
+    }
+}
+
 /// The output format: `--format`, else plain for a `.sql` name, else an archive.
 fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
+    let compress = a.compress.as_deref().map(compression).transpose()?;
     let inserts = a.inserts || a.column_inserts || a.rows_per_insert.is_some();
     if a.on_conflict_do_nothing && !inserts {
         return Err(anyhow::anyhow!(
@@ -37,6 +64,13 @@ fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
             )
             .into());
         }
+        if compress == Some(None) {
+            return Err(anyhow::anyhow!(
+                "-Z {}: an archive is always zstd-compressed (-Z LEVEL sets its level)",
+                a.compress.as_deref().unwrap_or_default()
+            )
+            .into());
+        }
         return Ok(DumpFormat::Archive);
     }
     let data = if inserts {
@@ -51,6 +85,9 @@ fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
     Ok(DumpFormat::Plain(PlainOptions {
         data,
         keep_owners: a.keep_owners,
+        compress: compress
+            .flatten()
+            .map(|l| l.unwrap_or(pgferry_engine::DEFAULT_SCRIPT_LEVEL)),
     }))
 }
 
@@ -58,14 +95,19 @@ fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
 pub(crate) async fn run(a: &DumpArgs, quiet: bool) -> Result<u8, Failure> {
     let started = std::time::Instant::now();
     let format = format(a)?;
-    let source = conn(Side::Source, &a.source)?;
+    let source = conn_with(Side::Source, a.source.as_deref(), &a.conn)?;
     let opts = DumpOptions {
         format,
         filters: Filters {
             no_statistics: a.no_statistics,
             ..a.roles.apply(a.filters.filters())
         },
-        compress_level: a.compress_level,
+        compress_level: match a.compress.as_deref().map(compression).transpose()? {
+            Some(Some(Some(level))) => level,
+            _ => a.compress_level,
+        },
+        snapshot: a.snapshot.clone(),
+        serializable_deferrable: a.serializable_deferrable,
         schema_only: a.schema_only,
         data_only: a.data_only,
         lock_timeout: std::time::Duration::from_secs(a.lock_timeout),
@@ -75,6 +117,8 @@ pub(crate) async fn run(a: &DumpArgs, quiet: bool) -> Result<u8, Failure> {
                 .unwrap_or(1)
         }),
         split_pages: a.split_pages,
+        omit: a.omit.omit(),
+        sections: a.omit.sections(),
         progress: progress(quiet),
     };
     let s = if a.output.as_os_str() == "-" {

@@ -2,14 +2,14 @@
 use pgferry_engine::RestoreOptions;
 use pgferry_engine::Side;
 
-use super::{conn, peak_rss_kb, progress};
+use super::{conn_with, peak_rss_kb, progress};
 use crate::args::RestoreArgs;
 use crate::{Failure, EXIT_OK};
 
 /// Restores the archive (or stdin) into the target and logs the summary.
 pub(crate) async fn run(a: &RestoreArgs, quiet: bool) -> Result<u8, Failure> {
     let started = std::time::Instant::now();
-    let target = conn(Side::Target, &a.target)?;
+    let target = conn_with(Side::Target, a.target.as_deref(), &a.conn)?;
     let opts = RestoreOptions {
         filters: a.roles.apply(a.filters.filters()),
         clean: a.clean,
@@ -19,6 +19,8 @@ pub(crate) async fn run(a: &RestoreArgs, quiet: bool) -> Result<u8, Failure> {
         jobs: a.jobs,
         allow_downgrade: a.allow_downgrade,
         statistics: a.statistics.mode(),
+        omit: a.omit.omit(),
+        sections: a.omit.sections(),
         progress: progress(quiet),
     };
     let s = if a.file.as_os_str() == "-" {

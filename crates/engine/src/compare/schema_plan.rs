@@ -208,6 +208,7 @@ mod tests {
             encoding: "UTF8".into(),
             objects,
             unsupported: Vec::new(),
+            omit: Default::default(),
         }
     }
 

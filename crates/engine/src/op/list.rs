@@ -71,6 +71,7 @@ pub fn ddl(path: &Path, keep_owners: bool) -> Result<String, Error> {
         &a.catalog,
         &pgferry_catalog::RenderOptions {
             keep_owners,
+            omit: a.catalog.omit,
             ..Default::default()
         },
     ))

@@ -12,17 +12,55 @@ use crate::filter::{CompiledFilters, Filters};
 /// How long a source waits for each table lock unless told otherwise.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How the snapshot transaction starts (pg_dump's `--snapshot`,
+/// `--serializable-deferrable`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Start<'a> {
+    /// Read in this exported snapshot instead of a new one.
+    pub snapshot: Option<&'a str>,
+    /// `SERIALIZABLE, READ ONLY, DEFERRABLE`: waits for a snapshot no
+    /// serializable transaction can contradict.
+    pub serializable_deferrable: bool,
+}
+
 /// Opens a consistent read-only snapshot on `client` and reads the catalog.
 pub(crate) async fn begin_snapshot(
     client: &Client,
     filters: &Filters,
     lock_timeout: Duration,
 ) -> Result<Catalog, Error> {
+    begin_snapshot_with(client, filters, lock_timeout, &Start::default()).await
+}
+
+/// [`begin_snapshot`], started as `start` says.
+pub(crate) async fn begin_snapshot_with(
+    client: &Client,
+    filters: &Filters,
+    lock_timeout: Duration,
+    start: &Start<'_>,
+) -> Result<Catalog, Error> {
     let compiled = filters.compile()?;
+    let isolation = if start.serializable_deferrable {
+        "SERIALIZABLE, READ ONLY, DEFERRABLE"
+    } else {
+        "REPEATABLE READ, READ ONLY"
+    };
+    client
+        .batch_execute(&format!("BEGIN ISOLATION LEVEL {isolation}"))
+        .await
+        .map_err(|e| Error::on_source("starting the snapshot transaction", e))?;
+    if let Some(name) = start.snapshot {
+        client
+            .batch_execute(&format!(
+                "SET TRANSACTION SNAPSHOT {}",
+                pgferry_catalog::quote_literal(name)
+            ))
+            .await
+            .map_err(|e| Error::on_source(format!("--snapshot {name}"), e))?;
+    }
     client
         .batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
-             SET LOCAL lock_timeout = {}; SET LOCAL row_security = off; \
+            "SET LOCAL lock_timeout = {}; SET LOCAL row_security = off; \
              SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0",
             lock_timeout.as_millis()
         ))

@@ -107,6 +107,7 @@ impl Rights {
             target_version,
             statistics,
             role_plan: self.role_plan.clone(),
+            omit: Default::default(),
         })
     }
 

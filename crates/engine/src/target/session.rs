@@ -6,7 +6,7 @@
 //! recreates (carrying target-owned dependents over).
 use std::time::Duration;
 
-use pgferry_catalog::{probe, Object, RenderOptions, Statistics};
+use pgferry_catalog::{probe, Object, Omit, RenderOptions, Statistics};
 use tokio_postgres::Client;
 
 use crate::conn::{connect, ConnSpec};
@@ -166,6 +166,8 @@ pub(crate) struct Plan<'a> {
     pub filters: &'a Filters,
     pub keep_owners: bool,
     pub statistics: Statistics,
+    /// Statements left out (`--no-privileges`, `--no-comments`).
+    pub omit: Omit,
     /// Check the shared lock table can hold one transaction's locks (not for
     /// `restore -j`, which commits as it goes).
     pub one_transaction: bool,
@@ -220,7 +222,10 @@ impl TargetSession {
             plan.keep_owners,
         )
         .await?;
-        let render = rights.render(plan.keep_owners, version_num, plan.statistics)?;
+        let render = RenderOptions {
+            omit: plan.omit,
+            ..rights.render(plan.keep_owners, version_num, plan.statistics)?
+        };
         if plan.one_transaction {
             crate::target::locks::check_lock_budget(client, plan.objects, plan.replaced).await?;
         }

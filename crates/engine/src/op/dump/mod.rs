@@ -22,14 +22,14 @@ use crate::progress::{report, Progress, ProgressFn};
 use crate::source::copy_out::CopyOut;
 use crate::source::plan::{plan_work, Work, DEFAULT_SPLIT_PAGES};
 use crate::source::snapshot::{
-    begin_snapshot, export_snapshot, join_snapshot, DEFAULT_LOCK_TIMEOUT,
+    begin_snapshot_with, export_snapshot, join_snapshot, Start, DEFAULT_LOCK_TIMEOUT,
 };
 use crate::watch::{watched, Peer, Phase};
 
 mod plain;
 
 use plain::write_script;
-pub use plain::{InsertOptions, PlainData, PlainOptions};
+pub use plain::{InsertOptions, PlainData, PlainOptions, DEFAULT_SCRIPT_LEVEL};
 
 /// What [`dump`] writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +63,17 @@ pub struct DumpOptions {
     /// With several jobs, tables of at least this many 8 kB pages are split
     /// into block ranges (default 16384 = 128 MB; PostgreSQL 14+).
     pub split_pages: i64,
+    /// Statements left out (`-x/--no-privileges`, `--no-comments`): of a
+    /// script, or recorded in the archive for its restores.
+    pub omit: pgferry_catalog::Omit,
+    /// Only these sections (`--section`; empty: all).
+    pub sections: Vec<pgferry_catalog::Section>,
+    /// Read in this exported snapshot (`--snapshot`, from
+    /// `pg_export_snapshot()` of a session still open) instead of a new one.
+    pub snapshot: Option<String>,
+    /// `--serializable-deferrable`: a snapshot no serializable transaction
+    /// can contradict (waits for one).
+    pub serializable_deferrable: bool,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -78,6 +89,10 @@ impl Default for DumpOptions {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             jobs: 1,
             split_pages: DEFAULT_SPLIT_PAGES,
+            omit: Default::default(),
+            sections: Vec::new(),
+            snapshot: None,
+            serializable_deferrable: false,
             progress: None,
         }
     }
@@ -159,7 +174,13 @@ async fn dump_with<W: Write + Send + 'static>(
     out: W,
     phase: &Phase,
 ) -> Result<DumpSummary, Error> {
-    let mut catalog = begin_snapshot(&client, &opts.filters, opts.lock_timeout).await?;
+    let start = Start {
+        snapshot: opts.snapshot.as_deref(),
+        serializable_deferrable: opts.serializable_deferrable,
+    };
+    let mut catalog =
+        begin_snapshot_with(&client, &opts.filters, opts.lock_timeout, &start).await?;
+    catalog.omit = opts.omit;
     // Materialized view contents count as data: a schema-only archive leaves
     // them unpopulated, a data-only one refreshes them after loading.
     if opts.schema_only {
@@ -168,6 +189,7 @@ async fn dump_with<W: Write + Send + 'static>(
     if opts.data_only {
         catalog.objects.retain(|o| o.kind.is_data());
     }
+    pgferry_catalog::keep_sections(&mut catalog.objects, &opts.sections);
     if let DumpFormat::Plain(plain) = &opts.format {
         return dump_plain(&client, &catalog, plain, opts, out, phase).await;
     }
@@ -244,18 +266,10 @@ async fn dump_plain<W: Write + Send + 'static>(
     );
     let render = pgferry_catalog::RenderOptions {
         keep_owners: plain.keep_owners,
+        omit: opts.omit,
         ..Default::default()
     };
-    let s = write_script(
-        client,
-        catalog,
-        &plain.data,
-        &render,
-        out,
-        &opts.progress,
-        phase,
-    )
-    .await?;
+    let s = write_script(client, catalog, plain, &render, out, &opts.progress, phase).await?;
     let _ = client.batch_execute("COMMIT").await;
     report(&opts.progress, Progress::Finished);
     Ok(DumpSummary {

@@ -29,6 +29,9 @@ pub struct PlainOptions {
     /// `ALTER … OWNER TO` the source's owners (pg_dump's default; pgferry's
     /// default, like `pg_dump -O`, leaves objects to the replaying user).
     pub keep_owners: bool,
+    /// zstd level of the script itself (`pg_dump -Fp -Z zstd`; replay with
+    /// `zstdcat FILE | psql`); `None`: plain text.
+    pub compress: Option<i32>,
 }
 
 /// How a plain script carries table rows.
@@ -61,6 +64,9 @@ impl Default for InsertOptions {
         }
     }
 }
+
+/// zstd level of a compressed script unless told otherwise (zstd's own default).
+pub const DEFAULT_SCRIPT_LEVEL: i32 = 3;
 
 /// What the script's session must set for psql to replay it anywhere.
 const PREAMBLE: &str = "SET statement_timeout = 0;\n\
@@ -95,15 +101,29 @@ struct Script {
 }
 
 impl Script {
-    fn start<W: Write + Send + 'static>(mut out: W) -> Script {
+    fn start<W: Write + Send + 'static>(out: W, compress: Option<i32>) -> Script {
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(DEPTH);
         let thread = tokio::task::spawn_blocking(move || {
             let mut written = 0u64;
-            while let Some(chunk) = rx.blocking_recv() {
-                out.write_all(&chunk)?;
-                written += chunk.len() as u64;
+            let mut write = |w: &mut dyn Write| -> std::io::Result<()> {
+                while let Some(chunk) = rx.blocking_recv() {
+                    w.write_all(&chunk)?;
+                    written += chunk.len() as u64;
+                }
+                Ok(())
+            };
+            match compress {
+                Some(level) => {
+                    let mut z = zstd::stream::write::Encoder::new(out, level)?;
+                    write(&mut z)?;
+                    z.finish()?.flush()?;
+                }
+                None => {
+                    let mut out = out;
+                    write(&mut out)?;
+                    out.flush()?;
+                }
             }
-            out.flush()?;
             Ok(written)
         });
         Script {
@@ -170,7 +190,7 @@ pub(crate) struct Scripted {
 pub(crate) async fn write_script<W: Write + Send + 'static>(
     client: &Client,
     catalog: &Catalog,
-    data: &PlainData,
+    plain: &PlainOptions,
     render: &RenderOptions,
     out: W,
     progress: &Option<ProgressFn>,
@@ -180,7 +200,8 @@ pub(crate) async fn write_script<W: Write + Send + 'static>(
         .batch_execute(OUTPUT_SETTINGS)
         .await
         .map_err(|e| Error::on_source("setting the script's output format", e))?;
-    let mut script = Script::start(out);
+    let mut script = Script::start(out, plain.compress);
+    let data = &plain.data;
     let mut done = Scripted::default();
     let header = format!(
         "--\n-- pgferry plain dump of database {} (PostgreSQL {})\n-- Replay with: psql -v ON_ERROR_STOP=1 --single-transaction -f FILE\n--\n\n{PREAMBLE}",

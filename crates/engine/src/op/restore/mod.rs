@@ -4,7 +4,7 @@
 //! carried over, one commit. With `jobs > 1`: [`jobs`], like `pg_restore -j`.
 use std::path::Path;
 
-use pgferry_catalog::{Object, Statistics};
+use pgferry_catalog::{Object, Omit, Section, Statistics};
 use tokio_postgres::Client;
 
 use crate::archive::feed::{data_entries, ArchiveFeed};
@@ -45,6 +45,11 @@ pub struct RestoreOptions {
     /// How the loaded tables get planner statistics (default: the
     /// archive's where the target can take them, else `ANALYZE`).
     pub statistics: Statistics,
+    /// Statements left out (`-x/--no-privileges`, `--no-comments`), beside
+    /// what the dump already left out.
+    pub omit: Omit,
+    /// Only these sections (`--section`; empty: all).
+    pub sections: Vec<Section>,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -85,12 +90,13 @@ pub async fn restore(
     let archive = tokio::task::spawn_blocking(move || open_archive(&path_owned))
         .await
         .map_err(Error::worker)??;
-    let objects = select_objects(
+    let mut objects = select_objects(
         &archive.catalog,
         &opts.filters,
         opts.schema_only,
         opts.data_only,
     )?;
+    pgferry_catalog::keep_sections(&mut objects, &opts.sections);
     Error::check_supported(&archive.catalog, &objects)?;
     if opts.jobs > 1 {
         let phase = Phase::new("restoring with several connections");
@@ -233,6 +239,7 @@ fn plan_of<'a>(
         filters: &opts.filters,
         keep_owners: opts.keep_owners,
         statistics: opts.statistics,
+        omit: opts.omit.or(archive.catalog.omit),
         one_transaction,
     }
 }

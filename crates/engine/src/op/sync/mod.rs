@@ -429,6 +429,7 @@ async fn sync_locked(
         filters: &opts.filters,
         keep_owners: opts.keep_owners,
         statistics: opts.statistics,
+        omit: Default::default(),
         one_transaction: true,
     };
     let session = TargetSession::prepare(tgt, &plan).await?;
