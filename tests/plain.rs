@@ -352,3 +352,88 @@ fn bad_format_switches_are_refused_and_a_failed_script_leaves_no_file() {
         script.display()
     );
 }
+
+/// `--clean` (`--if-exists`): the script replays over a stale copy and
+/// leaves the source's database. `-C --clean`: replayed from the
+/// maintenance database, it drops and creates the database and fills it.
+#[test]
+fn clean_and_create_scripts_replace_a_stale_copy_and_make_the_database() {
+    let c = shared_cluster();
+    let src = c.create_database("plain_clean_src");
+    src.load_fixture("sample_app.sql");
+    let dir = tempdir();
+    let conn = src.conn_string();
+    let script = dir.path().join("clean.sql");
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &conn,
+        "-c",
+        "--if-exists",
+        "-o",
+        script.to_str().unwrap(),
+    ]);
+    let dst = c.create_database("plain_clean_dst");
+    replay_ok(c.bin_dir(), &dst, &script);
+    dst.execute_batch(
+        "DELETE FROM public.order_items WHERE line_no = 1; CREATE TABLE public.stale (x int); \
+         CREATE SCHEMA mine; CREATE TABLE mine.keep (x int)",
+    );
+    replay_ok(c.bin_dir(), &dst, &script);
+    assert_eq!(
+        dst.query_one_string("SELECT count(*)::text FROM mine.keep")
+            .as_deref(),
+        Some("0"),
+        "a schema the script does not hold stays"
+    );
+    dst.execute_batch("DROP SCHEMA mine CASCADE");
+    assert_same_database(&src, &dst);
+
+    // -C -c: the database itself. A reference copy first, then the source goes.
+    let reference = c.create_database("plain_create_ref");
+    let archive = dir.path().join("ref.pgf");
+    pgferry_ok(&["dump", "--source", &conn, "-o", archive.to_str().unwrap()]);
+    pgferry_ok(&[
+        "restore",
+        "--target",
+        &reference.conn_string(),
+        archive.to_str().unwrap(),
+    ]);
+    let create = dir.path().join("create.sql");
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &conn,
+        "-C",
+        "--clean",
+        "-o",
+        create.to_str().unwrap(),
+    ]);
+    let name = src.name().to_string();
+    let maintenance = c.database("postgres");
+    let out = Command::new(c.bin_dir().join("psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+        .arg(maintenance.conn_string())
+        .arg("-f")
+        .arg(&create)
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recreated = c.database(&name);
+    assert_same_database(&reference, &recreated);
+    // Plain only: an archive is cleaned at restore time.
+    let o = pgferry(&[
+        "dump",
+        "--source",
+        &conn,
+        "--clean",
+        "-o",
+        archive.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("restore --clean"), "{}", stderr(&o));
+}

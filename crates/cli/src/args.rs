@@ -390,6 +390,17 @@ pub(crate) struct DumpArgs {
     /// Objects belong to whoever restores them (accepted for pg_dump scripts: pgferry's default).
     #[arg(short = 'O', long)]
     pub(crate) no_owner: bool,
+    /// Plain format: drop what the script creates first (its schemas, DROP ... IF EXISTS ... CASCADE,
+    /// as restore --clean does).
+    #[arg(short = 'c', long)]
+    pub(crate) clean: bool,
+    /// With --clean: accepted (pgferry's drops always say IF EXISTS).
+    #[arg(long, requires = "clean")]
+    pub(crate) if_exists: bool,
+    /// Plain format: create the database and connect to it first (with --clean, drop it first);
+    /// replay such a script without --single-transaction.
+    #[arg(short = 'C', long)]
+    pub(crate) create: bool,
     /// zstd compression level (1-22).
     #[arg(long, default_value_t = pgferry_engine::DEFAULT_LEVEL, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub(crate) compress_level: i32,

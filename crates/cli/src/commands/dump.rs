@@ -64,6 +64,12 @@ fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
             )
             .into());
         }
+        if a.clean || a.create {
+            return Err(anyhow::anyhow!(
+                "--clean and --create shape a plain script (--format plain); an archive is cleaned when restored: pgferry restore --clean"
+            )
+            .into());
+        }
         if compress == Some(None) {
             return Err(anyhow::anyhow!(
                 "-Z {}: an archive is always zstd-compressed (-Z LEVEL sets its level)",
@@ -88,6 +94,8 @@ fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
         compress: compress
             .flatten()
             .map(|l| l.unwrap_or(pgferry_engine::DEFAULT_SCRIPT_LEVEL)),
+        clean: a.clean,
+        create: a.create,
     }))
 }
 

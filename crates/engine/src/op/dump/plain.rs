@@ -32,6 +32,13 @@ pub struct PlainOptions {
     /// zstd level of the script itself (`pg_dump -Fp -Z zstd`; replay with
     /// `zstdcat FILE | psql`); `None`: plain text.
     pub compress: Option<i32>,
+    /// Drop what the script creates first (`-c/--clean`; always `IF
+    /// EXISTS`): its schemas, or its relations when it names tables, and
+    /// the database-wide objects it recreates, as `restore --clean` does.
+    pub clean: bool,
+    /// Create the database and connect to it first (`-C/--create`; with
+    /// `clean`, drop it first). Such a script cannot run in one transaction.
+    pub create: bool,
 }
 
 /// How a plain script carries table rows.
@@ -209,6 +216,18 @@ pub(crate) async fn write_script<W: Write + Send + 'static>(
         catalog.server_version
     );
     script.push(header.as_bytes()).await?;
+    if plain.create {
+        script
+            .push(create_database(catalog, plain.clean).as_bytes())
+            .await?;
+    } else if plain.clean {
+        script.push(b"\n").await?;
+        push_statements(
+            &mut script,
+            &crate::target::clean::clean_statements(&catalog.objects),
+        )
+        .await?;
+    }
     let tables: HashMap<QName, &Object> = catalog
         .objects
         .iter()
@@ -267,6 +286,27 @@ pub(crate) async fn write_script<W: Write + Send + 'static>(
     script.push(COMPLETE.as_bytes()).await?;
     done.script_bytes = script.finish().await?;
     Ok(done)
+}
+
+/// `-C`: the database, created like its source (template0, its encoding)
+/// and connected to, then the preamble again for the new session.
+fn create_database(catalog: &Catalog, drop: bool) -> String {
+    let name = quote_ident(&catalog.database);
+    let mut out = String::from("\n");
+    if drop {
+        out.push_str(&format!("DROP DATABASE IF EXISTS {name};\n"));
+    }
+    out.push_str(&format!(
+        "CREATE DATABASE {name} WITH TEMPLATE = template0 ENCODING = {};\n",
+        pgferry_catalog::quote_literal(&catalog.encoding)
+    ));
+    // psql's \connect takes the name as a connection string's value.
+    let value = catalog.database.replace('\\', "\\\\").replace('\'', "\\'");
+    out.push_str(&format!(
+        "\\connect -reuse-previous=on \"dbname='{}'\"\n\n{PREAMBLE}",
+        value.replace('"', "\"\"")
+    ));
+    out
 }
 
 /// pg_dump's comment block above each object.
