@@ -275,23 +275,26 @@ mod tests {
     /// Objects 1..=4: 2 needs 1, 3 needs 2, 4 needs 1; 5 placed before 6,
     /// which it needs (a loop the dump broke); 7 needs 1 and 4.
     fn catalog() -> Catalog {
-        Catalog {
-            model_version: pgferry_catalog::MODEL_VERSION,
-            server_version_num: 170000,
-            server_version: "17.0".into(),
-            database: "d".into(),
-            encoding: "UTF8".into(),
-            objects: vec![
-                o(1, "a", &[]),
-                o(2, "b", &[1]),
-                o(3, "c", &[2]),
-                o(4, "d", &[1]),
-                o(5, "e", &[6]),
-                o(6, "f", &[5]),
-                o(7, "g", &[1, 4]),
-            ],
-            unsupported: vec![],
-        }
+        // (from JSON: fields the model gains with serde defaults need no edit here)
+        let mut c: Catalog = serde_json::from_value(serde_json::json!({
+            "model_version": pgferry_catalog::MODEL_VERSION,
+            "server_version_num": 170000,
+            "server_version": "17.0",
+            "database": "d",
+            "encoding": "UTF8",
+            "objects": [],
+        }))
+        .unwrap();
+        c.objects = vec![
+            o(1, "a", &[]),
+            o(2, "b", &[1]),
+            o(3, "c", &[2]),
+            o(4, "d", &[1]),
+            o(5, "e", &[6]),
+            o(6, "f", &[5]),
+            o(7, "g", &[1, 4]),
+        ];
+        c
     }
 
     fn select(text: &str) -> Result<Vec<u32>, ListFileError> {
