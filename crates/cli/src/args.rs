@@ -458,6 +458,9 @@ pub(crate) struct RestoreArgs {
     /// Parallel connections; above 1 the restore is NOT one transaction (like pg_restore -j), for fresh databases.
     #[arg(short = 'j', long, default_value_t = 1)]
     pub(crate) jobs: usize,
+    /// Restore only the objects FILE lists, in its order (pg_restore -L; `pgferry list` prints one).
+    #[arg(short = 'L', long, value_name = "FILE")]
+    pub(crate) use_list: Option<PathBuf>,
     /// Planner statistics of the loaded tables: the archive's (auto, copy) or ANALYZE.
     #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
     pub(crate) statistics: StatisticsArg,

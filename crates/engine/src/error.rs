@@ -10,6 +10,7 @@ use pgferry_format::FormatError;
 
 use crate::conn::ConnError;
 use crate::filter::FilterError;
+use crate::list_file::ListFileError;
 
 /// Which server an error concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,6 +138,10 @@ pub enum Error {
     /// A bad filter pattern, or one that matched nothing.
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// A list file (`restore -L`) that cannot be read, or that names or
+    /// orders objects wrongly for its archive.
+    #[error(transparent)]
+    ListFile(#[from] ListFileError),
     /// The archive file is unusable (damaged, truncated, not an archive).
     #[error("{}: {source}", path.display())]
     Archive {
@@ -266,7 +271,7 @@ impl Error {
             Error::Object { .. } => ErrorKind::Server,
             Error::Version(_) => ErrorKind::Version,
             Error::Io { .. } => ErrorKind::Io,
-            Error::Usage(_) => ErrorKind::Usage,
+            Error::Usage(_) | Error::ListFile(_) => ErrorKind::Usage,
             Error::Privileges(_) => ErrorKind::Privileges,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Dependents(_) => ErrorKind::Dependents,

@@ -18,7 +18,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | base | `error`, `progress`, `filter`, `select`, `watch`, `pool` | the error type, progress events, pattern filters and object selection, peer liveness, the worker pool |
+//! | base | `error`, `progress`, `filter`, `list_file`, `select`, `watch`, `pool` | the error type, progress events, pattern filters, list files (`restore -L`) and object selection, peer liveness, the worker pool |
 //! | connections | `conn` | connection strings, environment, pgpass, redaction, connect, TLS |
 //! | sides | `source`, `archive`, `target`, `compare` | the source snapshot and COPY out; archive writing and reading; the prepared target session and applying; fingerprints and drift |
 //! | operations | `op` | dump, restore (and `-j`), sync (and its schedule), verify, list and ddl: short recipes that never import each other |
@@ -30,6 +30,7 @@ mod compare;
 pub mod conn;
 mod error;
 pub mod filter;
+mod list_file;
 mod op;
 mod pool;
 mod progress;
@@ -44,6 +45,7 @@ pub use compare::{TableDiff, VerifyMode, VerifyReport};
 pub use conn::{connect, ConnError, ConnSpec, SslMode};
 pub use error::{ConnectFailure, Error, ErrorKind, Side};
 pub use filter::{FilterError, Filters};
+pub use list_file::{ListFile, ListFileError};
 pub use op::dump::{
     dump, dump_to_path, DumpFormat, DumpOptions, DumpSummary, InsertOptions, PlainData,
     PlainOptions, DEFAULT_SCRIPT_LEVEL,

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 /// and the ones below.
 const LAYERS: &[(&str, u32)] = &[
     ("filter", 0),
+    ("list_file", 0),
     ("progress", 0),
     ("error", 1),
     ("conn", 1),

@@ -29,23 +29,21 @@ pub(crate) fn run(a: &ListArgs) -> Result<u8, Failure> {
     } else {
         out.push_str(&format!(
             "; pgferry archive of database {} (PostgreSQL {}), {} objects\n",
-            catalog.database,
+            // (one line, whatever the name: the header is a comment)
+            catalog.database.replace(['\n', '\r'], " "),
             catalog.server_version,
             entries.len()
         ));
+        out.push_str(
+            "; A list file for `pgferry restore -L`: one object a line, its id first; a line\n\
+             ; starting with ';' is a comment. Leave objects out by commenting their lines;\n\
+             ; reorder them as long as each comes after what it depends on.\n\
+             ;\n\
+             ; ID; KIND SCHEMA NAME OWNER\n",
+        );
         for e in &entries {
-            let schema = e.schema.as_deref().unwrap_or("-");
-            let owner = e.owner.as_deref().unwrap_or("-");
-            match (e.rows, e.bytes) {
-                (Some(r), Some((raw, stored))) => out.push_str(&format!(
-                    "{}; {} {} {} {}; {r} rows, {raw} bytes ({stored} stored)\n",
-                    e.id, e.kind, schema, e.name, owner
-                )),
-                _ => out.push_str(&format!(
-                    "{}; {} {} {} {}\n",
-                    e.id, e.kind, schema, e.name, owner
-                )),
-            }
+            out.push_str(&e.list_line());
+            out.push('\n');
         }
     }
     write_stdout(&out)?;

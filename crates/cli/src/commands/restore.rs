@@ -1,6 +1,5 @@
 //! `pgferry restore`: an archive, or stdin with `-`, into a database.
-use pgferry_engine::RestoreOptions;
-use pgferry_engine::Side;
+use pgferry_engine::{Error, ListFile, RestoreOptions, Side};
 
 use super::{conn_with, peak_rss_kb, progress};
 use crate::args::RestoreArgs;
@@ -10,6 +9,10 @@ use crate::{Failure, EXIT_OK};
 pub(crate) async fn run(a: &RestoreArgs, quiet: bool) -> Result<u8, Failure> {
     let started = std::time::Instant::now();
     let target = conn_with(Side::Target, a.target.as_deref(), &a.conn)?;
+    let use_list = match &a.use_list {
+        Some(path) => Some(ListFile::read(path).map_err(Error::from)?),
+        None => None,
+    };
     let opts = RestoreOptions {
         filters: a.roles.apply(a.filters.filters()),
         clean: a.clean,
@@ -21,6 +24,7 @@ pub(crate) async fn run(a: &RestoreArgs, quiet: bool) -> Result<u8, Failure> {
         statistics: a.statistics.mode(),
         omit: a.omit.omit(),
         sections: a.omit.sections(),
+        use_list,
         progress: progress(quiet),
     };
     let s = if a.file.as_os_str() == "-" {

@@ -6,6 +6,7 @@ use pgferry_format::{part_entry, EntryIndex};
 
 use crate::archive::reader::open_archive;
 use crate::error::Error;
+use crate::list_file::list_line;
 
 /// One line of `pgferry list`.
 #[derive(Debug, Clone)]
@@ -26,6 +27,36 @@ pub struct ListEntry {
     pub bytes: Option<(u64, u64)>,
     /// Block-range parts of a parallel dump (table data only).
     pub parts: u32,
+}
+
+impl ListEntry {
+    /// The entry as a line of a list file (`restore -L`): `ID; KIND SCHEMA
+    /// NAME OWNER` (`-` for none), then for table data `; R rows, B bytes
+    /// (S stored)`.
+    ///
+    /// ```
+    /// let e = pgferry_engine::ListEntry {
+    ///     id: 12, kind: "TABLE DATA", schema: Some("public".into()), name: "accounts".into(),
+    ///     owner: Some("app".into()), rows: Some(100), bytes: Some((4096, 1024)), parts: 1,
+    /// };
+    /// assert_eq!(e.list_line(), "12; TABLE DATA public accounts app; 100 rows, 4096 bytes (1024 stored)");
+    /// ```
+    pub fn list_line(&self) -> String {
+        let sizes = match (self.rows, self.bytes) {
+            (Some(r), Some((raw, stored))) => {
+                Some(format!("{r} rows, {raw} bytes ({stored} stored)"))
+            }
+            _ => None,
+        };
+        list_line(
+            self.id,
+            self.kind,
+            self.schema.as_deref(),
+            &self.name,
+            self.owner.as_deref(),
+            sizes.as_deref(),
+        )
+    }
 }
 
 /// The archive's table of contents, verified.

@@ -12,6 +12,7 @@ use crate::archive::reader::{open_archive, VerifiedArchive};
 use crate::conn::ConnSpec;
 use crate::error::{Error, Side};
 use crate::filter::Filters;
+use crate::list_file::ListFile;
 use crate::progress::{report, Progress, ProgressFn};
 use crate::select::select_objects;
 use crate::target::apply::apply_objects;
@@ -50,6 +51,25 @@ pub struct RestoreOptions {
     pub omit: Omit,
     /// Only these sections (`--section`; empty: all).
     pub sections: Vec<Section>,
+    /// Restore only the objects a list file names, in its order
+    /// (`pg_restore -L`; `pgferry list` prints one). Combined with the
+    /// filters, `schema_only` and `data_only`: an object is restored when
+    /// both keep it. Listed objects are taken as they are: one that goes
+    /// with another the list leaves out (an index's attachment, a table's
+    /// statistics) is still restored.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), pgferry_engine::Error> {
+    /// use pgferry_engine::{restore, ConnSpec, ListFile, RestoreOptions};
+    /// let target = ConnSpec::parse("dbname=replica").unwrap();
+    /// let opts = RestoreOptions {
+    ///     use_list: Some(ListFile::read("app.list".as_ref())?),
+    ///     ..Default::default()
+    /// };
+    /// restore(&target, "app.pgf".as_ref(), &opts).await?;
+    /// # Ok(()) }
+    /// ```
+    pub use_list: Option<ListFile>,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -97,6 +117,15 @@ pub async fn restore(
         opts.data_only,
     )?;
     pgferry_catalog::keep_sections(&mut objects, &opts.sections);
+    if let Some(list) = &opts.use_list {
+        objects = list.select(&archive.catalog, objects)?;
+        if objects.is_empty() {
+            tracing::warn!(
+                list = list.file(),
+                "the list file selects no object; nothing to restore"
+            );
+        }
+    }
     Error::check_supported(&archive.catalog, &objects)?;
     if opts.jobs > 1 {
         let phase = Phase::new("restoring with several connections");
