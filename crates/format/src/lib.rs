@@ -8,6 +8,9 @@
 //! trailer's offset and a checksum of the whole file. The layout is
 //! documented in `docs/archive-format.md`.
 //!
+//! [`BinaryToText`] turns a table's COPY BINARY stream into COPY text rows,
+//! so an archive can be written out as a psql script without a server.
+//!
 //! ```
 //! use pgferry_format::{ArchiveWriter, ArchiveReader, compress_frame};
 //! let mut buf = Vec::new();
@@ -28,6 +31,7 @@ mod columns;
 mod copy;
 mod error;
 mod parts;
+mod text;
 
 pub use archive::{
     compress_frame, ArchiveReader, ArchiveWriter, EntryIndex, FrameIter, FORMAT_MAJOR,
@@ -37,3 +41,4 @@ pub use columns::{decode_block, ColumnEncoder, BLOCK_TARGET};
 pub use copy::{CopyRowCounter, COPY_BINARY_SIGNATURE};
 pub use error::FormatError;
 pub use parts::{entry_stream, part_entry, PART_STRIDE};
+pub use text::{BinaryToText, TextType};
