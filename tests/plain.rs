@@ -437,3 +437,65 @@ fn clean_and_create_scripts_replace_a_stale_copy_and_make_the_database() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("restore --clean"), "{}", stderr(&o));
 }
+
+/// `restore -f SCRIPT ARCHIVE`: the archive written as a plain script,
+/// without any server, replays into the same database as the source (on 15
+/// and 17); `-f -` writes the same script to stdout. A column of a type it
+/// cannot print offline is refused, naming it, and leaves no file.
+#[test]
+fn restore_f_writes_an_archive_as_a_script_that_replays_into_the_same_database() {
+    let majors: Vec<u32> = requested_majors()
+        .into_iter()
+        .filter(|m| [15, 17].contains(m))
+        .collect();
+    for major in majors {
+        let c = cluster(major);
+        let src = c.create_database(&format!("plain_rf_src_{major}"));
+        src.load_fixture_for_major(major);
+        src.execute_batch("SELECT lo_from_bytea(434343, '\\x0102'::bytea)");
+        let dir = tempdir();
+        let archive = dir.path().join("app.pgf");
+        let archive = archive.to_str().unwrap();
+        pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);
+        let script = dir.path().join("from-archive.sql");
+        pgferry_ok(&["restore", "-f", script.to_str().unwrap(), archive]);
+        let text = read(&script);
+        assert!(
+            text.contains(" FROM stdin;\n") && text.ends_with("-- pgferry plain dump complete\n")
+        );
+        let tools = client_dir(major, c.bin_dir());
+        let dst = c.create_database(&format!("plain_rf_dst_{major}"));
+        replay_ok(&tools, &dst, &script);
+        assert_same(&tools, &src, &dst);
+        let blob = |db: &TestDb| db.query_one_string("SELECT encode(lo_get(434343), 'hex')");
+        assert_eq!(blob(&dst).as_deref(), Some("0102"));
+        let stdout = pgferry_ok(&["restore", "-f", "-", archive]);
+        assert_eq!(String::from_utf8(stdout.stdout).unwrap(), text);
+    }
+    // A type pgferry cannot print without a server.
+    let c = shared_cluster();
+    let src = c.create_database("plain_rf_tsv");
+    src.execute_batch("CREATE TABLE public.docs (id int, body tsvector); INSERT INTO public.docs VALUES (1, 'a b')");
+    let dir = tempdir();
+    let archive = dir.path().join("tsv.pgf");
+    let archive = archive.to_str().unwrap();
+    pgferry_ok(&["dump", "--source", &src.conn_string(), "-o", archive]);
+    let script = dir.path().join("tsv.sql");
+    let o = pgferry(&["restore", "-f", script.to_str().unwrap(), archive]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("public.docs.body") && stderr(&o).contains("tsvector"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!script.exists(), "a refused script left a file");
+    // Its definitions alone print (no rows to convert).
+    pgferry_ok(&[
+        "restore",
+        "--schema-only",
+        "-f",
+        script.to_str().unwrap(),
+        archive,
+    ]);
+    assert!(read(&script).contains("CREATE TABLE public.docs"));
+}

@@ -6,8 +6,31 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pgferry_engine::{Filters, Omit, RoleSelection, Section, Statistics};
 
+/// `pgferry --help`'s closing table: pg_dump and pg_restore habits in pgferry
+/// (the README lists every option).
+const PG_DUMP_FLAGS: &str = "\
+From pg_dump / pg_restore (every option: README, \"pg_dump and pg_restore flags\"):
+  pg_dump DB > app.sql             pgferry dump -d DB -o app.sql   (or -F p -o -)
+  pg_dump -Fc -f app.dump DB       pgferry dump -d DB -o app.pgf   (pgferry's archive, -F c)
+  pg_dump -h H -p P -U U -d DB     the same -h -p -U -d, or --source CONN
+  -a -s --section -n -N -t -T      same names (dump and restore)
+  --exclude-table-data -x -O       same names (-O is the default)
+  --no-comments --no-publications  same names
+  --no-subscriptions --filter      same names
+  --inserts --column-inserts       same names (plain format)
+  --rows-per-insert --on-conflict-do-nothing   same names (plain format)
+  -c --if-exists -C                same names (plain format; restore --clean)
+  -Z zstd:N | -Z N                 zstd only (--compress-level N)
+  -j N                             parallel dump into any output
+  --snapshot --serializable-deferrable   same names
+  pg_restore -d DB app.dump        pgferry restore -d DB app.pgf   (one transaction, like -1)
+  pg_restore -l / -L list          pgferry list app.pgf / restore -L list
+  pg_restore -f out.sql            pgferry restore -f out.sql app.pgf
+  pg_restore -j N                  restore -j N (not atomic, as pg_restore)";
+
 #[derive(Debug, Parser)]
-#[command(name = "pgferry", version, about = "Native PostgreSQL dump / restore / sync", long_about = None)]
+#[command(name = "pgferry", version, about = "Native PostgreSQL dump / restore / sync", long_about = None,
+          after_long_help = PG_DUMP_FLAGS)]
 pub(crate) struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -440,6 +463,10 @@ pub(crate) struct RestoreArgs {
     pub(crate) conn: ConnArgs,
     /// Archive path, or `-` for stdin (spooled to a temporary file and verified first).
     pub(crate) file: PathBuf,
+    /// Write the plain SQL script a restore would run (definitions and rows, as dump --format plain
+    /// writes it) to SCRIPT (`-`: stdout) instead of restoring into a database, like pg_restore -f.
+    #[arg(short = 'f', long = "file", value_name = "SCRIPT")]
+    pub(crate) script: Option<PathBuf>,
     /// Drop the archive's schemas first (same transaction).
     #[arg(long)]
     pub(crate) clean: bool,

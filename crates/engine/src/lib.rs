@@ -34,6 +34,7 @@ mod list_file;
 mod op;
 mod pool;
 mod progress;
+mod script;
 mod select;
 mod source;
 mod target;
@@ -51,7 +52,9 @@ pub use op::dump::{
     PlainOptions, DEFAULT_SCRIPT_LEVEL,
 };
 pub use op::list::{ddl, list, ListEntry};
-pub use op::restore::{restore, restore_from_reader, RestoreOptions, RestoreSummary};
+pub use op::restore::{
+    restore, restore_from_reader, restore_to_script, RestoreOptions, RestoreSummary, ScriptSummary,
+};
 pub use op::sync::every::{parse_duration, sync_every, Cycle, Schedule};
 pub use op::sync::{record_interrupted, sync, SyncOptions, SyncReport, DEFAULT_SYNC_LOCK_TIMEOUT};
 pub use op::verify::{verify, VerifyOptions};

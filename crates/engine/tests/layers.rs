@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("archive", 3),
     ("target", 3),
     ("compare", 3),
+    ("script", 3),
     ("op", 4),
     ("lib", 5),
 ];

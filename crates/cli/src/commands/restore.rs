@@ -8,7 +8,6 @@ use crate::{Failure, EXIT_OK};
 /// Restores the archive (or stdin) into the target and logs the summary.
 pub(crate) async fn run(a: &RestoreArgs, quiet: bool) -> Result<u8, Failure> {
     let started = std::time::Instant::now();
-    let target = conn_with(Side::Target, a.target.as_deref(), &a.conn)?;
     let use_list = match &a.use_list {
         Some(path) => Some(ListFile::read(path).map_err(Error::from)?),
         None => None,
@@ -27,6 +26,24 @@ pub(crate) async fn run(a: &RestoreArgs, quiet: bool) -> Result<u8, Failure> {
         use_list,
         progress: progress(quiet),
     };
+    if let Some(script) = &a.script {
+        if a.file.as_os_str() == "-" {
+            return Err(anyhow::anyhow!(
+                "restore -f reads an archive file, not stdin: give the archive's path"
+            )
+            .into());
+        }
+        let s = pgferry_engine::restore_to_script(&a.file, script, &opts)?;
+        tracing::info!(
+            objects = s.objects,
+            tables = s.tables,
+            rows = s.rows,
+            seconds = started.elapsed().as_secs_f64(),
+            "script written"
+        );
+        return Ok(EXIT_OK);
+    }
+    let target = conn_with(Side::Target, a.target.as_deref(), &a.conn)?;
     let s = if a.file.as_os_str() == "-" {
         pgferry_engine::restore_from_reader(&target, std::io::stdin(), &opts).await?
     } else {

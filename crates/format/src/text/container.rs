@@ -198,6 +198,29 @@ pub(super) fn multirange(elem: &TextType, data: &[u8], out: &mut Vec<u8>) -> Res
     r.end()
 }
 
+/// A binary `hstore` (pair count, then each key and value length-prefixed,
+/// a value of length -1 NULL) as `hstore_out` prints it: `"a"=>"1",
+/// "b"=>NULL`, keys and values quoted, `"` and `\` backslash-escaped.
+pub(super) fn hstore(data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let mut r = Reader::new(data);
+    let n = r.i32()?;
+    for i in 0..n {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        let key = r
+            .field()?
+            .ok_or_else(|| format!("hstore pair {}: a NULL key", i + 1))?;
+        quote(key, true, b'\\', out);
+        out.extend_from_slice(b"=>");
+        match r.field()? {
+            Some(value) => quote(value, true, b'\\', out),
+            None => out.extend_from_slice(b"NULL"),
+        }
+    }
+    r.end()
+}
+
 /// The text of a nested value.
 fn value_text(ty: &TextType, data: &[u8]) -> Result<Vec<u8>, String> {
     let mut text = Vec::new();
@@ -348,6 +371,17 @@ mod tests {
             field(&mut b, Some(bound));
         }
         b
+    }
+
+    #[test]
+    fn hstore_pairs() {
+        let mut data = 2i32.to_be_bytes().to_vec();
+        for (k, v) in [(&b"a\"b"[..], Some(&b"1"[..])), (&b"n"[..], None)] {
+            field(&mut data, Some(k));
+            field(&mut data, v);
+        }
+        assert_eq!(show(&TextType::Hstore, &data), r#""a\"b"=>"1", "n"=>NULL"#);
+        assert_eq!(show(&TextType::Hstore, &0i32.to_be_bytes()), "");
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub enum TextType {
     Record(Vec<TextType>),
     Range(Box<TextType>),
     Multirange(Box<TextType>),
+    /// The `hstore` extension's type (`"k"=>"v", "n"=>NULL`).
+    Hstore,
 }
 
 impl TextType {
@@ -213,6 +215,7 @@ impl fmt::Display for TextType {
             Record(fields) => return write!(f, "record of {} fields", fields.len()),
             Range(e) => return write!(f, "range of {e}"),
             Multirange(e) => return write!(f, "multirange of {e}"),
+            Hstore => "hstore",
         };
         f.write_str(name)
     }
@@ -309,6 +312,7 @@ fn write_value(ty: &TextType, data: &[u8], out: &mut Vec<u8>) -> Result<(), Stri
         Record(fields) => container::record(fields, data, out)?,
         Range(elem) => container::range(elem, data, out)?,
         Multirange(elem) => container::multirange(elem, data, out)?,
+        Hstore => container::hstore(data, out)?,
     }
     Ok(())
 }

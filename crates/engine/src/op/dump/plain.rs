@@ -18,6 +18,7 @@ use tokio_postgres::Client;
 
 use crate::error::{Error, Side};
 use crate::progress::{report, Progress, ProgressFn};
+use crate::script::{create_database, header, heading, statements, COMPLETE};
 use crate::source::copy_out::CopyOut;
 use crate::watch::Phase;
 
@@ -74,21 +75,6 @@ impl Default for InsertOptions {
 
 /// zstd level of a compressed script unless told otherwise (zstd's own default).
 pub const DEFAULT_SCRIPT_LEVEL: i32 = 3;
-
-/// What the script's session must set for psql to replay it anywhere.
-const PREAMBLE: &str = "SET statement_timeout = 0;\n\
-SET lock_timeout = 0;\n\
-SET idle_in_transaction_session_timeout = 0;\n\
-SET client_encoding = 'UTF8';\n\
-SET standard_conforming_strings = on;\n\
-SELECT pg_catalog.set_config('search_path', '', false);\n\
-SET check_function_bodies = false;\n\
-SET xmloption = content;\n\
-SET client_min_messages = warning;\n\
-SET row_security = off;\n";
-
-/// The last line of a complete script: a script cut short lacks it.
-pub(crate) const COMPLETE: &str = "-- pgferry plain dump complete\n";
 
 /// How the source prints values for the script: dates and intervals any
 /// server reads back, floats exactly, names qualified.
@@ -210,12 +196,7 @@ pub(crate) async fn write_script<W: Write + Send + 'static>(
     let mut script = Script::start(out, plain.compress);
     let data = &plain.data;
     let mut done = Scripted::default();
-    let header = format!(
-        "--\n-- pgferry plain dump of database {} (PostgreSQL {})\n-- Replay with: psql -v ON_ERROR_STOP=1 --single-transaction -f FILE\n--\n\n{PREAMBLE}",
-        catalog.database.replace('\n', " "),
-        catalog.server_version
-    );
-    script.push(header.as_bytes()).await?;
+    script.push(header(catalog).as_bytes()).await?;
     if plain.create {
         script
             .push(create_database(catalog, plain.clean).as_bytes())
@@ -288,45 +269,8 @@ pub(crate) async fn write_script<W: Write + Send + 'static>(
     Ok(done)
 }
 
-/// `-C`: the database, created like its source (template0, its encoding)
-/// and connected to, then the preamble again for the new session.
-fn create_database(catalog: &Catalog, drop: bool) -> String {
-    let name = quote_ident(&catalog.database);
-    let mut out = String::from("\n");
-    if drop {
-        out.push_str(&format!("DROP DATABASE IF EXISTS {name};\n"));
-    }
-    out.push_str(&format!(
-        "CREATE DATABASE {name} WITH TEMPLATE = template0 ENCODING = {};\n",
-        pgferry_catalog::quote_literal(&catalog.encoding)
-    ));
-    // psql's \connect takes the name as a connection string's value.
-    let value = catalog.database.replace('\\', "\\\\").replace('\'', "\\'");
-    out.push_str(&format!(
-        "\\connect -reuse-previous=on \"dbname='{}'\"\n\n{PREAMBLE}",
-        value.replace('"', "\"\"")
-    ));
-    out
-}
-
-/// pg_dump's comment block above each object.
-fn heading(o: &Object) -> String {
-    let one_line = |s: &str| s.replace('\n', " ");
-    format!(
-        "\n--\n-- Name: {}; Type: {}; Schema: {}; Owner: {}\n--\n\n",
-        one_line(&o.name),
-        o.kind.label(),
-        one_line(o.schema.as_deref().unwrap_or("-")),
-        one_line(o.owner.as_deref().unwrap_or("-"))
-    )
-}
-
 async fn push_statements(script: &mut Script, stmts: &[String]) -> Result<(), Error> {
-    for s in stmts {
-        script.push(s.as_bytes()).await?;
-        script.push(b";\n").await?;
-    }
-    Ok(())
+    script.push(statements(stmts).as_bytes()).await
 }
 
 /// A table's rows as one `COPY … FROM stdin` block of the source's text COPY.

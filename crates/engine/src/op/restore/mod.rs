@@ -21,6 +21,9 @@ use crate::target::session::{connect_writer, Origin, Plan, TargetSession};
 use crate::watch::{bounded, lost_side, watched, Peer, Phase};
 
 mod jobs;
+mod script;
+
+pub use script::{restore_to_script, ScriptSummary};
 
 /// Options of [`restore`].
 #[derive(Debug, Clone, Default)]
@@ -110,23 +113,7 @@ pub async fn restore(
     let archive = tokio::task::spawn_blocking(move || open_archive(&path_owned))
         .await
         .map_err(Error::worker)??;
-    let mut objects = select_objects(
-        &archive.catalog,
-        &opts.filters,
-        opts.schema_only,
-        opts.data_only,
-    )?;
-    pgferry_catalog::keep_sections(&mut objects, &opts.sections);
-    if let Some(list) = &opts.use_list {
-        objects = list.select(&archive.catalog, objects)?;
-        if objects.is_empty() {
-            tracing::warn!(
-                list = list.file(),
-                "the list file selects no object; nothing to restore"
-            );
-        }
-    }
-    Error::check_supported(&archive.catalog, &objects)?;
+    let objects = choose(&archive, opts)?;
     if opts.jobs > 1 {
         let phase = Phase::new("restoring with several connections");
         let peer = Peer::start(target, Side::Target, &phase).await?;
@@ -155,6 +142,29 @@ pub async fn restore(
         }
     }
     result
+}
+
+/// The archive's objects a restore (or its script) takes: the filters,
+/// sections and list file applied; refused when one cannot be carried.
+fn choose(archive: &VerifiedArchive, opts: &RestoreOptions) -> Result<Vec<Object>, Error> {
+    let mut objects = select_objects(
+        &archive.catalog,
+        &opts.filters,
+        opts.schema_only,
+        opts.data_only,
+    )?;
+    pgferry_catalog::keep_sections(&mut objects, &opts.sections);
+    if let Some(list) = &opts.use_list {
+        objects = list.select(&archive.catalog, objects)?;
+        if objects.is_empty() {
+            tracing::warn!(
+                list = list.file(),
+                "the list file selects no object; nothing to restore"
+            );
+        }
+    }
+    Error::check_supported(&archive.catalog, &objects)?;
+    Ok(objects)
 }
 
 /// Restores an archive read from any reader (a pipe, stdin): it is first
