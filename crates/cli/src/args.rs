@@ -218,6 +218,9 @@ pub(crate) struct FilterArgs {
     /// disconnected and disabled, as pg_dump does).
     #[arg(long)]
     pub(crate) no_subscriptions: bool,
+    /// Leave the database's publications out (with the tables and schemas they publish).
+    #[arg(long)]
+    pub(crate) no_publications: bool,
     /// Keep user mappings' password option (left out by default).
     #[arg(long)]
     pub(crate) user_mapping_passwords: bool,
@@ -310,6 +313,7 @@ impl FilterArgs {
             exclude_tables: self.exclude_table.clone(),
             exclude_table_data: self.exclude_table_data.clone(),
             no_subscriptions: self.no_subscriptions,
+            no_publications: self.no_publications,
             user_mapping_passwords: self.user_mapping_passwords,
             ..Filters::default()
         }

@@ -97,6 +97,9 @@ pub struct Filters {
     pub exclude_table_data: Vec<String>,
     /// `--no-subscriptions`: leave the database's subscriptions out.
     pub no_subscriptions: bool,
+    /// `--no-publications`: leave the database's publications out (with
+    /// their tables and schemas).
+    pub no_publications: bool,
     /// `--user-mapping-passwords`: keep user mappings' `password` option
     /// (left out by default, so archives and replicas hold no secrets).
     pub user_mapping_passwords: bool,

@@ -28,6 +28,9 @@ impl Selector for CompiledFilters {
     fn subscriptions(&self) -> bool {
         !self.source().no_subscriptions
     }
+    fn publications(&self) -> bool {
+        !self.source().no_publications
+    }
     fn roles(&self) -> pgferry_catalog::RoleSelection {
         self.source().roles
     }
@@ -55,6 +58,9 @@ pub(crate) fn select_objects(
             continue;
         }
         if f.source().no_subscriptions && matches!(o.kind, Kind::Subscription { .. }) {
+            continue;
+        }
+        if f.source().no_publications && matches!(o.kind, Kind::Publication { .. }) {
             continue;
         }
         // Roles (cluster-wide) come with --roles, whatever else is filtered.

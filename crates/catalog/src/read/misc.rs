@@ -11,7 +11,9 @@ pub(crate) async fn read_misc(r: &mut Reader<'_>) -> Result<(), CatalogError> {
         return Ok(());
     }
     read_casts(r).await?;
-    read_publications(r).await?;
+    if r.selector.publications() {
+        read_publications(r).await?;
+    }
     read_event_triggers(r).await?;
     read_extension_config_data(r).await?;
     if r.selector.whole_database() {

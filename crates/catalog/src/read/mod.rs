@@ -50,6 +50,10 @@ pub trait Selector: Send + Sync {
     fn subscriptions(&self) -> bool {
         true
     }
+    /// Publications are read (with the tables and schemas they publish).
+    fn publications(&self) -> bool {
+        true
+    }
     /// Which roles are read ([`Kind::Role`]).
     fn roles(&self) -> RoleSelection {
         RoleSelection::None

@@ -1,0 +1,103 @@
+//! pg_dump's selection switches past `-n/-N/-t/-T/--exclude-table-data`:
+//! each test shows what a switch leaves out of a dump (`pgferry list`) or a
+//! restore (the target queried), next to a run without it that keeps it.
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use pgferry_testkit::{shared_cluster, TestDb};
+
+/// Dumps `src` into `dir/name.pgf` with the extra `args`; returns the path.
+fn dump(src: &TestDb, dir: &Path, name: &str, args: &[&str]) -> String {
+    let archive = dir.join(format!("{name}.pgf"));
+    let archive = archive.to_str().unwrap().to_string();
+    let c = src.conn_string();
+    let mut all = vec!["dump", "--source", c.as_str(), "-o", archive.as_str()];
+    all.extend_from_slice(args);
+    pgferry_ok(&all);
+    archive
+}
+
+/// The archive's objects as (kind, `schema.name`) (`-` for no schema), in
+/// archive order, from `pgferry list --json`.
+fn listed(archive: &str) -> Vec<(String, String)> {
+    let out = pgferry_ok(&["list", "--json", archive]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list --json");
+    v["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap_or("?").to_string(),
+                format!(
+                    "{}.{}",
+                    o["schema"].as_str().unwrap_or("-"),
+                    o["name"].as_str().unwrap_or("?")
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The sorted names of `listed`'s objects of `kind` (`TABLE`, `TABLE DATA`...).
+fn of_kind(listed: &[(String, String)], kind: &str) -> Vec<String> {
+    let mut v: Vec<String> = listed
+        .iter()
+        .filter(|(k, _)| k == kind)
+        .map(|(_, n)| n.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A restore of `archive` with the extra `args` into a new database.
+fn restore(name: &str, archive: &str, args: &[&str]) -> TestDb {
+    let dst = shared_cluster().create_database(name);
+    let c = dst.conn_string();
+    let mut all = vec!["restore", "--target", c.as_str(), archive];
+    all.extend_from_slice(args);
+    pgferry_ok(&all);
+    dst
+}
+
+fn column(db: &TestDb, sql: &str) -> Vec<String> {
+    db.query_strings(sql)
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn no_publications_leaves_publications_out() {
+    let src = shared_cluster().create_database("fs_pub");
+    src.execute_batch(
+        "CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1); \
+         CREATE SCHEMA s; CREATE TABLE s.u (id int PRIMARY KEY); \
+         CREATE PUBLICATION pub_t FOR TABLE public.t; \
+         CREATE PUBLICATION pub_s FOR TABLES IN SCHEMA s;",
+    );
+    let dir = tempdir();
+    let all = dump(&src, dir.path(), "all", &[]);
+    assert_eq!(
+        of_kind(&listed(&all), "PUBLICATION"),
+        ["-.pub_s", "-.pub_t"]
+    );
+    let without = dump(&src, dir.path(), "without", &["--no-publications"]);
+    let l = listed(&without);
+    assert!(of_kind(&l, "PUBLICATION").is_empty(), "{l:?}");
+    assert_eq!(of_kind(&l, "TABLE"), ["public.t", "s.u"]);
+
+    // restore: the full archive, its publications left out on request.
+    let kept = restore("fs_pub_kept", &all, &[]);
+    let pubs = "SELECT pubname FROM pg_publication ORDER BY 1";
+    assert_eq!(column(&kept, pubs), ["pub_s", "pub_t"]);
+    let dst = restore("fs_pub_dst", &all, &["--no-publications"]);
+    assert!(column(&dst, pubs).is_empty());
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.t")
+            .as_deref(),
+        Some("1")
+    );
+}
