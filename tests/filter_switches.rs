@@ -101,3 +101,76 @@ fn no_publications_leaves_publications_out() {
         Some("1")
     );
 }
+
+#[test]
+fn extension_switches_pick_extensions_by_name() {
+    let src = shared_cluster().create_database("fs_ext");
+    src.execute_batch(
+        "CREATE EXTENSION hstore; CREATE EXTENSION citext; \
+         CREATE SCHEMA ext; CREATE EXTENSION pg_trgm SCHEMA ext; \
+         CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);",
+    );
+    let dir = tempdir();
+    let all = dump(&src, dir.path(), "all", &[]);
+    let exts = |archive: &str| of_kind(&listed(archive), "EXTENSION");
+    assert_eq!(exts(&all), ["-.citext", "-.hstore", "-.pg_trgm"]);
+
+    // -e: only the matching extensions; the tables still come (pg_dump's -e
+    // selects extensions, not schemas).
+    let only = dump(&src, dir.path(), "only", &["-e", "hstore", "-e", "PG_*"]);
+    assert_eq!(exts(&only), ["-.hstore", "-.pg_trgm"]);
+    assert_eq!(of_kind(&listed(&only), "TABLE"), ["public.t"]);
+    // -e wins over -N for the extension, as in pg_dump.
+    let n = dump(&src, dir.path(), "n", &["-e", "pg_trgm", "-N", "ext"]);
+    assert_eq!(exts(&n), ["-.pg_trgm"]);
+    // --exclude-extension: all but those.
+    let but = dump(&src, dir.path(), "but", &["--exclude-extension", "citext"]);
+    assert_eq!(exts(&but), ["-.hstore", "-.pg_trgm"]);
+
+    // Restore applies them to an archive.
+    let dst = restore("fs_ext_dst", &all, &["--exclude-extension", "c*"]);
+    let installed = "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1";
+    assert_eq!(column(&dst, installed), ["hstore", "pg_trgm"]);
+    let dst = restore("fs_ext_only", &all, &["-e", "citext"]);
+    assert_eq!(column(&dst, installed), ["citext"]);
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.t")
+            .as_deref(),
+        Some("1")
+    );
+}
+
+#[test]
+fn an_extension_pattern_matching_nothing_is_refused() {
+    let src = shared_cluster().create_database("fs_ext_none");
+    src.execute_batch("CREATE EXTENSION hstore; CREATE TABLE public.t (id int);");
+    let dir = tempdir();
+    let archive = dir.path().join("none.pgf");
+    let archive = archive.to_str().unwrap();
+    let c = src.conn_string();
+    let out = pgferry(&["dump", "--source", &c, "-o", archive, "-e", "hstor"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no matching extensions were found for pattern \"hstor\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!Path::new(archive).exists());
+    // A matching one goes through; the same pattern on restore is refused too.
+    let archive = dump(&src, dir.path(), "ok", &["-e", "hstore"]);
+    let dst = shared_cluster().create_database("fs_ext_none_dst");
+    let out = pgferry(&[
+        "restore",
+        "--target",
+        &dst.conn_string(),
+        &archive,
+        "-e",
+        "citext",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no matching extensions were found for pattern \"citext\""),
+        "{}",
+        stderr(&out)
+    );
+}

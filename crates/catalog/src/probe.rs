@@ -1,6 +1,6 @@
 //! Small catalog questions the engine asks outside the model: the server's
-//! version, which user relations and schemas exist, table sizes, a table's
-//! shape, and which server and database a connection reaches.
+//! version, which user relations, schemas and extensions exist, table sizes,
+//! a table's shape, and which server and database a connection reaches.
 use std::collections::HashMap;
 
 use tokio_postgres::Client;
@@ -154,6 +154,19 @@ pub async fn table_shape(
             source,
         })?;
     Ok(row.get::<_, Option<String>>(0).unwrap_or_default())
+}
+
+/// Every installed extension's name (`plpgsql` too: pg_dump's `-e` matches
+/// it, though it is never dumped).
+pub async fn extension_names(client: &Client) -> Result<Vec<String>, CatalogError> {
+    let rows = client
+        .query(
+            "SELECT e.extname::text FROM pg_catalog.pg_extension e ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(failed("the extensions"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Server start time, port and database: equal on two connections means

@@ -214,6 +214,13 @@ pub(crate) struct FilterArgs {
     /// Keep the definition but skip the data of tables matching PATTERN.
     #[arg(long = "exclude-table-data", value_name = "PATTERN")]
     pub(crate) exclude_table_data: Vec<String>,
+    /// Only extensions matching PATTERN (repeatable; whatever -n/-N/-t select, as pg_dump); large
+    /// objects and other database-wide objects are then left out.
+    #[arg(short = 'e', long = "extension", value_name = "PATTERN")]
+    pub(crate) extension: Vec<String>,
+    /// Skip extensions matching PATTERN.
+    #[arg(long = "exclude-extension", value_name = "PATTERN")]
+    pub(crate) exclude_extension: Vec<String>,
     /// Leave the database's subscriptions out (they are otherwise created
     /// disconnected and disabled, as pg_dump does).
     #[arg(long)]
@@ -312,6 +319,8 @@ impl FilterArgs {
             include_tables: self.table.clone(),
             exclude_tables: self.exclude_table.clone(),
             exclude_table_data: self.exclude_table_data.clone(),
+            include_extensions: self.extension.clone(),
+            exclude_extensions: self.exclude_extension.clone(),
             no_subscriptions: self.no_subscriptions,
             no_publications: self.no_publications,
             user_mapping_passwords: self.user_mapping_passwords,

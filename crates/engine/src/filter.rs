@@ -46,10 +46,10 @@ pub enum FilterError {
         /// What is wrong with it.
         reason: String,
     },
-    /// An include pattern (`-n` or `-t`) that matched no object.
+    /// An include pattern (`-n`, `-t` or `-e`) that matched no object.
     #[error("no matching {kind}s were found for pattern \"{pattern}\"")]
     NoMatch {
-        /// `"schema"` or `"table"`.
+        /// `"schema"`, `"table"` or `"extension"`.
         kind: &'static str,
         /// The pattern as given.
         pattern: String,
@@ -69,6 +69,14 @@ impl FilterError {
     pub fn no_matching_table(pattern: impl Into<String>) -> FilterError {
         FilterError::NoMatch {
             kind: "table",
+            pattern: pattern.into(),
+        }
+    }
+
+    /// `NoMatch` for a `-e/--extension` pattern.
+    pub fn no_matching_extension(pattern: impl Into<String>) -> FilterError {
+        FilterError::NoMatch {
+            kind: "extension",
             pattern: pattern.into(),
         }
     }
@@ -95,6 +103,11 @@ pub struct Filters {
     pub exclude_tables: Vec<String>,
     /// `--exclude-table-data`: dump the definition of matching tables but not their rows.
     pub exclude_table_data: Vec<String>,
+    /// `-e/--extension`: dump only matching extensions (whatever the other
+    /// patterns select, as pg_dump does).
+    pub include_extensions: Vec<String>,
+    /// `--exclude-extension`: skip matching extensions.
+    pub exclude_extensions: Vec<String>,
     /// `--no-subscriptions`: leave the database's subscriptions out.
     pub no_subscriptions: bool,
     /// `--no-publications`: leave the database's publications out (with
@@ -127,12 +140,19 @@ impl Filters {
         let tables = |v: &[String]| -> Result<Vec<Pattern>, FilterError> {
             v.iter().map(|p| Pattern::compile(p, Kind::Table)).collect()
         };
+        let extensions = |v: &[String]| -> Result<Vec<Pattern>, FilterError> {
+            v.iter()
+                .map(|p| Pattern::compile(p, Kind::Extension))
+                .collect()
+        };
         Ok(CompiledFilters {
             include_schemas: schemas(&self.include_schemas)?,
             exclude_schemas: schemas(&self.exclude_schemas)?,
             include_tables: tables(&self.include_tables)?,
             exclude_tables: tables(&self.exclude_tables)?,
             exclude_table_data: tables(&self.exclude_table_data)?,
+            include_extensions: extensions(&self.include_extensions)?,
+            exclude_extensions: extensions(&self.exclude_extensions)?,
             source: self.clone(),
         })
     }
@@ -144,6 +164,8 @@ impl Filters {
             && self.include_tables.is_empty()
             && self.exclude_tables.is_empty()
             && self.exclude_table_data.is_empty()
+            && self.include_extensions.is_empty()
+            && self.exclude_extensions.is_empty()
     }
 }
 
@@ -155,6 +177,8 @@ pub struct CompiledFilters {
     include_tables: Vec<Pattern>,
     exclude_tables: Vec<Pattern>,
     exclude_table_data: Vec<Pattern>,
+    include_extensions: Vec<Pattern>,
+    exclude_extensions: Vec<Pattern>,
     source: Filters,
 }
 
@@ -233,6 +257,25 @@ impl CompiledFilters {
         !self.include_tables.is_empty()
     }
 
+    /// Should this extension (installed in `schema`) be included? With `-e`,
+    /// exactly the matching ones, whatever `-n`/`-N`/`-t` select (as pg_dump);
+    /// otherwise those whose schema is included. `--exclude-extension` wins.
+    pub fn extension_included(&self, name: &str, schema: &str) -> bool {
+        let chosen = if self.include_extensions.is_empty() {
+            self.schema_included(schema)
+        } else {
+            self.include_extensions.iter().any(|p| p.matches_name(name))
+        };
+        chosen && !self.exclude_extensions.iter().any(|p| p.matches_name(name))
+    }
+
+    /// True when no include pattern (`-n`, `-t`, `-e`) is given: the whole
+    /// database is wanted, with its large objects and the other objects that
+    /// belong to no schema (pg_dump's `include_everything`).
+    pub fn whole_database(&self) -> bool {
+        !self.tables_only() && self.include_schemas.is_empty() && self.include_extensions.is_empty()
+    }
+
     /// After matching against the real object list, report include patterns (`-n` and
     /// `-t`) that matched nothing, as given. Pass every schema and every
     /// `(schema, relation)` seen. A `-t` pattern counts as matched only by relations in
@@ -270,6 +313,16 @@ impl CompiledFilters {
             }
         }
         out
+    }
+
+    /// `-e` patterns that match none of the `extensions` (every installed
+    /// extension's name), as [`FilterError::NoMatch`] errors.
+    pub fn unmatched_extensions(&self, extensions: &[&str]) -> Vec<FilterError> {
+        self.include_extensions
+            .iter()
+            .filter(|p| !extensions.iter().any(|e| p.matches_name(e)))
+            .map(|p| FilterError::no_matching_extension(&p.text))
+            .collect()
     }
 }
 
@@ -469,6 +522,79 @@ mod tests {
         .compile()
         .unwrap();
         assert!(c.unmatched_patterns(&[], &[("s", "t")]).is_empty());
+    }
+
+    #[test]
+    fn extension_filters() {
+        let c = Filters::default().compile().unwrap();
+        assert!(c.extension_included("hstore", "public"));
+        assert!(c.whole_database());
+        // without -e, an extension follows its schema
+        let c = Filters {
+            exclude_schemas: v(&["ext"]),
+            ..Filters::default()
+        }
+        .compile()
+        .unwrap();
+        assert!(!c.extension_included("hstore", "ext"));
+        assert!(c.extension_included("hstore", "public"));
+        let c = Filters {
+            include_tables: v(&["t"]),
+            ..Filters::default()
+        }
+        .compile()
+        .unwrap();
+        assert!(!c.extension_included("hstore", "public"));
+        // with -e, exactly the matching ones, whatever -N and -t say
+        let c = Filters {
+            include_extensions: v(&["h*", "\"Odd\""]),
+            exclude_extensions: v(&["hstore_plperl"]),
+            exclude_schemas: v(&["ext"]),
+            include_tables: v(&["t"]),
+            ..Filters::default()
+        }
+        .compile()
+        .unwrap();
+        assert!(c.extension_included("hstore", "ext"));
+        assert!(c.extension_included("Odd", "public"));
+        assert!(!c.extension_included("odd", "public"));
+        assert!(!c.extension_included("hstore_plperl", "public"));
+        assert!(!c.extension_included("pg_trgm", "public"));
+        assert!(!c.whole_database());
+        // -e alone: every schema still, but not the whole database
+        let c = Filters {
+            include_extensions: v(&["pg_trgm"]),
+            ..Filters::default()
+        }
+        .compile()
+        .unwrap();
+        assert!(!c.is_empty());
+        assert!(c.schema_included("public"));
+        assert!(!c.whole_database());
+        assert_eq!(
+            c.unmatched_extensions(&["hstore", "plpgsql"]),
+            [FilterError::no_matching_extension("pg_trgm")]
+        );
+        assert!(c.unmatched_extensions(&["pg_trgm"]).is_empty());
+        assert_eq!(
+            FilterError::no_matching_extension("x").to_string(),
+            "no matching extensions were found for pattern \"x\""
+        );
+        // --exclude-extension alone
+        let c = Filters {
+            exclude_extensions: v(&["hstore"]),
+            ..Filters::default()
+        }
+        .compile()
+        .unwrap();
+        assert!(!c.extension_included("hstore", "public"));
+        assert!(c.extension_included("citext", "public"));
+        assert!(c.whole_database());
+        let bad = Filters {
+            include_extensions: v(&["public.hstore"]),
+            ..Filters::default()
+        };
+        assert!(bad.compile().is_err());
     }
 
     #[test]

@@ -20,7 +20,10 @@ impl Selector for CompiledFilters {
         self.tables_only()
     }
     fn whole_database(&self) -> bool {
-        !self.tables_only() && self.source().include_schemas.is_empty()
+        CompiledFilters::whole_database(self)
+    }
+    fn extension(&self, name: &str, schema: &str) -> bool {
+        self.extension_included(name, schema)
     }
     fn user_mapping_passwords(&self) -> bool {
         self.source().user_mapping_passwords
@@ -75,7 +78,7 @@ pub(crate) fn select_objects(
         // patterns do not apply to their names).
         let database_wide = o.kind.database_wide();
         if database_wide {
-            if !f.tables_only() && f.source().include_schemas.is_empty() {
+            if f.whole_database() {
                 out.push(o.clone());
             }
             continue;
@@ -84,6 +87,7 @@ pub(crate) fn select_objects(
             let schema = o.schema.as_deref().unwrap_or(&o.name);
             let keep = match (&o.kind, o.table()) {
                 (Kind::Schema, _) => f.schema_included(&o.name),
+                (Kind::Extension { schema, .. }, _) => f.extension_included(&o.name, schema),
                 (Kind::TableData { table, .. }, _) => {
                     f.table_data_included(&table.schema, &table.name)
                 }
@@ -126,7 +130,18 @@ pub(crate) fn select_objects(
             })
             .filter_map(|o| Some((o.schema.as_deref()?, o.name.as_str())))
             .collect();
-        if let Some(e) = f.unmatched(&schemas, &tables).into_iter().next() {
+        let extensions: Vec<&str> = catalog
+            .objects
+            .iter()
+            .filter(|o| matches!(o.kind, Kind::Extension { .. }))
+            .map(|o| o.name.as_str())
+            .collect();
+        if let Some(e) = f
+            .unmatched(&schemas, &tables)
+            .into_iter()
+            .chain(f.unmatched_extensions(&extensions))
+            .next()
+        {
             return Err(e.into());
         }
     }

@@ -8,7 +8,9 @@ const EVENT_TRIGGER: u32 = 3466;
 
 pub(crate) async fn read_misc(r: &mut Reader<'_>) -> Result<(), CatalogError> {
     if r.selector.relations_only() {
-        return Ok(());
+        // (an extension picked with `-e` still brings its configuration
+        // tables' rows when `-t` picks those tables)
+        return read_extension_config_data(r).await;
     }
     read_casts(r).await?;
     if r.selector.publications() {

@@ -50,6 +50,12 @@ pub trait Selector: Send + Sync {
     fn subscriptions(&self) -> bool {
         true
     }
+    /// Is this extension (installed in `schema`) included? By default when
+    /// its schema is and whole schemas are wanted; pg_dump's `-e` picks
+    /// extensions by name instead.
+    fn extension(&self, _name: &str, schema: &str) -> bool {
+        !self.relations_only() && self.schema(schema)
+    }
     /// Publications are read (with the tables and schemas they publish).
     fn publications(&self) -> bool {
         true

@@ -23,11 +23,11 @@ pub(crate) async fn read_schemas_and_extensions(r: &mut Reader<'_>) -> Result<()
         o.acl = parse_acl(row.get(4)?)?;
         r.add(Some((class::NAMESPACE, row.get(0)?)), o);
     }
-    if r.selector.relations_only() {
-        return Ok(());
+    if !r.selector.relations_only() {
+        read_default_acls(r).await?;
+        read_collations(r).await?;
     }
-    read_default_acls(r).await?;
-    read_collations(r).await?;
+    // (with `-t`, extensions only by `-e`)
     let rows = r
         .query(
             "extensions",
@@ -39,13 +39,14 @@ pub(crate) async fn read_schemas_and_extensions(r: &mut Reader<'_>) -> Result<()
         )
         .await?;
     for row in rows {
+        let name: String = row.get(1)?;
         let schema: String = row.get(2)?;
-        if !r.selector.schema(&schema) {
+        if !r.selector.extension(&name, &schema) {
             continue;
         }
         let mut o = obj(
             None,
-            row.get(1)?,
+            name,
             Kind::Extension {
                 schema,
                 version: row.get(3)?,

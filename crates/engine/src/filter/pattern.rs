@@ -7,6 +7,8 @@ use super::FilterError;
 pub(super) enum Kind {
     Schema,
     Table,
+    /// An extension's name: never qualified (pg_dump refuses any dot).
+    Extension,
 }
 
 /// One compiled pattern. `None` parts match anything.
@@ -79,14 +81,16 @@ impl Pattern {
         if in_quotes {
             return Err(FilterError::bad(text, "unterminated quoted identifier"));
         }
-        let max = match kind {
-            Kind::Schema => 1,
-            Kind::Table => 2,
+        // The names a pattern may hold; one more is a database's (refused).
+        let (names, database) = match kind {
+            Kind::Extension => (1, false),
+            Kind::Schema => (1, true),
+            Kind::Table => (2, true),
         };
-        if parts.len() > max + 1 {
+        if parts.len() > names + usize::from(database) {
             return Err(FilterError::bad(text, "too many dotted names"));
         }
-        if parts.len() == max + 1 {
+        if parts.len() > names {
             return Err(FilterError::bad(
                 text,
                 "cross-database references are not supported",
@@ -105,9 +109,9 @@ impl Pattern {
             [schema, name] => (build(schema)?, build(name)?),
             _ => unreachable!("part count checked above"),
         };
-        // For schema patterns the single part is the schema name.
+        // For schema and extension patterns the single part is the name.
         let (schema, name) = match kind {
-            Kind::Schema => (name, None),
+            Kind::Schema | Kind::Extension => (name, None),
             Kind::Table => (schema, name),
         };
         Ok(Pattern {
@@ -119,6 +123,11 @@ impl Pattern {
 
     pub(super) fn matches_schema(&self, schema: &str) -> bool {
         self.schema.as_ref().is_none_or(|r| r.is_match(schema))
+    }
+
+    /// A one-part pattern (schema, extension) against a name.
+    pub(super) fn matches_name(&self, name: &str) -> bool {
+        self.matches_schema(name)
     }
 
     pub(super) fn matches_table(&self, schema: &str, name: &str) -> bool {
@@ -263,5 +272,9 @@ mod tests {
         assert!(Pattern::compile("", Kind::Schema).is_err());
         // dots inside quotes do not count
         assert!(Pattern::compile(r#""a.b"."c.d""#, Kind::Table).is_ok());
+        // an extension's name is never qualified
+        let e = Pattern::compile("public.hstore", Kind::Extension).unwrap_err();
+        assert!(e.to_string().contains("too many dotted names"), "{e}");
+        assert!(Pattern::compile(r#""pg.trgm""#, Kind::Extension).is_ok());
     }
 }

@@ -101,7 +101,18 @@ async fn check_patterns(client: &Client, f: &CompiledFilters) -> Result<(), Erro
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    if let Some(e) = f.unmatched(&s, &t).into_iter().next() {
+    let extensions = if f.source().include_extensions.is_empty() {
+        Vec::new()
+    } else {
+        probe::extension_names(client).await?
+    };
+    let e: Vec<&str> = extensions.iter().map(String::as_str).collect();
+    if let Some(e) = f
+        .unmatched(&s, &t)
+        .into_iter()
+        .chain(f.unmatched_extensions(&e))
+        .next()
+    {
         return Err(e.into());
     }
     Ok(())
