@@ -174,3 +174,189 @@ fn an_extension_pattern_matching_nothing_is_refused() {
         stderr(&out)
     );
 }
+
+/// A partition tree two levels deep with a partition in another schema, an
+/// inheritance child, and an unrelated table; one row in each leaf.
+fn tree_db(name: &str) -> TestDb {
+    let src = shared_cluster().create_database(name);
+    src.execute_batch(
+        "CREATE TABLE public.m (id int, d date) PARTITION BY RANGE (d); \
+         CREATE TABLE public.m_2024 PARTITION OF public.m \
+           FOR VALUES FROM ('2024-01-01') TO ('2025-01-01') PARTITION BY RANGE (d); \
+         CREATE TABLE public.m_2024_h1 PARTITION OF public.m_2024 \
+           FOR VALUES FROM ('2024-01-01') TO ('2024-07-01'); \
+         CREATE TABLE public.m_2024_h2 PARTITION OF public.m_2024 \
+           FOR VALUES FROM ('2024-07-01') TO ('2025-01-01'); \
+         CREATE SCHEMA arch; CREATE TABLE arch.m_2023 PARTITION OF public.m \
+           FOR VALUES FROM ('2023-01-01') TO ('2024-01-01'); \
+         INSERT INTO public.m VALUES (1, '2023-05-01'), (2, '2024-02-01'), (3, '2024-09-01'); \
+         CREATE TABLE public.log (id int, msg text); \
+         CREATE TABLE public.log_old () INHERITS (public.log); \
+         INSERT INTO public.log VALUES (1, 'new'); INSERT INTO public.log_old VALUES (2, 'old'); \
+         CREATE TABLE public.other (id int); INSERT INTO public.other VALUES (1);",
+    );
+    src
+}
+
+const TREE: [&str; 5] = [
+    "arch.m_2023",
+    "public.m",
+    "public.m_2024",
+    "public.m_2024_h1",
+    "public.m_2024_h2",
+];
+
+#[test]
+fn table_and_children_takes_every_partition_and_child() {
+    let src = tree_db("fs_tac");
+    let dir = tempdir();
+    let tables = |archive: &str| of_kind(&listed(archive), "TABLE");
+    // -t takes the parent alone...
+    let t = dump(&src, dir.path(), "t", &["-t", "public.m"]);
+    assert_eq!(tables(&t), ["public.m"]);
+    // ...--table-and-children every partition below it, in any schema.
+    let tac = dump(
+        &src,
+        dir.path(),
+        "tac",
+        &["--table-and-children", "public.m"],
+    );
+    assert_eq!(tables(&tac), TREE);
+    let l = dump(&src, dir.path(), "l", &["--table-and-children", "LOG"]);
+    assert_eq!(tables(&l), ["public.log", "public.log_old"]);
+    assert_eq!(
+        of_kind(&listed(&l), "TABLE DATA"),
+        ["public.log", "public.log_old"]
+    );
+    // The dump restores: the whole tree with its rows (-t dumps no schemas).
+    let dst = shared_cluster().create_database("fs_tac_dst");
+    dst.execute_batch("CREATE SCHEMA arch");
+    pgferry_ok(&["restore", "--target", &dst.conn_string(), &tac]);
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.m")
+            .as_deref(),
+        Some("3")
+    );
+    // Restore picks the same tree out of a whole-database archive.
+    let all = dump(&src, dir.path(), "all", &[]);
+    let dst = shared_cluster().create_database("fs_tac_from_all");
+    dst.execute_batch("CREATE SCHEMA arch");
+    pgferry_ok(&[
+        "restore",
+        "--target",
+        &dst.conn_string(),
+        &all,
+        "--table-and-children",
+        "public.m",
+    ]);
+    assert_eq!(
+        column(
+            &dst,
+            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('public', 'arch') ORDER BY 1"
+        ),
+        ["arch.m_2023", "m", "m_2024", "m_2024_h1", "m_2024_h2"]
+    );
+}
+
+#[test]
+fn exclude_table_and_children_drops_a_whole_subtree() {
+    let src = tree_db("fs_etac");
+    let dir = tempdir();
+    let tables = |archive: &str| of_kind(&listed(archive), "TABLE");
+    // -T leaves the partitions of the excluded one in...
+    let t = dump(&src, dir.path(), "t", &["-T", "public.m_2024"]);
+    assert!(tables(&t).contains(&"public.m_2024_h1".to_string()));
+    // ...--exclude-table-and-children takes them out too.
+    let e = dump(
+        &src,
+        dir.path(),
+        "e",
+        &["--exclude-table-and-children", "public.m_2024"],
+    );
+    assert_eq!(
+        tables(&e),
+        [
+            "arch.m_2023",
+            "public.log",
+            "public.log_old",
+            "public.m",
+            "public.other"
+        ]
+    );
+    let dst = restore("fs_etac_dst", &e, &[]);
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.m")
+            .as_deref(),
+        Some("1")
+    );
+    // On restore, from a whole archive.
+    let all = dump(&src, dir.path(), "all", &[]);
+    let dst = restore("fs_etac_r", &all, &["--exclude-table-and-children", "m"]);
+    assert_eq!(
+        column(
+            &dst,
+            "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') \
+             AND relnamespace IN ('public'::regnamespace, 'arch'::regnamespace) ORDER BY 1"
+        ),
+        ["log", "log_old", "other"]
+    );
+}
+
+#[test]
+fn exclude_table_data_and_children_keeps_definitions_only() {
+    let src = tree_db("fs_etdac");
+    let dir = tempdir();
+    let data = |archive: &str| of_kind(&listed(archive), "TABLE DATA");
+    // --exclude-table-data leaves the child's rows in...
+    let d = dump(
+        &src,
+        dir.path(),
+        "d",
+        &["--exclude-table-data", "public.log"],
+    );
+    assert!(data(&d).contains(&"public.log_old".to_string()));
+    // ...the -and-children form takes them out, the definitions stay.
+    let e = dump(
+        &src,
+        dir.path(),
+        "e",
+        &["--exclude-table-data-and-children", "public.log"],
+    );
+    assert!(
+        !data(&e).iter().any(|t| t.starts_with("public.log")),
+        "{:?}",
+        data(&e)
+    );
+    assert!(data(&e).contains(&"public.other".to_string()));
+    let l = listed(&e);
+    assert!(of_kind(&l, "TABLE").contains(&"public.log_old".to_string()));
+    let dst = restore("fs_etdac_dst", &e, &[]);
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.log")
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.m")
+            .as_deref(),
+        Some("3")
+    );
+    // The partitions of a partitioned table, on restore.
+    let all = dump(&src, dir.path(), "all", &[]);
+    let dst = restore(
+        "fs_etdac_r",
+        &all,
+        &["--exclude-table-data-and-children", "public.m"],
+    );
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.m")
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.log")
+            .as_deref(),
+        Some("2")
+    );
+}

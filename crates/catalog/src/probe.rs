@@ -1,11 +1,12 @@
 //! Small catalog questions the engine asks outside the model: the server's
-//! version, which user relations, schemas and extensions exist, table sizes,
-//! a table's shape, and which server and database a connection reaches.
+//! version, which user relations, schemas and extensions exist, inheritance
+//! links, table sizes, a table's shape, and which server and database a
+//! connection reaches.
 use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
-use crate::CatalogError;
+use crate::{CatalogError, QName};
 
 /// Schemas that never hold user objects (`pgferry` holds the sync history).
 const NOT_USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') \
@@ -167,6 +168,39 @@ pub async fn extension_names(client: &Client) -> Result<Vec<String>, CatalogErro
         .await
         .map_err(failed("the extensions"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Every inheritance and partition link between tables, `(parent, child)`
+/// (pg_inherits; a partitioned index's links are left out).
+pub async fn inheritance(client: &Client) -> Result<Vec<(QName, QName)>, CatalogError> {
+    let rows = client
+        .query(
+            "SELECT pn.nspname::text, p.relname::text, cn.nspname::text, c.relname::text \
+             FROM pg_catalog.pg_inherits i \
+             JOIN pg_catalog.pg_class p ON p.oid = i.inhparent \
+             JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace \
+             JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid \
+             JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p', 'f') ORDER BY 1, 2, 3, 4",
+            &[],
+        )
+        .await
+        .map_err(failed("the inheritance links"))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                QName {
+                    schema: r.get(0),
+                    name: r.get(1),
+                },
+                QName {
+                    schema: r.get(2),
+                    name: r.get(3),
+                },
+            )
+        })
+        .collect())
 }
 
 /// Server start time, port and database: equal on two connections means

@@ -214,6 +214,15 @@ pub(crate) struct FilterArgs {
     /// Keep the definition but skip the data of tables matching PATTERN.
     #[arg(long = "exclude-table-data", value_name = "PATTERN")]
     pub(crate) exclude_table_data: Vec<String>,
+    /// Like -t, and every inheritance child and partition (recursively) of the matched tables.
+    #[arg(long = "table-and-children", value_name = "PATTERN")]
+    pub(crate) table_and_children: Vec<String>,
+    /// Like -T, and every inheritance child and partition of the matched tables.
+    #[arg(long = "exclude-table-and-children", value_name = "PATTERN")]
+    pub(crate) exclude_table_and_children: Vec<String>,
+    /// Like --exclude-table-data, and every inheritance child and partition of the matched tables.
+    #[arg(long = "exclude-table-data-and-children", value_name = "PATTERN")]
+    pub(crate) exclude_table_data_and_children: Vec<String>,
     /// Only extensions matching PATTERN (repeatable; whatever -n/-N/-t select, as pg_dump); large
     /// objects and other database-wide objects are then left out.
     #[arg(short = 'e', long = "extension", value_name = "PATTERN")]
@@ -319,6 +328,9 @@ impl FilterArgs {
             include_tables: self.table.clone(),
             exclude_tables: self.exclude_table.clone(),
             exclude_table_data: self.exclude_table_data.clone(),
+            include_tables_and_children: self.table_and_children.clone(),
+            exclude_tables_and_children: self.exclude_table_and_children.clone(),
+            exclude_table_data_and_children: self.exclude_table_data_and_children.clone(),
             include_extensions: self.extension.clone(),
             exclude_extensions: self.exclude_extension.clone(),
             no_subscriptions: self.no_subscriptions,

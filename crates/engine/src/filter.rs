@@ -1,5 +1,6 @@
 //! pg_dump-style object filters: `-n/--schema`, `-N/--exclude-schema`, `-t/--table`,
-//! `-T/--exclude-table` and `--exclude-table-data`.
+//! `-T/--exclude-table`, `--exclude-table-data`, their `*-and-children` forms,
+//! `-e/--extension` and `--exclude-extension`.
 //!
 //! # Pattern rules
 //!
@@ -28,10 +29,12 @@
 //! * with `-t`, a table must also lie in a schema selected by `-n` (if any) and outside
 //!   every `-N` schema (pg_dump ignores `-n`/`-N` when `-t` is given). Excludes always win.
 
+mod children;
 mod pattern;
 
 use serde::{Deserialize, Serialize};
 
+use children::Children;
 use pattern::{Kind, Pattern};
 
 /// Errors from compiling or applying filters.
@@ -103,6 +106,14 @@ pub struct Filters {
     pub exclude_tables: Vec<String>,
     /// `--exclude-table-data`: dump the definition of matching tables but not their rows.
     pub exclude_table_data: Vec<String>,
+    /// `--table-and-children`: like `-t`, and every inheritance child and
+    /// partition (recursively) of a matched table too.
+    pub include_tables_and_children: Vec<String>,
+    /// `--exclude-table-and-children`: like `-T`, children too.
+    pub exclude_tables_and_children: Vec<String>,
+    /// `--exclude-table-data-and-children`: like `--exclude-table-data`,
+    /// children too.
+    pub exclude_table_data_and_children: Vec<String>,
     /// `-e/--extension`: dump only matching extensions (whatever the other
     /// patterns select, as pg_dump does).
     pub include_extensions: Vec<String>,
@@ -153,6 +164,10 @@ impl Filters {
             exclude_table_data: tables(&self.exclude_table_data)?,
             include_extensions: extensions(&self.include_extensions)?,
             exclude_extensions: extensions(&self.exclude_extensions)?,
+            include_parents: tables(&self.include_tables_and_children)?,
+            exclude_parents: tables(&self.exclude_tables_and_children)?,
+            exclude_data_parents: tables(&self.exclude_table_data_and_children)?,
+            children: Children::default(),
             source: self.clone(),
         })
     }
@@ -166,6 +181,9 @@ impl Filters {
             && self.exclude_table_data.is_empty()
             && self.include_extensions.is_empty()
             && self.exclude_extensions.is_empty()
+            && self.include_tables_and_children.is_empty()
+            && self.exclude_tables_and_children.is_empty()
+            && self.exclude_table_data_and_children.is_empty()
     }
 }
 
@@ -179,6 +197,11 @@ pub struct CompiledFilters {
     exclude_table_data: Vec<Pattern>,
     include_extensions: Vec<Pattern>,
     exclude_extensions: Vec<Pattern>,
+    /// `--table-and-children` and its exclude forms: the parents' patterns.
+    include_parents: Vec<Pattern>,
+    exclude_parents: Vec<Pattern>,
+    exclude_data_parents: Vec<Pattern>,
+    children: Children,
     source: Filters,
 }
 
@@ -231,6 +254,7 @@ impl CompiledFilters {
                 .include_tables
                 .iter()
                 .any(|p| p.matches_table(schema, name))
+            && !self.in_included_tree(schema, name)
         {
             return false;
         }
@@ -239,6 +263,7 @@ impl CompiledFilters {
                 .exclude_tables
                 .iter()
                 .any(|p| p.matches_table(schema, name))
+            && !self.in_excluded_tree(schema, name)
     }
 
     /// Should this table's data be included (`table_included` and not matched by
@@ -249,12 +274,13 @@ impl CompiledFilters {
                 .exclude_table_data
                 .iter()
                 .any(|p| p.matches_table(schema, name))
+            && !self.in_excluded_data_tree(schema, name)
     }
 
     /// True when `-t` patterns are given (pg_dump then dumps only the matched tables, not
     /// whole schemas).
     pub fn tables_only(&self) -> bool {
-        !self.include_tables.is_empty()
+        !self.include_tables.is_empty() || !self.include_parents.is_empty()
     }
 
     /// Should this extension (installed in `schema`) be included? With `-e`,
@@ -276,8 +302,8 @@ impl CompiledFilters {
         !self.tables_only() && self.include_schemas.is_empty() && self.include_extensions.is_empty()
     }
 
-    /// After matching against the real object list, report include patterns (`-n` and
-    /// `-t`) that matched nothing, as given. Pass every schema and every
+    /// After matching against the real object list, report include patterns (`-n`,
+    /// `-t` and `--table-and-children`) that matched nothing, as given. Pass every schema and every
     /// `(schema, relation)` seen. A `-t` pattern counts as matched only by relations in
     /// schemas that `-n` selects (if any); `-N`/`-T` do not make a pattern unmatched.
     pub fn unmatched_patterns(&self, schemas: &[&str], tables: &[(&str, &str)]) -> Vec<String> {
@@ -302,7 +328,7 @@ impl CompiledFilters {
                 out.push(FilterError::no_matching_schema(&p.text));
             }
         }
-        for p in &self.include_tables {
+        for p in self.include_tables.iter().chain(&self.include_parents) {
             let seen = tables.iter().any(|(s, t)| {
                 p.matches_table(s, t)
                     && (self.include_schemas.is_empty()

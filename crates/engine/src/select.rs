@@ -1,10 +1,60 @@
 //! Choosing objects: compiled filters as the catalog reader's [`Selector`]
-//! (what a source run reads), and the selection of a restore from an
-//! archive's table of contents.
-use pgferry_catalog::{Catalog, Kind, Object, Selector};
+//! (what a source run reads), with their `*-and-children` patterns resolved
+//! through a database's inheritance links, and the selection of a restore
+//! from an archive's table of contents.
+use pgferry_catalog::{probe, Catalog, Kind, Object, QName, Selector};
+use tokio_postgres::Client;
 
-use crate::error::Error;
+use crate::error::{Error, Side};
 use crate::filter::{CompiledFilters, Filters};
+
+/// Compiles `filters` for reading `client`'s catalog (see
+/// [`resolve_children_on`]).
+pub(crate) async fn compile_on(
+    client: &Client,
+    filters: &Filters,
+    side: Side,
+) -> Result<CompiledFilters, Error> {
+    let mut f = filters.compile()?;
+    resolve_children_on(client, &mut f, side).await?;
+    Ok(f)
+}
+
+/// Lets `f`'s `*-and-children` patterns reach the children and partitions
+/// of the tables they match in `client`'s database (in its transaction,
+/// so they describe the snapshot read). Nothing is asked without them.
+pub(crate) async fn resolve_children_on(
+    client: &Client,
+    f: &mut CompiledFilters,
+    side: Side,
+) -> Result<(), Error> {
+    if f.needs_children() {
+        let links = probe::inheritance(client)
+            .await
+            .map_err(|e| Error::catalog_on(side, e))?;
+        f.resolve_children(&links);
+    }
+    Ok(())
+}
+
+/// The `(parent, child)` links of an archive's tables: partitions and
+/// inheritance children.
+fn archive_inheritance(catalog: &Catalog) -> Vec<(QName, QName)> {
+    let mut links = Vec::new();
+    for o in &catalog.objects {
+        let (Kind::Table(def), Some(schema)) = (&o.kind, &o.schema) else {
+            continue;
+        };
+        let child = QName {
+            schema: schema.clone(),
+            name: o.name.clone(),
+        };
+        for parent in def.partition_of.iter().map(|(p, _)| p).chain(&def.inherits) {
+            links.push((parent.clone(), child.clone()));
+        }
+    }
+    links
+}
 
 impl Selector for CompiledFilters {
     fn schema(&self, schema: &str) -> bool {
@@ -53,7 +103,10 @@ pub(crate) fn select_objects(
     schema_only: bool,
     data_only: bool,
 ) -> Result<Vec<Object>, Error> {
-    let f = filters.compile()?;
+    let mut f = filters.compile()?;
+    if f.needs_children() {
+        f.resolve_children(&archive_inheritance(catalog));
+    }
     let mut out = Vec::new();
     for o in &catalog.objects {
         let data = o.kind.is_data();

@@ -11,6 +11,7 @@ use crate::compare::{VerifyMode, VerifyReport};
 use crate::conn::{connect, ConnSpec};
 use crate::error::{Error, Side};
 use crate::filter::Filters;
+use crate::select::compile_on;
 use crate::source::snapshot::{begin_snapshot, DEFAULT_LOCK_TIMEOUT};
 use crate::watch::{watched, Peer, Phase};
 
@@ -82,7 +83,7 @@ async fn verify_with(
         .await
         .map_err(|e| Error::on_target("starting a snapshot on the target", e))?;
     rls.in_transaction = true;
-    let compiled = opts.filters.compile()?;
+    let compiled = compile_on(tgt, &opts.filters, Side::Target).await?;
     let tgt_cat = read_catalog(tgt, &compiled)
         .await
         .map_err(|e| Error::catalog_on(Side::Target, e))?;

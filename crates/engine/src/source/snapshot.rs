@@ -6,8 +6,9 @@ use std::time::Duration;
 use pgferry_catalog::{probe, read_catalog, Catalog};
 use tokio_postgres::Client;
 
-use crate::error::Error;
+use crate::error::{Error, Side};
 use crate::filter::{CompiledFilters, Filters};
+use crate::select::resolve_children_on;
 
 /// How long a source waits for each table lock unless told otherwise.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,7 +40,7 @@ pub(crate) async fn begin_snapshot_with(
     lock_timeout: Duration,
     start: &Start<'_>,
 ) -> Result<Catalog, Error> {
-    let compiled = filters.compile()?;
+    let mut compiled = filters.compile()?;
     let isolation = if start.serializable_deferrable {
         "SERIALIZABLE, READ ONLY, DEFERRABLE"
     } else {
@@ -66,6 +67,7 @@ pub(crate) async fn begin_snapshot_with(
         ))
         .await
         .map_err(|e| Error::on_source("starting the snapshot transaction", e))?;
+    resolve_children_on(client, &mut compiled, Side::Source).await?;
     if !compiled.is_empty() {
         check_patterns(client, &compiled).await?;
     }

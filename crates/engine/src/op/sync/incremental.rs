@@ -18,6 +18,7 @@ use crate::compare::schema_plan::{relations, schema_plan, Owners};
 use crate::error::{Error, Side};
 use crate::filter::Filters;
 use crate::progress::ProgressFn;
+use crate::select::compile_on;
 use crate::source::relay::LiveFeed;
 use crate::target::actions::{TableAction, TableSync};
 use crate::target::apply::apply_objects;
@@ -83,7 +84,7 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
     phase.set("reading the target catalog");
     let mut filters = i.filters.clone();
     filters.no_statistics = true;
-    let compiled = filters.compile()?;
+    let compiled = compile_on(tgt, &filters, Side::Target).await?;
     let target = read_catalog(tgt, &compiled)
         .await
         .map_err(|e| Error::catalog_on(Side::Target, e))?;

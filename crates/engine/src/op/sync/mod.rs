@@ -19,6 +19,7 @@ use crate::conn::{connect, ConnSpec};
 use crate::error::{Error, Side};
 use crate::filter::Filters;
 use crate::progress::{report, Progress, ProgressFn};
+use crate::select::compile_on;
 use crate::source::relay::LiveFeed;
 use crate::source::snapshot::begin_snapshot;
 use crate::target::actions::{TableAction, TableSync};
@@ -416,7 +417,7 @@ async fn sync_locked(
                 .count(),
         },
     );
-    let compiled = opts.filters.compile()?;
+    let compiled = compile_on(tgt, &opts.filters, Side::Target).await?;
     phase.set("checking the target role's rights");
     let replaced = schemas_of(&catalog.objects);
     let plan = Plan {
