@@ -360,3 +360,52 @@ fn exclude_table_data_and_children_keeps_definitions_only() {
         Some("2")
     );
 }
+
+#[test]
+fn sync_and_verify_resolve_children_on_the_target_too() {
+    let src = tree_db("fs_sync_src");
+    let dst = shared_cluster().create_database("fs_sync_dst");
+    let (s, t) = (src.conn_string(), dst.conn_string());
+    pgferry_ok(&["sync", "--source", &s, "--target", &t]);
+    // The replica's own rows in the excluded tree, and a change on the source.
+    dst.execute_batch("INSERT INTO public.m VALUES (10, '2024-03-01'), (11, '2023-03-01')");
+    src.execute_batch("INSERT INTO public.other VALUES (2)");
+    let tree = "SELECT count(*) FROM public.m";
+    assert_eq!(dst.query_one_string(tree).as_deref(), Some("5"));
+    // Incremental and full syncs; the full one replaces the schemas, so the
+    // excluded partitions are held aside with their parent. (A -T pattern
+    // naming every table of the tree holds them as well.)
+    for extra in [
+        &["--exclude-table-and-children", "public.m"][..],
+        &["--exclude-table-and-children", "public.m", "--full"],
+        &["-T", "*.m*", "--full"],
+    ] {
+        let mut args = vec!["sync", "--source", &s, "--target", &t];
+        args.extend_from_slice(extra);
+        let out = pgferry_ok(&args);
+        assert_eq!(
+            dst.query_one_string(tree).as_deref(),
+            Some("5"),
+            "{extra:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.other")
+            .as_deref(),
+        Some("2")
+    );
+    // verify leaves the tree out on both sides; without the switch it differs.
+    let out = pgferry(&[
+        "verify",
+        "--source",
+        &s,
+        "--target",
+        &t,
+        "--exclude-table-and-children",
+        "public.m",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = pgferry(&["verify", "--source", &s, "--target", &t]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}

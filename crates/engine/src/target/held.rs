@@ -27,9 +27,21 @@ pub(crate) async fn excluded_tables(
         return Ok(Vec::new());
     }
     let mut held = Vec::new();
-    let tables = probe::root_tables(tgt)
+    let mut tables = probe::root_tables(tgt)
         .await
         .map_err(|e| Error::catalog_on(Side::Target, e))?;
+    // A partition goes with its parent when that is replaced, but under an
+    // excluded parent it is held too, or replacing its schema would drop it
+    // with its rows.
+    for (parent, child) in probe::inheritance(tgt)
+        .await
+        .map_err(|e| Error::catalog_on(Side::Target, e))?
+    {
+        let partition = (child.schema, child.name);
+        if !filters.table_included(&parent.schema, &parent.name) && !tables.contains(&partition) {
+            tables.push(partition);
+        }
+    }
     for (schema, name) in tables {
         if !synced.contains(&schema) || filters.table_included(&schema, &name) {
             continue;
