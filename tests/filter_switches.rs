@@ -409,3 +409,174 @@ fn sync_and_verify_resolve_children_on_the_target_too() {
     let out = pgferry(&["verify", "--source", &s, "--target", &t]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
+
+#[test]
+fn a_filter_file_selects_what_the_same_flags_select() {
+    let src = shared_cluster().create_database("fs_file");
+    src.execute_batch(
+        r#"CREATE EXTENSION hstore; CREATE EXTENSION citext;
+           CREATE SCHEMA app; CREATE SCHEMA "Other"; CREATE SCHEMA junk;
+           CREATE TABLE app.orders (id int PRIMARY KEY); INSERT INTO app.orders VALUES (1), (2);
+           CREATE TABLE app.tmp_1 (id int); CREATE TABLE app.audit (id int); INSERT INTO app.audit VALUES (1);
+           CREATE TABLE app.m (id int, d date) PARTITION BY RANGE (d);
+           CREATE TABLE app.m_2023 PARTITION OF app.m FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+           CREATE TABLE app.m_2024 PARTITION OF app.m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')
+             PARTITION BY RANGE (d);
+           CREATE TABLE app.m_2024_h1 PARTITION OF app.m_2024 FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');
+           INSERT INTO app.m VALUES (1, '2023-03-01'), (2, '2024-03-01');
+           CREATE TABLE "Other"."Big Table" (id int); INSERT INTO "Other"."Big Table" VALUES (7);
+           CREATE TABLE junk.x (id int);"#,
+    );
+    let dir = tempdir();
+    let flags = [
+        "-n",
+        "app",
+        "-n",
+        r#""Other""#,
+        "-T",
+        "app.tmp_*",
+        "--exclude-table-data",
+        "app.audit",
+        "--exclude-table-and-children",
+        "app.m_2024",
+        "-e",
+        "hstore",
+    ];
+    let by_flags = listed(&dump(&src, dir.path(), "flags", &flags));
+    let file = dir.path().join("filter.txt");
+    std::fs::write(
+        &file,
+        "# the same selection as the flags\n\
+         include schema app\n\
+         \n\
+         INCLUDE Schema \"Other\"   # quoted: case kept\n\
+         exclude table app . tmp_*\n\
+         exclude table_data app.audit\n\
+         exclude table_and_children app.m_2024\n\
+         include extension hstore\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let by_file = listed(&dump(&src, dir.path(), "file", &["--filter", file]));
+    assert_eq!(by_flags, by_file);
+    // The selection did select: against the whole database's list.
+    let whole = listed(&dump(&src, dir.path(), "whole", &[]));
+    assert_ne!(whole, by_file);
+    assert_eq!(
+        of_kind(&by_file, "TABLE"),
+        [
+            "Other.Big Table",
+            "app.audit",
+            "app.m",
+            "app.m_2023",
+            "app.orders"
+        ]
+    );
+    assert_eq!(
+        of_kind(&by_file, "TABLE DATA"),
+        ["Other.Big Table", "app.m_2023", "app.orders"]
+    );
+    assert_eq!(of_kind(&by_file, "EXTENSION"), ["-.hstore"]);
+    // A file's patterns add to the flags', as several files' do.
+    let part = dir.path().join("part.txt");
+    std::fs::write(
+        &part,
+        "exclude table_data app.audit\ninclude extension hstore\n",
+    )
+    .unwrap();
+    let rest = dir.path().join("rest.txt");
+    std::fs::write(&rest, "exclude table_and_children app.m_2024\n").unwrap();
+    let mixed = listed(&dump(
+        &src,
+        dir.path(),
+        "mixed",
+        &[
+            "-n",
+            "app",
+            "-n",
+            r#""Other""#,
+            "-T",
+            "app.tmp_*",
+            "--filter",
+            part.to_str().unwrap(),
+            "--filter",
+            rest.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(mixed, by_flags);
+    // Restore takes a filter file too.
+    let all = dump(&src, dir.path(), "all", &[]);
+    let dst = shared_cluster().create_database("fs_file_dst");
+    let only = dir.path().join("only.txt");
+    std::fs::write(&only, "include table \"Other\".\"Big Table\"\n").unwrap();
+    dst.execute_batch(r#"CREATE SCHEMA "Other""#);
+    pgferry_ok(&[
+        "restore",
+        "--target",
+        &dst.conn_string(),
+        &all,
+        "--filter",
+        only.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        column(
+            &dst,
+            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('app', 'Other', 'junk') ORDER BY 1"
+        ),
+        [r#""Other"."Big Table""#]
+    );
+}
+
+#[test]
+fn a_malformed_filter_file_is_refused_naming_its_line() {
+    let src = shared_cluster().create_database("fs_bad_file");
+    src.execute_batch("CREATE TABLE public.t (id int);");
+    let dir = tempdir();
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "# fine so far\ninclude table t\ninclude tabel t\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    let archive = dir.path().join("x.pgf");
+    let archive = archive.to_str().unwrap();
+    let c = src.conn_string();
+    let out = pgferry(&["dump", "--source", &c, "-o", archive, "--filter", bad]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let want = format!("--filter {bad} line 3: unknown object type 'tabel'");
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert!(!Path::new(archive).exists());
+    // pg_restore's selections are refused by name, on restore as on dump.
+    let good = dump(&src, dir.path(), "good", &[]);
+    let restore_only = dir.path().join("func.txt");
+    std::fs::write(&restore_only, "include function f(int)\n").unwrap();
+    let dst = shared_cluster().create_database("fs_bad_file_dst");
+    let out = pgferry(&[
+        "restore",
+        "--target",
+        &dst.conn_string(),
+        &good,
+        "--filter",
+        restore_only.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 1: 'include function' is not supported"),
+        "{}",
+        stderr(&out)
+    );
+    // A missing file.
+    let out = pgferry(&[
+        "dump",
+        "--source",
+        &c,
+        "-o",
+        archive,
+        "--filter",
+        "/nonexistent/filter.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--filter /nonexistent/filter.txt: "),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -230,6 +230,11 @@ pub(crate) struct FilterArgs {
     /// Skip extensions matching PATTERN.
     #[arg(long = "exclude-extension", value_name = "PATTERN")]
     pub(crate) exclude_extension: Vec<String>,
+    /// Read more patterns from FILE (pg_dump 17's format, `-` for stdin): one `include|exclude TYPE
+    /// PATTERN` a line, TYPE one of table, table_and_children, table_data (exclude only),
+    /// table_data_and_children (exclude only), schema, extension; `#` starts a comment.
+    #[arg(long = "filter", value_name = "FILE")]
+    pub(crate) filter: Vec<PathBuf>,
     /// Leave the database's subscriptions out (they are otherwise created
     /// disconnected and disabled, as pg_dump does).
     #[arg(long)]
@@ -321,8 +326,11 @@ impl RoleArgs {
 }
 
 impl FilterArgs {
-    pub(crate) fn filters(&self) -> Filters {
-        Filters {
+    /// The flags' patterns and switches, with every `--filter` file's
+    /// patterns added (a file that cannot be read or parsed is an error
+    /// naming its line).
+    pub(crate) fn filters(&self) -> Result<Filters, pgferry_engine::Error> {
+        let mut f = Filters {
             include_schemas: self.schema.clone(),
             exclude_schemas: self.exclude_schema.clone(),
             include_tables: self.table.clone(),
@@ -337,7 +345,11 @@ impl FilterArgs {
             no_publications: self.no_publications,
             user_mapping_passwords: self.user_mapping_passwords,
             ..Filters::default()
+        };
+        for file in &self.filter {
+            f.add_patterns(Filters::read_filter_file(file)?);
         }
+        Ok(f)
     }
 }
 

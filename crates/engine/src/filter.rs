@@ -30,6 +30,7 @@
 //!   every `-N` schema (pg_dump ignores `-n`/`-N` when `-t` is given). Excludes always win.
 
 mod children;
+mod file;
 mod pattern;
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,25 @@ pub enum FilterError {
         /// The pattern as given.
         pattern: String,
     },
+    /// A `--filter` file that cannot be read, or one of its lines that
+    /// is wrong.
+    #[error("--filter {path}{}: {reason}", at_line(*.line))]
+    FilterFile {
+        /// The file's name as given (`-` for standard input).
+        path: String,
+        /// The line (from 1; 0 when the file could not be read).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn at_line(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(" line {line}")
+    }
 }
 
 impl FilterError {
@@ -313,6 +333,7 @@ impl CompiledFilters {
                 FilterError::NoMatch { pattern, .. } | FilterError::BadPattern { pattern, .. } => {
                     pattern
                 }
+                FilterError::FilterFile { path, .. } => path,
             })
             .collect()
     }

@@ -108,7 +108,7 @@ pub(crate) async fn run(a: &DumpArgs, quiet: bool) -> Result<u8, Failure> {
         format,
         filters: Filters {
             no_statistics: a.no_statistics,
-            ..a.roles.apply(a.filters.filters())
+            ..a.roles.apply(a.filters.filters()?)
         },
         compress_level: match a.compress.as_deref().map(compression).transpose()? {
             Some(Some(Some(level))) => level,

@@ -13,7 +13,7 @@ pub(crate) async fn run(a: &RestoreArgs, quiet: bool) -> Result<u8, Failure> {
         None => None,
     };
     let opts = RestoreOptions {
-        filters: a.roles.apply(a.filters.filters()),
+        filters: a.roles.apply(a.filters.filters()?),
         clean: a.clean,
         schema_only: a.schema_only,
         data_only: a.data_only,

@@ -77,7 +77,7 @@ fn sync_setup(
             })?,
         },
     };
-    let mut filters = a.roles.apply(a.filters.filters());
+    let mut filters = a.roles.apply(a.filters.filters()?);
     filters.include_schemas.extend(s.schemas.iter().cloned());
     filters
         .exclude_schemas

@@ -12,7 +12,7 @@ pub(crate) async fn run(a: &VerifyArgs) -> Result<u8, Failure> {
     let source = conn(Side::Source, &a.source)?;
     let target = conn(Side::Target, &a.target)?;
     let opts = VerifyOptions {
-        filters: a.filters.filters(),
+        filters: a.filters.filters()?,
         checksums: a.checksums,
         strict: a.strict,
         ..VerifyOptions::default()
