@@ -580,3 +580,44 @@ fn a_malformed_filter_file_is_refused_naming_its_line() {
         stderr(&out)
     );
 }
+
+#[test]
+fn strict_names_and_no_tablespaces_are_accepted() {
+    let src = shared_cluster().create_database("fs_noop");
+    src.execute_batch("CREATE TABLE public.t (id int); INSERT INTO public.t VALUES (1);");
+    let dir = tempdir();
+    let plain = listed(&dump(&src, dir.path(), "plain", &[]));
+    let noop = listed(&dump(
+        &src,
+        dir.path(),
+        "noop",
+        &["--strict-names", "--no-tablespaces"],
+    ));
+    assert_eq!(plain, noop);
+    // --strict-names is what pgferry always does: a pattern matching nothing fails.
+    let archive = dir.path().join("strict.pgf");
+    let out = pgferry(&[
+        "dump",
+        "--source",
+        &src.conn_string(),
+        "-o",
+        archive.to_str().unwrap(),
+        "--strict-names",
+        "-t",
+        "nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no matching tables were found for pattern \"nope\""),
+        "{}",
+        stderr(&out)
+    );
+    // Restore accepts them too.
+    let all = dump(&src, dir.path(), "all", &[]);
+    let dst = restore("fs_noop_dst", &all, &["--strict-names", "--no-tablespaces"]);
+    assert_eq!(
+        dst.query_one_string("SELECT count(*) FROM public.t")
+            .as_deref(),
+        Some("1")
+    );
+}

@@ -235,6 +235,14 @@ pub(crate) struct FilterArgs {
     /// table_data_and_children (exclude only), schema, extension; `#` starts a comment.
     #[arg(long = "filter", value_name = "FILE")]
     pub(crate) filter: Vec<PathBuf>,
+    /// Accepted for pg_dump's sake: pgferry always refuses an include pattern (-n, -t,
+    /// --table-and-children, -e) that matches nothing.
+    #[arg(long)]
+    pub(crate) strict_names: bool,
+    /// Accepted for pg_dump's sake: pgferry never carries tablespaces (tables and indexes land in
+    /// the target's default tablespace).
+    #[arg(long)]
+    pub(crate) no_tablespaces: bool,
     /// Leave the database's subscriptions out (they are otherwise created
     /// disconnected and disabled, as pg_dump does).
     #[arg(long)]
