@@ -441,3 +441,181 @@ fn libpq_connection_switches_work_on_dump_and_restore() {
     let help = pgferry(&["dump", "--help"]);
     assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("--host"));
 }
+
+/// `--no-table-access-method`: tables and materialized views made `USING`
+/// another access method come back with the target's default, from a dump
+/// (recorded in the archive), a script, or a restore with the switch.
+#[test]
+fn no_table_access_method_leaves_out_using() {
+    let src = shared_cluster().create_database("sw_am_src");
+    src.execute_batch(
+        "CREATE ACCESS METHOD heap_two TYPE TABLE HANDLER heap_tableam_handler; \
+         CREATE TABLE public.t (x int) USING heap_two; INSERT INTO public.t VALUES (1), (2); \
+         CREATE MATERIALIZED VIEW public.mv USING heap_two AS SELECT x FROM public.t;",
+    );
+    let am = |db: &TestDb| {
+        db.query_strings(
+            "SELECT c.relname::text, a.amname::text FROM pg_class c JOIN pg_am a ON a.oid = c.relam \
+             WHERE c.relname IN ('t', 'mv') ORDER BY 1",
+        )
+    };
+    let using = |db: &TestDb| -> Vec<String> {
+        am(db)
+            .into_iter()
+            .map(|r| r[1].clone().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(using(&src), ["heap_two", "heap_two"]);
+    let dir = tempdir();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let conn = src.conn_string();
+    // Without the switch the method travels.
+    pgferry_ok(&["dump", "--source", &conn, "-o", &p("all.pgf")]);
+    let kept = shared_cluster().create_database("sw_am_kept");
+    pgferry_ok(&["restore", "--target", &kept.conn_string(), &p("all.pgf")]);
+    assert_eq!(using(&kept), ["heap_two", "heap_two"]);
+    // dump --no-table-access-method: recorded in the archive.
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &conn,
+        "--no-table-access-method",
+        "-o",
+        &p("no.pgf"),
+    ]);
+    let plain = shared_cluster().create_database("sw_am_dump");
+    pgferry_ok(&["restore", "--target", &plain.conn_string(), &p("no.pgf")]);
+    assert_eq!(using(&plain), ["heap", "heap"]);
+    assert_eq!(table_contents(&plain), table_contents(&src));
+    // restore --no-table-access-method of the full archive.
+    let restored = shared_cluster().create_database("sw_am_restore");
+    pgferry_ok(&[
+        "restore",
+        "--no-table-access-method",
+        "--target",
+        &restored.conn_string(),
+        &p("all.pgf"),
+    ]);
+    assert_eq!(using(&restored), ["heap", "heap"]);
+    // A script has no USING.
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &conn,
+        "--no-table-access-method",
+        "-o",
+        &p("no.sql"),
+    ]);
+    let script = std::fs::read_to_string(p("no.sql")).unwrap();
+    assert!(
+        !script.contains("USING heap_two"),
+        "a --no-table-access-method script says USING"
+    );
+    assert!(script.contains("CREATE ACCESS METHOD heap_two"));
+}
+
+/// `--load-via-partition-root`: a partition's rows load through the root,
+/// so a target whose partitions are bounded otherwise still takes them
+/// (without the switch the rows are refused by the partition they came
+/// from); a script `COPY`s into the root.
+#[test]
+fn load_via_partition_root_lets_rows_find_the_targets_partitions() {
+    let c = shared_cluster();
+    let src = c.create_database("sw_root_src");
+    src.execute_batch(
+        "CREATE TABLE public.m (id int, v text) PARTITION BY RANGE (id); \
+         CREATE TABLE public.m1 PARTITION OF public.m FOR VALUES FROM (0) TO (100); \
+         CREATE TABLE public.m2 PARTITION OF public.m FOR VALUES FROM (100) TO (200); \
+         INSERT INTO public.m SELECT g, 'v' || g FROM generate_series(0, 199) g;",
+    );
+    let dir = tempdir();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let conn = src.conn_string();
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &conn,
+        "--data-only",
+        "-o",
+        &p("direct.pgf"),
+    ]);
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &conn,
+        "--data-only",
+        "--load-via-partition-root",
+        "-o",
+        &p("root.pgf"),
+    ]);
+    let other_bounds = "CREATE TABLE public.m (id int, v text) PARTITION BY RANGE (id); \
+         CREATE TABLE public.m1 PARTITION OF public.m FOR VALUES FROM (0) TO (50); \
+         CREATE TABLE public.m2 PARTITION OF public.m FOR VALUES FROM (50) TO (200);";
+    let direct = c.create_database("sw_root_direct");
+    direct.execute_batch(other_bounds);
+    let o = pgferry(&[
+        "restore",
+        "--data-only",
+        "--target",
+        &direct.conn_string(),
+        &p("direct.pgf"),
+    ]);
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "rows of m1 (0..99) do not fit the target's m1 (0..49)"
+    );
+    let via = c.create_database("sw_root_via");
+    via.execute_batch(other_bounds);
+    pgferry_ok(&[
+        "restore",
+        "--data-only",
+        "--target",
+        &via.conn_string(),
+        &p("root.pgf"),
+    ]);
+    assert_eq!(
+        via.query_strings(
+            "SELECT tableoid::regclass::text, count(*)::text FROM public.m GROUP BY 1 ORDER BY 1"
+        ),
+        [
+            [Some("m1".to_string()), Some("50".to_string())],
+            [Some("m2".to_string()), Some("150".to_string())]
+        ]
+    );
+    let rows = |db: &TestDb| {
+        db.query_one_string("SELECT count(*) || ':' || md5(string_agg(id || '=' || v, ',' ORDER BY id)) FROM public.m")
+    };
+    assert_eq!(rows(&via), rows(&src));
+    // A script loads through the root too.
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &conn,
+        "--load-via-partition-root",
+        "-o",
+        &p("root.sql"),
+    ]);
+    let script = std::fs::read_to_string(p("root.sql")).unwrap();
+    assert_eq!(
+        script.matches("COPY public.m (id, v) FROM stdin;").count(),
+        2,
+        "both partitions' rows go through the root"
+    );
+    assert!(!script.contains("COPY public.m1 "));
+    let replayed = c.create_database("sw_root_replayed");
+    psql_replay(&replayed, Path::new(&p("root.sql")));
+    assert_eq!(rows(&replayed), rows(&src));
+    // A whole archive restores through the root (no FREEZE there).
+    pgferry_ok(&[
+        "dump",
+        "--source",
+        &conn,
+        "--load-via-partition-root",
+        "-o",
+        &p("full.pgf"),
+    ]);
+    let full = c.create_database("sw_root_full");
+    pgferry_ok(&["restore", "--target", &full.conn_string(), &p("full.pgf")]);
+    assert_same_database(&src, &full);
+}

@@ -266,6 +266,14 @@ pub(crate) struct OmitArgs {
     /// Leave out comments (COMMENT ON); a dump records it in the archive.
     #[arg(long)]
     pub(crate) no_comments: bool,
+    /// Carry objects that have security labels, without the labels (pgferry never writes labels;
+    /// without this switch such an object is refused, naming it).
+    #[arg(long)]
+    pub(crate) no_security_labels: bool,
+    /// Leave out tables' and materialized views' USING access_method: they get the target's
+    /// default (a dump records it in the archive).
+    #[arg(long)]
+    pub(crate) no_table_access_method: bool,
     /// Only this section (repeatable): pre-data (definitions), data (rows, sequence values, large
     /// objects), post-data (indexes, constraints, triggers, matview contents, ...).
     #[arg(long, value_enum, value_name = "SECTION")]
@@ -285,6 +293,8 @@ impl OmitArgs {
         Omit {
             privileges: self.no_privileges,
             comments: self.no_comments,
+            security_labels: self.no_security_labels,
+            table_access_method: self.no_table_access_method,
         }
     }
 
@@ -422,6 +432,10 @@ pub(crate) struct DumpArgs {
     /// Wait for a snapshot no serializable transaction can contradict (SERIALIZABLE READ ONLY DEFERRABLE).
     #[arg(long)]
     pub(crate) serializable_deferrable: bool,
+    /// Load each partition's rows through the root of its partition tree, so every row finds its
+    /// partition on the target (whose bounds or hashes may differ).
+    #[arg(long)]
+    pub(crate) load_via_partition_root: bool,
     /// pg_dump's -Z: zstd[:LEVEL], zstd:level=LEVEL or a bare LEVEL (an archive's zstd level);
     /// with --format plain the script itself is zstd-compressed (none: plain text, the default).
     #[arg(

@@ -423,9 +423,14 @@ impl Error {
             return Ok(());
         }
         let listed: Vec<&str> = found.iter().take(5).map(|u| u.what.as_str()).collect();
+        let labels = if found.iter().any(|u| u.label) {
+            ", or carry the objects without their labels with --no-security-labels"
+        } else {
+            ""
+        };
         Err(Error::Unsupported(format!(
             "the source holds {} pgferry cannot carry, nothing was changed on the target \
-             (leave them out with -n/-N/-t/-T): {}{}",
+             (leave them out with -n/-N/-t/-T{labels}): {}{}",
             if found.len() == 1 {
                 "something".to_string()
             } else {

@@ -167,6 +167,11 @@ pub enum Kind {
         /// extension creates.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         filter: Option<String>,
+        /// Load the rows through this table instead (`--load-via-partition-root`:
+        /// the root of the partition tree), so each row finds its partition on
+        /// the target.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        load_via: Option<QName>,
     },
     /// A sequence's current value.
     SequenceSet {

@@ -50,6 +50,9 @@ pub struct Unsupported {
     pub ids: Vec<u32>,
     /// What it is, naming the objects.
     pub what: String,
+    /// It is a security label, which `--no-security-labels` leaves out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub label: bool,
 }
 
 /// Keeps the objects of `sections` (`--section`), each judged by its
@@ -73,7 +76,43 @@ pub fn keep_sections(objects: &mut Vec<Object>, sections: &[Section]) {
     objects.retain(|o| effective.get(&o.id).is_some_and(|s| sections.contains(s)));
 }
 
+/// Points every partition's rows at the root of its partition tree
+/// (`--load-via-partition-root`): the rows are read from the partition but
+/// loaded through the root, so each finds its partition on the target
+/// (whose bounds, or hash partitioning's hashes, may differ).
+pub fn load_via_partition_root(objects: &mut [Object]) {
+    let parents: std::collections::HashMap<QName, QName> = objects
+        .iter()
+        .filter_map(|o| match &o.kind {
+            Kind::Table(def) => Some((o.qname()?, def.partition_of.as_ref()?.0.clone())),
+            _ => None,
+        })
+        .collect();
+    for o in objects.iter_mut() {
+        if let Kind::TableData {
+            table, load_via, ..
+        } = &mut o.kind
+        {
+            let mut root = parents.get(table);
+            // Bounded: a partition tree is no deeper than its tables are many.
+            for _ in 0..parents.len() {
+                match root.and_then(|r| parents.get(r)) {
+                    Some(up) => root = Some(up),
+                    None => break,
+                }
+            }
+            *load_via = root.cloned();
+        }
+    }
+}
+
 impl Catalog {
+    /// Forgets the security labels among [`Catalog::unsupported`]
+    /// (`--no-security-labels`): the objects are carried without them.
+    pub fn leave_out_security_labels(&mut self) {
+        self.unsupported.retain(|u| !u.label);
+    }
+
     /// The entries of [`Catalog::unsupported`] that concern any of `objects`.
     pub fn unsupported_in<'a>(&'a self, objects: &[Object]) -> Vec<&'a Unsupported> {
         let ids: std::collections::HashSet<u32> = objects.iter().map(|o| o.id).collect();
@@ -207,5 +246,43 @@ impl Object {
             } => Some(owner),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unsupported(ids: Vec<u32>, what: &str, label: bool) -> Unsupported {
+        Unsupported {
+            ids,
+            what: what.into(),
+            label,
+        }
+    }
+
+    #[test]
+    fn no_security_labels_forgets_labels_only() {
+        let mut c: Catalog = serde_json::from_str(
+            r#"{"model_version": 2, "server_version_num": 150000, "server_version": "15",
+                "database": "d", "encoding": "UTF8", "objects": []}"#,
+        )
+        .expect("a catalog");
+        c.unsupported = vec![
+            unsupported(
+                vec![1],
+                "security label (provider selinux) on TABLE public.t",
+                true,
+            ),
+            unsupported(
+                vec![],
+                "security label (provider selinux) on the database",
+                true,
+            ),
+            unsupported(vec![2, 3], "dependency loop", false),
+        ];
+        c.leave_out_security_labels();
+        let left: Vec<&str> = c.unsupported.iter().map(|u| u.what.as_str()).collect();
+        assert_eq!(left, ["dependency loop"]);
     }
 }

@@ -425,6 +425,7 @@ pub(crate) async fn read_unsupported(r: &Reader<'_>) -> Result<Vec<Unsupported>,
         let o = &r.objects[i];
         out.push(Unsupported {
             ids: vec![o.id],
+            label: true,
             what: format!(
                 "security label (provider {}) on {} {}",
                 row.get::<String>(3)?,
@@ -445,6 +446,7 @@ pub(crate) async fn read_unsupported(r: &Reader<'_>) -> Result<Vec<Unsupported>,
         for row in rows {
             out.push(Unsupported {
                 ids: vec![],
+                label: true,
                 what: format!(
                     "security label (provider {}) on the database",
                     row.get::<String>(0)?
@@ -508,6 +510,7 @@ async fn read_extension_config_data(r: &mut Reader<'_>) -> Result<(), CatalogErr
                 casts: vec![],
                 parts: 0,
                 filter: row.get(3)?,
+                load_via: None,
             }
         };
         let is_data = matches!(kind, Kind::TableData { .. });

@@ -468,6 +468,7 @@ pub async fn read_catalog(
         unsupported.push(Unsupported {
             ids: members.iter().map(|&i| i as u32 + 1).collect(),
             what: format!("dependency loop no object can be split off to break: {names}"),
+            label: false,
         });
     }
     let objects = sort_objects(objects, graph);

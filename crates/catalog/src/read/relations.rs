@@ -415,6 +415,7 @@ fn add_table_data(r: &mut Reader<'_>, rels: &[Rel]) -> HashMap<u32, usize> {
                     casts,
                     parts: 0,
                     filter: None,
+                    load_via: None,
                 },
             ),
         );

@@ -50,6 +50,15 @@ pub struct Omit {
     /// `COMMENT ON`.
     #[serde(default)]
     pub comments: bool,
+    /// Security labels (`--no-security-labels`): pgferry never writes them,
+    /// and refuses to carry an object that has one unless told to leave
+    /// them out.
+    #[serde(default)]
+    pub security_labels: bool,
+    /// `USING access_method` of tables and materialized views
+    /// (`--no-table-access-method`): they get the target's default.
+    #[serde(default)]
+    pub table_access_method: bool,
 }
 
 impl Omit {
@@ -58,12 +67,14 @@ impl Omit {
         Omit {
             privileges: self.privileges || other.privileges,
             comments: self.comments || other.comments,
+            security_labels: self.security_labels || other.security_labels,
+            table_access_method: self.table_access_method || other.table_access_method,
         }
     }
 
     /// Nothing is left out.
     pub fn is_none(&self) -> bool {
-        !self.privileges && !self.comments
+        *self == Omit::default()
     }
 }
 

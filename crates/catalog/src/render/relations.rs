@@ -85,6 +85,7 @@ pub(super) fn render(o: &Object, opts: &RenderOptions, out: &mut Vec<String>) ->
         } => {
             let using = access_method
                 .as_ref()
+                .filter(|_| !opts.omit.table_access_method)
                 .map(|am| format!(" USING {}", quote_ident(am)))
                 .unwrap_or_default();
             let with = with_clause(options);
@@ -461,9 +462,10 @@ fn render_table(o: &Object, def: &TableDef, opts: &RenderOptions, out: &mut Vec<
     }
     // Partitioned tables take an access method from 17 on; heap is what
     // older servers give the partitions (other methods are refused).
-    let am_dropped = def.partition_key.is_some()
-        && opts.older_than(17)
-        && def.access_method.as_deref() == Some("heap");
+    let am_dropped = opts.omit.table_access_method
+        || def.partition_key.is_some()
+            && opts.older_than(17)
+            && def.access_method.as_deref() == Some("heap");
     if let Some(am) = def.access_method.as_ref().filter(|_| !am_dropped) {
         s.push_str(&format!(" USING {}", quote_ident(am)));
     }

@@ -116,6 +116,7 @@ pub(crate) async fn run(a: &DumpArgs, quiet: bool) -> Result<u8, Failure> {
         },
         snapshot: a.snapshot.clone(),
         serializable_deferrable: a.serializable_deferrable,
+        load_via_partition_root: a.load_via_partition_root,
         schema_only: a.schema_only,
         data_only: a.data_only,
         lock_timeout: std::time::Duration::from_secs(a.lock_timeout),

@@ -107,6 +107,7 @@ pub(crate) async fn plan_work(
             casts,
             parts,
             filter,
+            ..
         } = &mut o.kind
         else {
             continue;

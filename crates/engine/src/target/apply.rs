@@ -148,6 +148,7 @@ pub(crate) async fn load_table<F: TableFeed>(
         table,
         columns,
         format,
+        load_via,
         ..
     } = &o.kind
     else {
@@ -159,7 +160,11 @@ pub(crate) async fn load_table<F: TableFeed>(
             table: table.to_string(),
         },
     );
-    let sql = pgferry_catalog::copy_in_sql(table, columns, *format, freeze);
+    // Through a partitioned root, COPY cannot FREEZE.
+    let sql = match load_via {
+        Some(root) => pgferry_catalog::copy_in_sql(root, columns, *format, false),
+        None => pgferry_catalog::copy_in_sql(table, columns, *format, freeze),
+    };
     let sink = client
         .copy_in::<_, Bytes>(&sql)
         .await

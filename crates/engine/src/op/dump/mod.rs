@@ -74,6 +74,10 @@ pub struct DumpOptions {
     /// `--serializable-deferrable`: a snapshot no serializable transaction
     /// can contradict (waits for one).
     pub serializable_deferrable: bool,
+    /// `--load-via-partition-root`: a partition's rows load through the
+    /// root of its partition tree (recorded in the archive, written so in a
+    /// script).
+    pub load_via_partition_root: bool,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -93,6 +97,7 @@ impl Default for DumpOptions {
             sections: Vec::new(),
             snapshot: None,
             serializable_deferrable: false,
+            load_via_partition_root: false,
             progress: None,
         }
     }
@@ -181,6 +186,12 @@ async fn dump_with<W: Write + Send + 'static>(
     let mut catalog =
         begin_snapshot_with(&client, &opts.filters, opts.lock_timeout, &start).await?;
     catalog.omit = opts.omit;
+    if opts.load_via_partition_root {
+        pgferry_catalog::load_via_partition_root(&mut catalog.objects);
+    }
+    if opts.omit.security_labels {
+        catalog.leave_out_security_labels();
+    }
     // Materialized view contents count as data: a schema-only archive leaves
     // them unpopulated, a data-only one refreshes them after loading.
     if opts.schema_only {

@@ -285,14 +285,16 @@ async fn copy_rows(
         columns,
         casts,
         filter,
+        load_via,
         ..
     } = &o.kind
     else {
         return Ok((0, 0));
     };
     let sql = copy_out_sql(table, columns, CopyFormat::Text, casts, filter.as_deref());
+    let into = load_via.as_ref().unwrap_or(table);
     script
-        .push(format!("COPY {} FROM stdin;\n", copy_target(table, columns)).as_bytes())
+        .push(format!("COPY {} FROM stdin;\n", copy_target(into, columns)).as_bytes())
         .await?;
     let mut copy = CopyOut::start(client, &sql, table, Some(CopyRowCounter::text())).await?;
     while let Some(chunk) = copy.next(None).await? {
@@ -324,11 +326,13 @@ async fn insert_rows(
         columns,
         casts,
         filter,
+        load_via,
         ..
     } = &o.kind
     else {
         return Ok((0, 0));
     };
+    let into = load_via.as_ref().unwrap_or(table);
     let own: Option<&pgferry_catalog::TableDef> = def.and_then(|d| match &d.kind {
         Kind::Table(t) => Some(t.as_ref()),
         _ => None,
@@ -341,7 +345,7 @@ async fn insert_rows(
             .map(|c| c.name.as_str())
             .eq(columns.iter().map(String::as_str))
     });
-    let list = if opts.column_names || !all_own {
+    let list = if opts.column_names || !all_own || load_via.is_some() {
         let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
         format!(" ({})", cols.join(", "))
     } else {
@@ -376,7 +380,7 @@ async fn insert_rows(
             .await
             .map_err(fail)?
             .get(0);
-        let stmt = format!("INSERT INTO {} DEFAULT VALUES{conflict};\n", table.sql());
+        let stmt = format!("INSERT INTO {} DEFAULT VALUES{conflict};\n", into.sql());
         for _ in 0..n {
             script.push(stmt.as_bytes()).await?;
         }
@@ -406,7 +410,7 @@ async fn insert_rows(
         .map_err(fail)?;
     pin_mut!(rows);
     let per = opts.rows_per_insert.max(1);
-    let head = format!("INSERT INTO {}{list}{overriding} VALUES", table.sql());
+    let head = format!("INSERT INTO {}{list}{overriding} VALUES", into.sql());
     let (mut n, mut bytes, mut in_stmt) = (0u64, 0u64, 0usize);
     while let Some(row) = rows.try_next().await.map_err(fail)? {
         let values: &str = row.get(0);

@@ -299,6 +299,7 @@ mod tests {
                 casts: vec![],
                 parts: 0,
                 filter: None,
+                load_via: None,
             },
         )
     }

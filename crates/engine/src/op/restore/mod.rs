@@ -163,7 +163,13 @@ fn choose(archive: &VerifiedArchive, opts: &RestoreOptions) -> Result<Vec<Object
             );
         }
     }
-    Error::check_supported(&archive.catalog, &objects)?;
+    if opts.omit.security_labels {
+        let mut catalog = archive.catalog.clone();
+        catalog.leave_out_security_labels();
+        Error::check_supported(&catalog, &objects)?;
+    } else {
+        Error::check_supported(&archive.catalog, &objects)?;
+    }
     Ok(objects)
 }
 

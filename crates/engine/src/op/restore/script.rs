@@ -84,10 +84,12 @@ pub fn restore_to_script(
                     table,
                     columns: cols,
                     parts,
+                    load_via,
                     ..
                 } => {
+                    let into = load_via.as_ref().unwrap_or(table);
                     w.put(heading(o).as_bytes())?;
-                    w.put(format!("COPY {} FROM stdin;\n", copy_target(table, cols)).as_bytes())?;
+                    w.put(format!("COPY {} FROM stdin;\n", copy_target(into, cols)).as_bytes())?;
                     let convert = columns.get(&o.id).cloned().map(BinaryToText::new);
                     done.rows += w.rows(&mut archive.reader, path, o, *parts, convert)?;
                     w.put(b"\\.\n\n")?;
