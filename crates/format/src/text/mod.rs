@@ -32,6 +32,7 @@ mod container;
 mod datetime;
 mod network;
 mod number;
+mod shapes;
 mod stream;
 
 use std::fmt;
@@ -78,6 +79,17 @@ pub enum TextType {
     Multirange(Box<TextType>),
     /// The `hstore` extension's type (`"k"=>"v", "n"=>NULL`).
     Hstore,
+    TsVector,
+    /// `box` (named so beside `std::boxed::Box`).
+    GeoBox,
+    Lseg,
+    Line,
+    Path,
+    Polygon,
+    Circle,
+    /// `xid`, `cid` (4 bytes); `xid8` is [`TextType::Int8`]-like but unsigned.
+    Xid,
+    Xid8,
 }
 
 impl TextType {
@@ -127,6 +139,15 @@ impl TextType {
             "bit" | "bit varying" | "varbit" => Some(Bit),
             "pg_lsn" => Some(PgLsn),
             "point" => Some(Point),
+            "tsvector" => Some(TsVector),
+            "box" => Some(GeoBox),
+            "lseg" => Some(Lseg),
+            "line" => Some(Line),
+            "path" => Some(Path),
+            "polygon" => Some(Polygon),
+            "circle" => Some(Circle),
+            "xid" | "cid" => Some(Xid),
+            "xid8" => Some(Xid8),
             "money" => Some(Money),
             "int4range" => range(Int4),
             "int8range" => range(Int8),
@@ -216,6 +237,15 @@ impl fmt::Display for TextType {
             Range(e) => return write!(f, "range of {e}"),
             Multirange(e) => return write!(f, "multirange of {e}"),
             Hstore => "hstore",
+            TsVector => "tsvector",
+            GeoBox => "box",
+            Lseg => "lseg",
+            Line => "line",
+            Path => "path",
+            Polygon => "polygon",
+            Circle => "circle",
+            Xid => "xid",
+            Xid8 => "xid8",
         };
         f.write_str(name)
     }
@@ -313,6 +343,21 @@ fn write_value(ty: &TextType, data: &[u8], out: &mut Vec<u8>) -> Result<(), Stri
         Range(elem) => container::range(elem, data, out)?,
         Multirange(elem) => container::multirange(elem, data, out)?,
         Hstore => container::hstore(data, out)?,
+        TsVector => shapes::tsvector(data, out)?,
+        GeoBox => shapes::shape(shapes::Shape::Box, data, out)?,
+        Lseg => shapes::shape(shapes::Shape::Lseg, data, out)?,
+        Line => shapes::shape(shapes::Shape::Line, data, out)?,
+        Path => shapes::shape(shapes::Shape::Path, data, out)?,
+        Polygon => shapes::shape(shapes::Shape::Polygon, data, out)?,
+        Circle => shapes::shape(shapes::Shape::Circle, data, out)?,
+        Xid => push_fmt(
+            out,
+            format_args!("{}", u32::from_be_bytes(fixed(ty, data)?)),
+        ),
+        Xid8 => push_fmt(
+            out,
+            format_args!("{}", u64::from_be_bytes(fixed(ty, data)?)),
+        ),
     }
     Ok(())
 }
@@ -459,7 +504,7 @@ mod tests {
             "char",
             "interval hours",
             "numeric(a)",
-            "tsvector",
+            "tsquery",
             "regclass",
             "\"numeric\"",
         ] {
