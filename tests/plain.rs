@@ -497,7 +497,7 @@ fn restore_f_writes_an_archive_as_a_script_that_replays_into_the_same_database()
     // A type pgferry cannot print without a server.
     let c = shared_cluster();
     let src = c.create_database("plain_rf_tsv");
-    src.execute_batch("CREATE TABLE public.docs (id int, body tsvector); INSERT INTO public.docs VALUES (1, 'a b')");
+    src.execute_batch("CREATE TABLE public.docs (id int, body tsquery); INSERT INTO public.docs VALUES (1, 'a & b')");
     let dir = tempdir();
     let archive = dir.path().join("tsv.pgf");
     let archive = archive.to_str().unwrap();
@@ -506,7 +506,7 @@ fn restore_f_writes_an_archive_as_a_script_that_replays_into_the_same_database()
     let o = pgferry(&["restore", "-f", script.to_str().unwrap(), archive]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("public.docs.body") && stderr(&o).contains("tsvector"),
+        stderr(&o).contains("public.docs.body") && stderr(&o).contains("tsquery"),
         "{}",
         stderr(&o)
     );
