@@ -440,6 +440,13 @@ fn libpq_connection_switches_work_on_dump_and_restore() {
     // --help still works without -h.
     let help = pgferry(&["dump", "--help"]);
     assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("--host"));
+    // pgferry --help ends with the pg_dump -> pgferry table.
+    let top = pgferry(&["--help"]);
+    let top = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        top.contains("From pg_dump / pg_restore") && top.contains("pg_restore -l / -L list"),
+        "{top}"
+    );
 }
 
 /// `--no-table-access-method`: tables and materialized views made `USING`

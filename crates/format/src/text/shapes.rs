@@ -135,7 +135,6 @@ pub(super) fn shape(kind: Shape, data: &[u8], out: &mut Vec<u8>) -> Result<(), S
 mod tests {
     use super::super::tests::text as show;
     use super::super::TextType;
-    use super::*;
 
     fn f(v: &[f64]) -> Vec<u8> {
         v.iter().flat_map(|x| x.to_be_bytes()).collect()
