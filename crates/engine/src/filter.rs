@@ -207,8 +207,9 @@ impl Filters {
     }
 }
 
-/// Compiled [`Filters`], ready to decide what to dump.
-#[derive(Debug, Clone)]
+/// Compiled [`Filters`], ready to decide what to dump (the default: no
+/// patterns, everything selected).
+#[derive(Debug, Clone, Default)]
 pub struct CompiledFilters {
     include_schemas: Vec<Pattern>,
     exclude_schemas: Vec<Pattern>,
@@ -223,14 +224,6 @@ pub struct CompiledFilters {
     exclude_data_parents: Vec<Pattern>,
     children: Children,
     source: Filters,
-}
-
-impl Default for CompiledFilters {
-    fn default() -> CompiledFilters {
-        Filters::default()
-            .compile()
-            .expect("empty filters always compile")
-    }
 }
 
 impl CompiledFilters {

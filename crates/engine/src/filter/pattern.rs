@@ -31,14 +31,15 @@ impl Pattern {
         if text.is_empty() {
             return Err(FilterError::bad(text, "empty pattern"));
         }
-        let mut parts = vec![Part {
+        // The dotted names before the one being read, and that one.
+        let mut parts = Vec::new();
+        let mut part = Part {
             regex: String::new(),
             used: false,
-        }];
+        };
         let mut in_quotes = false;
         let mut chars = text.chars().peekable();
         while let Some(c) = chars.next() {
-            let part = parts.last_mut().expect("at least one part");
             if c == '"' {
                 part.used = true;
                 if in_quotes && chars.peek() == Some(&'"') {
@@ -57,10 +58,13 @@ impl Pattern {
             }
             match c {
                 '.' => {
-                    parts.push(Part {
-                        regex: String::new(),
-                        used: false,
-                    });
+                    parts.push(std::mem::replace(
+                        &mut part,
+                        Part {
+                            regex: String::new(),
+                            used: false,
+                        },
+                    ));
                 }
                 '*' => {
                     part.used = true;
@@ -81,6 +85,7 @@ impl Pattern {
         if in_quotes {
             return Err(FilterError::bad(text, "unterminated quoted identifier"));
         }
+        parts.push(part);
         // The names a pattern may hold; one more is a database's (refused).
         let (names, database) = match kind {
             Kind::Extension => (1, false),
