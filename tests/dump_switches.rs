@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use pgferry_testkit::{shared_cluster, TestDb};
@@ -153,26 +152,8 @@ fn no_privileges_and_no_comments_leave_out_grants_and_comments() {
 }
 
 fn psql_replay(db: &TestDb, script: &Path) {
-    let out = Command::new(pgferry_testkit::psql_bin())
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--single-transaction",
-            "-d",
-        ])
-        .arg(db.conn_string())
-        .arg("-f")
-        .arg(script)
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql stopped replaying {}: {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let psql = pgferry_testkit::psql_bin();
+    replay_ok(psql.parent().unwrap_or(Path::new("")), db, script);
 }
 
 /// `--section pre-data`, `data`, `post-data`: three scripts replayed in

@@ -5,40 +5,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::catalog::cluster;
 use common::*;
 use pgferry_testkit::{normalize_dump, oracle_bin_dir, requested_majors, shared_cluster, TestDb};
-
-/// Replays `script` into `db` the way the README says:
-/// `psql -v ON_ERROR_STOP=1 --single-transaction -f FILE`.
-fn replay(psql_dir: &Path, db: &TestDb, script: &Path) -> Output {
-    Command::new(psql_dir.join("psql"))
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--single-transaction",
-            "-d",
-        ])
-        .arg(db.conn_string())
-        .arg("-f")
-        .arg(script)
-        .output()
-        .expect("psql runs")
-}
-
-fn replay_ok(psql_dir: &Path, db: &TestDb, script: &Path) {
-    let out = replay(psql_dir, db, script);
-    assert!(
-        out.status.success(),
-        "psql stopped replaying {}: {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Client programs that read a server of `major`: its own bin dir when it
 /// has pg_dump and psql (Debian's 15), else the pg_dump 17 oracle.

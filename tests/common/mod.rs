@@ -4,6 +4,7 @@
 pub mod catalog;
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -194,4 +195,33 @@ pub fn first_difference(a: &str, b: &str) -> String {
 /// `pgferry.sync_history` rows: (outcome, error).
 pub fn history(db: &TestDb) -> Vec<Vec<Option<String>>> {
     db.query_strings("SELECT outcome, error, verify FROM pgferry.sync_history ORDER BY id")
+}
+
+/// Replays `script` into `db` the way the README says:
+/// `psql -v ON_ERROR_STOP=1 --single-transaction -f FILE`.
+pub fn replay(psql_dir: &Path, db: &TestDb, script: &Path) -> Output {
+    Command::new(psql_dir.join("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "--single-transaction",
+            "-d",
+        ])
+        .arg(db.conn_string())
+        .arg("-f")
+        .arg(script)
+        .output()
+        .expect("psql runs")
+}
+
+pub fn replay_ok(psql_dir: &Path, db: &TestDb, script: &Path) {
+    let out = replay(psql_dir, db, script);
+    assert!(
+        out.status.success(),
+        "psql stopped replaying {}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,7 +1,7 @@
 //! The SQL scripts pgferry writes (`dump --format plain`, `restore -f`):
 //! the pieces both make alike, so a script from an archive reads as one
 //! made from the source.
-use pgferry_catalog::{quote_ident, Catalog, Object};
+use pgferry_catalog::{copy_target, quote_ident, Catalog, Object, QName};
 
 /// What the script's session must set for psql to replay it anywhere.
 const PREAMBLE: &str = "SET statement_timeout = 0;\n\
@@ -63,4 +63,18 @@ pub(crate) fn heading(o: &Object) -> String {
         one_line(o.schema.as_deref().unwrap_or("-")),
         one_line(o.owner.as_deref().unwrap_or("-"))
     )
+}
+
+/// The line that opens a table's rows: `COPY table (cols) FROM stdin;`.
+pub(crate) fn copy_from_stdin(table: &QName, columns: &[String]) -> String {
+    format!("COPY {} FROM stdin;\n", copy_target(table, columns))
+}
+
+/// The line that closes a table's rows.
+pub(crate) const COPY_END: &str = "\\.\n\n";
+
+/// One large object's contents (hex digits), written into the object
+/// `lo_create` made.
+pub(crate) fn lo_put(oid: &str, hex: &str) -> String {
+    format!("SELECT pg_catalog.lo_put('{oid}', 0, '\\x{hex}');\n")
 }

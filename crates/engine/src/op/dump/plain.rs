@@ -9,8 +9,8 @@ use std::io::Write;
 
 use futures::{pin_mut, TryStreamExt};
 use pgferry_catalog::{
-    copy_out_sql, copy_target, quote_ident, render_object, Catalog, CopyFormat, Kind, Object,
-    QName, RenderOptions,
+    copy_out_sql, quote_ident, render_object, Catalog, CopyFormat, Kind, Object, QName,
+    RenderOptions,
 };
 use pgferry_format::CopyRowCounter;
 use tokio::sync::mpsc;
@@ -18,7 +18,9 @@ use tokio_postgres::Client;
 
 use crate::error::{Error, Side};
 use crate::progress::{report, Progress, ProgressFn};
-use crate::script::{create_database, header, heading, statements, COMPLETE};
+use crate::script::{
+    copy_from_stdin, create_database, header, heading, lo_put, statements, COMPLETE, COPY_END,
+};
 use crate::source::copy_out::CopyOut;
 use crate::watch::Phase;
 
@@ -294,7 +296,7 @@ async fn copy_rows(
     let sql = copy_out_sql(table, columns, CopyFormat::Text, casts, filter.as_deref());
     let into = load_via.as_ref().unwrap_or(table);
     script
-        .push(format!("COPY {} FROM stdin;\n", copy_target(into, columns)).as_bytes())
+        .push(copy_from_stdin(into, columns).as_bytes())
         .await?;
     let mut copy = CopyOut::start(client, &sql, table, Some(CopyRowCounter::text())).await?;
     while let Some(chunk) = copy.next(None).await? {
@@ -308,7 +310,7 @@ async fn copy_rows(
         script.push(&chunk).await?;
     }
     let rows = copy.finish()?;
-    script.push(b"\\.\n\n").await?;
+    script.push(COPY_END.as_bytes()).await?;
     Ok((rows, copy.bytes()))
 }
 
@@ -462,9 +464,7 @@ async fn large_object_data(
             continue;
         }
         bytes += hex.len() as u64 / 2;
-        script
-            .push(format!("SELECT pg_catalog.lo_put('{oid}', 0, '\\x{hex}');\n").as_bytes())
-            .await?;
+        script.push(lo_put(oid, hex).as_bytes()).await?;
     }
     Ok(bytes)
 }

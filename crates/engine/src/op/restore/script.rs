@@ -7,7 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use pgferry_catalog::{
-    copy_target, large_object_statements, render_object, Catalog, CopyFormat, Kind, Object, QName,
+    large_object_statements, render_object, Catalog, CopyFormat, Kind, Object, QName,
     RenderOptions, TableDef,
 };
 use pgferry_format::{entry_stream, BinaryToText, TextType};
@@ -16,7 +16,7 @@ use super::{choose, RestoreOptions};
 use crate::archive::atomic::AtomicFile;
 use crate::archive::reader::open_archive;
 use crate::error::Error;
-use crate::script::{header, heading, statements, COMPLETE};
+use crate::script::{copy_from_stdin, header, heading, lo_put, statements, COMPLETE, COPY_END};
 use crate::target::clean::clean_statements;
 
 /// What [`restore_to_script`] wrote.
@@ -89,10 +89,10 @@ pub fn restore_to_script(
                 } => {
                     let into = load_via.as_ref().unwrap_or(table);
                     w.put(heading(o).as_bytes())?;
-                    w.put(format!("COPY {} FROM stdin;\n", copy_target(into, cols)).as_bytes())?;
+                    w.put(copy_from_stdin(into, cols).as_bytes())?;
                     let convert = columns.get(&o.id).cloned().map(BinaryToText::new);
                     done.rows += w.rows(&mut archive.reader, path, o, *parts, convert)?;
-                    w.put(b"\\.\n\n")?;
+                    w.put(COPY_END.as_bytes())?;
                     done.tables += 1;
                 }
                 Kind::LargeObjects { items } => {
@@ -234,9 +234,7 @@ impl Writer<'_> {
             };
             let hex = hex.trim_start_matches("\\\\x");
             if !hex.is_empty() {
-                self.put(
-                    format!("SELECT pg_catalog.lo_put('{oid}', 0, '\\x{hex}');\n").as_bytes(),
-                )?;
+                self.put(lo_put(oid, hex).as_bytes())?;
             }
         }
         Ok(())
