@@ -7,9 +7,16 @@ use super::{conn_with, peak_rss_kb, progress};
 use crate::args::{DumpArgs, FormatArg};
 use crate::{Failure, EXIT_OK};
 
-/// pg_dump's `-Z METHOD[:DETAIL]`: `Some(level)` for zstd (`None`: its
-/// default level), `None` for no compression.
-fn compression(spec: &str) -> Result<Option<Option<i32>>, Failure> {
+/// pg_dump's `-Z METHOD[:DETAIL]`, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compress {
+    /// `none` or `0`.
+    Off,
+    /// zstd, at this level or (`None`) the default one.
+    Zstd(Option<i32>),
+}
+
+fn compression(spec: &str) -> Result<Compress, Failure> {
     let level = |s: &str| -> Result<i32, Failure> {
         let s = s.strip_prefix("level=").unwrap_or(s);
         match s.parse::<i32>() {
@@ -22,10 +29,10 @@ fn compression(spec: &str) -> Result<Option<Option<i32>>, Failure> {
         None => (spec, None),
     };
     match (method, detail) {
-        ("none", None) | ("0", None) => Ok(None),
-        ("zstd", None) => Ok(Some(None)),
-        ("zstd", Some(d)) => Ok(Some(Some(level(d)?))),
-        (n, None) if n.chars().all(|c| c.is_ascii_digit()) => Ok(Some(Some(level(n)?))),
+        ("none", None) | ("0", None) => Ok(Compress::Off),
+        ("zstd", None) => Ok(Compress::Zstd(None)),
+        ("zstd", Some(d)) => Ok(Compress::Zstd(Some(level(d)?))),
+        (n, None) if n.chars().all(|c| c.is_ascii_digit()) => Ok(Compress::Zstd(Some(level(n)?))),
         (m, _) => Err(anyhow::anyhow!(
             "-Z {spec}: pgferry compresses with zstd only (-Z zstd[:LEVEL], -Z LEVEL, or -Z none for a plain script), not {m}"
         )
@@ -34,8 +41,8 @@ fn compression(spec: &str) -> Result<Option<Option<i32>>, Failure> {
 }
 
 /// The output format: `--format`, else plain for a `.sql` name, else an archive.
-fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
-    let compress = a.compress.as_deref().map(compression).transpose()?;
+/// `compress` is `-Z` parsed ([`compression`]).
+fn format(a: &DumpArgs, compress: Option<Compress>) -> Result<DumpFormat, Failure> {
     let inserts = a.inserts || a.column_inserts || a.rows_per_insert.is_some();
     if a.on_conflict_do_nothing && !inserts {
         return Err(anyhow::anyhow!(
@@ -70,7 +77,7 @@ fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
             )
             .into());
         }
-        if compress == Some(None) {
+        if compress == Some(Compress::Off) {
             return Err(anyhow::anyhow!(
                 "-Z {}: an archive is always zstd-compressed (-Z LEVEL sets its level)",
                 a.compress.as_deref().unwrap_or_default()
@@ -91,9 +98,12 @@ fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
     Ok(DumpFormat::Plain(PlainOptions {
         data,
         keep_owners: a.keep_owners,
-        compress: compress
-            .flatten()
-            .map(|l| l.unwrap_or(pgferry_engine::DEFAULT_SCRIPT_LEVEL)),
+        compress: match compress {
+            Some(Compress::Zstd(level)) => {
+                Some(level.unwrap_or(pgferry_engine::DEFAULT_SCRIPT_LEVEL))
+            }
+            _ => None,
+        },
         clean: a.clean,
         create: a.create,
     }))
@@ -102,7 +112,8 @@ fn format(a: &DumpArgs) -> Result<DumpFormat, Failure> {
 /// Dumps the source into the archive or script (or stdout) and logs the summary.
 pub(crate) async fn run(a: &DumpArgs, quiet: bool) -> Result<u8, Failure> {
     let started = std::time::Instant::now();
-    let format = format(a)?;
+    let compress = a.compress.as_deref().map(compression).transpose()?;
+    let format = format(a, compress)?;
     let source = conn_with(Side::Source, a.source.as_deref(), &a.conn)?;
     let opts = DumpOptions {
         format,
@@ -110,8 +121,8 @@ pub(crate) async fn run(a: &DumpArgs, quiet: bool) -> Result<u8, Failure> {
             no_statistics: a.no_statistics,
             ..a.roles.apply(a.filters.filters()?)
         },
-        compress_level: match a.compress.as_deref().map(compression).transpose()? {
-            Some(Some(Some(level))) => level,
+        compress_level: match compress {
+            Some(Compress::Zstd(Some(level))) => level,
             _ => a.compress_level,
         },
         snapshot: a.snapshot.clone(),
