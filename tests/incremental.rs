@@ -141,12 +141,17 @@ fn actions(r: &SyncReport) -> String {
     for t in &r.table_actions {
         writeln!(
             s,
-            "  {}: {} (+{} -{} rows, {} bytes)",
+            "  {}: {} (+{} -{} rows, {} bytes{})",
             t.table,
             t.action.as_str(),
             t.rows_written,
             t.rows_deleted,
-            t.bytes
+            t.bytes,
+            if t.by_row_versions {
+                ", by row versions"
+            } else {
+                ""
+            }
         )
         .unwrap();
     }
@@ -1859,4 +1864,129 @@ async fn history_records_the_mode_and_what_was_done_to_each_table() {
             .as_deref(),
         Some("2")
     );
+}
+
+/// The tables an incremental sync decided from row versions.
+fn by_row_versions(r: &SyncReport) -> Vec<&str> {
+    let mut v: Vec<&str> = r
+        .table_actions
+        .iter()
+        .filter(|t| t.by_row_versions)
+        .map(|t| t.table.as_str())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// `APP_TABLES` without `these`.
+fn app_tables_but(these: &[&str]) -> Vec<&'static str> {
+    APP_TABLES
+        .iter()
+        .copied()
+        .filter(|t| !these.contains(t))
+        .collect()
+}
+
+/// Row versions decide what they can (nothing changed; rows updated,
+/// inserted, appended on the source; the rows the last incremental sync
+/// itself wrote), and leave to the content what they cannot (a row deleted
+/// outright on the source; edits on the replica), every result checked by
+/// checksums.
+#[tokio::test(flavor = "multi_thread")]
+async fn row_versions_decide_what_they_can_and_the_content_the_rest() {
+    let (src, dst) = app_pair("inc_versions").await;
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert_actions(&r, &APP_TABLES, &[]);
+    assert_eq!(by_row_versions(&r), APP_TABLES.to_vec(), "{}", actions(&r));
+
+    src.execute_batch(
+        "UPDATE app.customers SET name = 'v2' WHERE id IN (5, 6); \
+         INSERT INTO app.customers VALUES (5000, 'new', NULL, 'ok', NULL); \
+         UPDATE app.skus SET title = title WHERE code = 'sku-1'; \
+         INSERT INTO app.events VALUES ('2025-01-01 00:00+00', 'late', NULL);",
+    );
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert_actions(
+        &r,
+        &APP_TABLES,
+        &[
+            // Upserted (orders reference it): 2 replaced, 1 new.
+            ("app.customers", TableAction::Delta, Some(3), Some(2)),
+            // Keyless: the appended row only.
+            ("app.events", TableAction::Delta, Some(1), Some(0)),
+        ],
+    );
+    assert_eq!(
+        by_row_versions(&r),
+        APP_TABLES.to_vec(),
+        "a rewrite to the same values is told by content among the newer rows:\n{}",
+        actions(&r)
+    );
+    assert_replica_equals(&src, &dst);
+
+    // The rows that sync wrote carry its own transaction ids: the next one
+    // still decides by row versions, and keeps everything.
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert_actions(&r, &APP_TABLES, &[]);
+    assert_eq!(by_row_versions(&r), APP_TABLES.to_vec(), "{}", actions(&r));
+
+    // A row deleted outright leaves no newer version: the content finds it.
+    src.execute_batch("DELETE FROM app.accounts WHERE id = 7;");
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert_actions(
+        &r,
+        &APP_TABLES,
+        &[("app.accounts", TableAction::Delta, Some(0), Some(1))],
+    );
+    assert_eq!(
+        by_row_versions(&r),
+        app_tables_but(&["app.accounts"]),
+        "{}",
+        actions(&r)
+    );
+
+    // Edits on the replica (an update, an insert, a delete): those tables
+    // are compared by content and repaired.
+    dst.execute_batch(
+        "UPDATE app.skus SET title = 'drift' WHERE code = 'sku-3'; \
+         INSERT INTO app.measures VALUES (9999, 1); \
+         DELETE FROM app.order_lines WHERE order_id = 9 AND line = 1;",
+    );
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert_actions(
+        &r,
+        &APP_TABLES,
+        &[
+            ("app.skus", TableAction::Delta, Some(1), Some(1)),
+            ("app.measures", TableAction::Delta, Some(0), Some(1)),
+            ("app.order_lines", TableAction::Delta, Some(1), Some(0)),
+        ],
+    );
+    assert_eq!(
+        by_row_versions(&r),
+        app_tables_but(&["app.measures", "app.order_lines", "app.skus"]),
+        "{}",
+        actions(&r)
+    );
+    assert_replica_equals(&src, &dst);
+}
+
+/// A record made against other servers (here: another source identity, as
+/// a restarted or replaced source would have) is not used: every table is
+/// compared by content, and the sync records a point the next one uses.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_of_other_servers_is_not_used() {
+    let (src, dst) = app_pair("inc_versions_other").await;
+    dst.execute_batch("UPDATE pgferry.sync_history SET source_identity = 'another server';");
+    src.execute_batch("UPDATE app.measures SET v = v + 1 WHERE id = 3;");
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert_actions(
+        &r,
+        &APP_TABLES,
+        &[("app.measures", TableAction::Delta, Some(1), Some(1))],
+    );
+    assert!(by_row_versions(&r).is_empty(), "{}", actions(&r));
+    let r = sync_ok(&src, &dst, &incremental()).await;
+    assert_actions(&r, &APP_TABLES, &[]);
+    assert_eq!(by_row_versions(&r), APP_TABLES.to_vec(), "{}", actions(&r));
 }

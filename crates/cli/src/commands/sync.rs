@@ -138,6 +138,11 @@ fn log_sync(report: &pgferry_engine::SyncReport, seconds: f64) -> u8 {
         tables_delta = count(TableAction::Delta),
         tables_replaced = count(TableAction::Replaced),
         tables_rebuilt = count(TableAction::Rebuilt),
+        tables_by_row_versions = report
+            .table_actions
+            .iter()
+            .filter(|t| t.by_row_versions)
+            .count(),
         "sync committed"
     );
     if let Some(v) = verify {

@@ -5,6 +5,7 @@ pub(crate) mod drift;
 pub(crate) mod fingerprint;
 pub(crate) mod rows;
 pub(crate) mod schema_plan;
+pub(crate) mod versions;
 
 /// How a sync's result is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

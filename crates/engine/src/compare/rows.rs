@@ -154,6 +154,67 @@ impl HashedRows<'_> {
     }
 }
 
+/// (key, row hash) of one side's rows, by key (array literal of the key
+/// columns' text).
+pub(crate) type KeyedHashes = HashMap<String, i64>;
+
+async fn keyed_hashes(
+    client: &Client,
+    side: Side,
+    t: HashedRows<'_>,
+    sql: String,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<KeyedHashes, Error> {
+    let rows = client
+        .query(&sql, params)
+        .await
+        .map_err(|e| failed(side, t.table, e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The source's row versions newer than `point` (64-bit transaction id):
+/// their keys and row hashes; with `sample` (a percentage), only those in
+/// that share of the table's pages (`TABLESAMPLE SYSTEM`).
+pub(crate) async fn newer_rows(
+    src: &Client,
+    t: HashedRows<'_>,
+    point: i64,
+    sample: Option<f64>,
+) -> Result<KeyedHashes, Error> {
+    let sampled = sample
+        .map(|p| format!(" TABLESAMPLE SYSTEM ({p})"))
+        .unwrap_or_default();
+    let sql = format!(
+        "SELECT {}, {} FROM ONLY {} x{sampled} WHERE {}",
+        t.key_text(),
+        t.row_hash(),
+        t.table.sql(),
+        crate::compare::versions::newer_than(point)
+    );
+    keyed_hashes(src, Side::Source, t, sql, &[]).await
+}
+
+/// The target's rows with these keys: their keys and row hashes (`keys`
+/// names the key columns' types).
+pub(crate) async fn rows_with_keys(
+    tgt: &Client,
+    t: HashedRows<'_>,
+    keys: &crate::target::delta::Keys<'_>,
+    list: &[&String],
+) -> Result<KeyedHashes, Error> {
+    if list.is_empty() {
+        return Ok(KeyedHashes::new());
+    }
+    let sql = format!(
+        "SELECT {}, {} FROM ONLY {} x WHERE {}",
+        t.key_text(),
+        t.row_hash(),
+        t.table.sql(),
+        keys.predicate("x.", "$1::text[]")
+    );
+    keyed_hashes(tgt, Side::Target, t, sql, &[&list]).await
+}
+
 /// Count and sum of row hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Totals {
@@ -282,6 +343,9 @@ pub(crate) struct RowDiff {
     pub source_rows: i64,
     /// Bytes the comparison moved, about.
     pub bytes: u64,
+    /// Copy the source's row versions newer than this transaction id (64-bit)
+    /// instead of the rows `fetch` names ([`crate::compare::versions`]).
+    pub since: Option<i64>,
 }
 
 /// The verdict on one table.

@@ -45,4 +45,7 @@ pub struct TableSync {
     /// Bytes moved between the servers for this table: row data copied
     /// and, for a compared table, the fingerprints and row hashes read.
     pub bytes: u64,
+    /// Compared by row versions (which rows are newer than the last sync,
+    /// on each side) rather than by content hashes.
+    pub by_row_versions: bool,
 }

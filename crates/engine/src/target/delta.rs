@@ -25,7 +25,7 @@ pub(crate) struct Keys<'a> {
 impl Keys<'_> {
     /// `(<alias>k1, <alias>k2) IN (SELECT (k::text[])[1]::t1, … FROM unnest(<keys>) k)`,
     /// `keys` a `text[]` of array literals.
-    fn predicate(&self, alias: &str, keys: &str) -> String {
+    pub(crate) fn predicate(&self, alias: &str, keys: &str) -> String {
         let cols: Vec<String> = self
             .columns
             .iter()
@@ -73,7 +73,17 @@ pub(crate) async fn delete_rows(
         .map_err(|e| Error::statement(Side::Target, format!("deleting changed rows of {table}"), e))
 }
 
-/// Copies the source's rows with these keys into `table` (`o`, its table
+/// Which source rows a delta copies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pick<'a> {
+    /// The rows with these keys (array literals of the key columns' text).
+    Keys(&'a [String]),
+    /// The row versions newer than this transaction id (64-bit):
+    /// [`crate::compare::versions`].
+    NewerThan(i64),
+}
+
+/// Copies the source's rows `pick` names into `table` (`o`, its table
 /// data object): straight in, or through a temporary table and an upsert
 /// when `upsert`. Returns the rows written and the bytes moved.
 #[allow(clippy::too_many_arguments)]
@@ -81,7 +91,7 @@ pub(crate) async fn copy_rows<F: TableFeed>(
     client: &Client,
     o: &Object,
     keys: &Keys<'_>,
-    rows: &[String],
+    pick: Pick<'_>,
     upsert: bool,
     feed: &mut F,
     progress: &Option<ProgressFn>,
@@ -96,10 +106,11 @@ pub(crate) async fn copy_rows<F: TableFeed>(
     else {
         return Ok((0, 0));
     };
-    if rows.is_empty() {
-        return Ok((0, 0));
-    }
-    let only = keys.predicate("", &keys_literal(rows));
+    let only = match pick {
+        Pick::Keys([]) => return Ok((0, 0)),
+        Pick::Keys(rows) => keys.predicate("", &keys_literal(rows)),
+        Pick::NewerThan(point) => crate::compare::versions::newer_than(point),
+    };
     let filter = match filter {
         Some(f) => format!("{f} AND {only}"),
         None => format!("WHERE {only}"),

@@ -3,6 +3,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_postgres::Client;
 
+use crate::compare::versions::{widen, Point};
 use crate::conn::ConnSpec;
 use crate::error::Error;
 use crate::target::session::connect_writer;
@@ -39,7 +40,13 @@ const HISTORY_DDL: &str =
       PRIMARY KEY (history_id, table_name)); \
     DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute \
       WHERE attrelid = 'pgferry.sync_history_tables'::regclass AND attname = 'source_changes') THEN \
-      ALTER TABLE pgferry.sync_history_tables ADD COLUMN source_changes bigint; END IF; END $$";
+      ALTER TABLE pgferry.sync_history_tables ADD COLUMN source_changes bigint; END IF; END $$; \
+    ALTER TABLE pgferry.sync_history ADD COLUMN IF NOT EXISTS source_identity text, \
+      ADD COLUMN IF NOT EXISTS source_xmin bigint, ADD COLUMN IF NOT EXISTS target_identity text, \
+      ADD COLUMN IF NOT EXISTS target_xmin bigint, ADD COLUMN IF NOT EXISTS target_xids bigint[]; \
+    ALTER TABLE pgferry.sync_history_tables ADD COLUMN IF NOT EXISTS source_rows bigint, \
+      ADD COLUMN IF NOT EXISTS by_row_versions boolean; \
+    CREATE TABLE IF NOT EXISTS pgferry.sync_mark (n integer)";
 
 /// One row of the history.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -109,14 +116,40 @@ pub(crate) struct Record {
     /// The source's change counters per table (`schema.name`) when the
     /// sync read them, recorded with its tables.
     pub counters: std::collections::HashMap<String, i64>,
+    /// Each side's transaction horizon when the sync began there
+    /// ([`crate::compare::versions`]).
+    pub source_point: Option<Point>,
+    pub target_point: Option<Point>,
+    /// The transaction id (32-bit) of the savepoint an incremental sync
+    /// wrote under.
+    pub writer_xid: Option<u32>,
 }
 
+/// Records a sync's row. A successful one also records the row version
+/// points the next sync measures against: both sides' horizons and the
+/// transaction ids its writes carry (this transaction's, and its
+/// savepoint's), when both points were read.
 pub(crate) async fn insert(client: &Client, r: &Record) -> Result<i64, Error> {
+    let points = match (&r.source_point, &r.target_point) {
+        (Some(s), Some(t)) if r.outcome == "success" => {
+            let top: i64 = client
+                .query_one("SELECT pg_catalog.pg_current_xact_id()::text::int8", &[])
+                .await
+                .map_err(|e| Error::on_target("reading the sync's transaction id", e))?
+                .get(0);
+            let mut own = vec![top];
+            own.extend(r.writer_xid.map(|x| widen(top, x)));
+            Some((s, t, own))
+        }
+        _ => None,
+    };
     let row = client
         .query_one(
             "INSERT INTO pgferry.sync_history (started_at, source_snapshot_at, source, source_version, \
-             target_version, tables, rows, bytes, outcome, verify, error, pgferry_version, mode) \
-             VALUES (pg_catalog.to_timestamp($1), $2::text::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             target_version, tables, rows, bytes, outcome, verify, error, pgferry_version, mode, \
+             source_identity, source_xmin, target_identity, target_xmin, target_xids) \
+             VALUES (pg_catalog.to_timestamp($1), $2::text::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             $14, $15, $16, $17, $18) \
              RETURNING id",
             &[
                 &r.started_at_epoch,
@@ -132,6 +165,11 @@ pub(crate) async fn insert(client: &Client, r: &Record) -> Result<i64, Error> {
                 &r.error,
                 &env!("CARGO_PKG_VERSION"),
                 &r.mode,
+                &points.as_ref().map(|p| p.0.identity.as_str()),
+                &points.as_ref().map(|p| p.0.xmin),
+                &points.as_ref().map(|p| p.1.identity.as_str()),
+                &points.as_ref().map(|p| p.1.xmin),
+                &points.as_ref().map(|p| p.2.clone()),
             ],
         )
         .await
@@ -141,12 +179,14 @@ pub(crate) async fn insert(client: &Client, r: &Record) -> Result<i64, Error> {
 
 /// Records what a sync did to each table (in its transaction, with its row).
 /// `counters`: the source's change counters per table when the sync read
-/// them (the next incremental sync compares its own with them).
+/// them (the next incremental sync compares its own with them); `rows`:
+/// the source's rows per table (the next sync's row versions count on them).
 pub(crate) async fn insert_tables(
     client: &Client,
     id: i64,
     tables: &[crate::target::actions::TableSync],
     counters: &std::collections::HashMap<String, i64>,
+    rows: &std::collections::HashMap<String, i64>,
 ) -> Result<(), Error> {
     if tables.is_empty() {
         return Ok(());
@@ -160,12 +200,17 @@ pub(crate) async fn insert_tables(
     let written: Vec<i64> = tables.iter().map(|t| t.rows_written as i64).collect();
     let deleted: Vec<i64> = tables.iter().map(|t| t.rows_deleted as i64).collect();
     let bytes: Vec<i64> = tables.iter().map(|t| t.bytes as i64).collect();
+    let source_rows: Vec<Option<i64>> =
+        tables.iter().map(|t| rows.get(&t.table).copied()).collect();
+    let by_versions: Vec<bool> = tables.iter().map(|t| t.by_row_versions).collect();
     client
         .execute(
             "INSERT INTO pgferry.sync_history_tables \
-             (history_id, table_name, action, rows_written, rows_deleted, bytes, source_changes) \
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])",
-            &[&id, &names, &actions, &written, &deleted, &bytes, &changes],
+             (history_id, table_name, action, rows_written, rows_deleted, bytes, source_changes, \
+              source_rows, by_row_versions) \
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], \
+               $8::int8[], $9::bool[])",
+            &[&id, &names, &actions, &written, &deleted, &bytes, &changes, &source_rows, &by_versions],
         )
         .await
         .map_err(|e| {

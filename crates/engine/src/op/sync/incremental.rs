@@ -13,8 +13,11 @@ use pgferry_catalog::{read_catalog, Catalog, ConstraintKind, Kind, Object, QName
 use tokio_postgres::Client;
 
 use crate::compare::fingerprint::STABLE_OUTPUT;
-use crate::compare::rows::{compare_rows, HashMethod, HashedRows, Hint, RowDiff, Verdict};
+use crate::compare::rows::{
+    compare_rows, newer_rows, rows_with_keys, HashMethod, HashedRows, Hint, RowDiff, Verdict,
+};
 use crate::compare::schema_plan::{relations, schema_plan, Owners};
+use crate::compare::versions::{self, Horizon, Judged};
 use crate::error::{Error, Side};
 use crate::filter::Filters;
 use crate::progress::ProgressFn;
@@ -23,7 +26,7 @@ use crate::source::relay::LiveFeed;
 use crate::target::actions::{TableAction, TableSync};
 use crate::target::apply::apply_objects;
 use crate::target::blockers::{lock_table, LockMode};
-use crate::target::delta::{copy_rows, delete_rows, replace_rows, set_firing, Keys};
+use crate::target::delta::{copy_rows, delete_rows, replace_rows, set_firing, Keys, Pick};
 use crate::target::rebuild::{close_over_dependents, drop_statements};
 use crate::target::savepoint;
 use crate::target::session::TargetSession;
@@ -38,6 +41,9 @@ pub(super) struct Done {
     pub rows_written: u64,
     pub bytes: u64,
     pub terminated: i64,
+    /// The transaction id (32-bit) the sync's writes carry (they run under
+    /// a savepoint), for the next sync's row versions.
+    pub writer_xid: Option<u32>,
 }
 
 /// The inputs of [`run`].
@@ -46,6 +52,8 @@ pub(super) struct Inputs<'a> {
     pub tgt: &'a Client,
     /// What the source's counters say changed per table since the last sync.
     pub hints: &'a HashMap<QName, Hint>,
+    /// Both sides' transaction horizons and the last sync's baseline.
+    pub horizon: &'a Horizon,
     pub catalog: &'a Catalog,
     pub session: &'a TargetSession,
     pub filters: &'a Filters,
@@ -68,6 +76,8 @@ struct Planned<'a> {
     /// Key columns (empty: none).
     key: Vec<String>,
     verdict: Verdict,
+    /// Decided from row versions, not content.
+    by_versions: bool,
 }
 
 /// Runs the incremental sync; `Ok(Err(reason))` when it cannot express the
@@ -111,7 +121,17 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
     // a definition pgferry misread) rolls back to this savepoint and the
     // caller replaces everything.
     savepoint::set(tgt).await?;
-    let compared = compare_and_apply(i, &target, &rebuild, &known, &created).await;
+    let compared = match writer_xid(tgt).await {
+        Ok(xid) => compare_and_apply(i, &target, &rebuild, &known, &created)
+            .await
+            .map(|r| {
+                r.map(|mut d| {
+                    d.writer_xid = Some(xid);
+                    d
+                })
+            }),
+        Err(e) => Err(e),
+    };
     match compared {
         Ok(Ok(done)) => {
             savepoint::release(tgt).await?;
@@ -127,6 +147,166 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// The transaction id the writes under the savepoint carry: a row written
+/// there (`pgferry.sync_mark` holds one row, replaced each time) tells it.
+async fn writer_xid(tgt: &Client) -> Result<u32, Error> {
+    let row = tgt
+        .query_one(
+            "WITH gone AS (DELETE FROM pgferry.sync_mark) \
+             INSERT INTO pgferry.sync_mark VALUES (1) RETURNING xmin::text::int8",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::on_target("marking the sync's transaction", e))?;
+    let x: i64 = row.get(0);
+    Ok(x as u32)
+}
+
+/// Row versions per sampled table page share: about this many rows are
+/// sampled to tell whether most newer rows differ.
+const SAMPLE_ROWS: f64 = 2000.0;
+
+/// What the row versions say of one table ([`versions`]), as a verdict;
+/// `None` when they cannot tell (no usable baseline, the target was written
+/// to, older rows gone that no newer key explains): the content decides
+/// then. The rows that are newer on the source are compared by content
+/// with the target's rows of the same keys, so a row rewritten to the same
+/// values is not written.
+async fn by_versions(
+    i: &Inputs<'_>,
+    t: HashedRows<'_>,
+    whole_allowed: bool,
+    hint: Option<Hint>,
+) -> Result<Option<Verdict>, Error> {
+    let (table, shape) = (t.table, t.shape);
+    let Some(b) = i.horizon.baseline.as_ref() else {
+        return Ok(None);
+    };
+    // An extension's configuration table is read through its filter.
+    if t.filter.is_some() {
+        return Ok(None);
+    }
+    let Some(recorded) = b.rows.get(&table.to_string()).copied() else {
+        return Ok(None);
+    };
+    const READ: u64 = 2 * 64;
+    let keyed = !shape.key.is_empty();
+    let keys = key_types(i.catalog, table, &shape.key);
+    // The source's counters say at least as many rows were written as the
+    // table had: a sample of the newer rows decides whether it is copied
+    // whole (a keyless one is, unsampled), before anything else is read.
+    let mut sampled = false;
+    if hint.is_some_and(|h| h.changed >= recorded.max(1)) {
+        if !keyed {
+            return Ok(Some(Verdict::Whole { rows: -1, bytes: 0 }));
+        }
+        if whole_allowed {
+            sampled = true;
+            if mostly_differ(i, t, &keys, b.source.xmin, recorded).await? {
+                return Ok(Some(Verdict::Whole { rows: -1, bytes: 0 }));
+            }
+        }
+    }
+    let (s, tg) = futures::try_join!(
+        versions::read_source(i.src, table, b),
+        versions::read_target(i.tgt, table, b)
+    )?;
+    let (rows, newer, gone) = match versions::judge(recorded, s, tg) {
+        Judged::Unknown => return Ok(None),
+        Judged::Same { rows } => return Ok(Some(Verdict::Same { rows, bytes: READ })),
+        Judged::Newer { rows, newer, gone } => (rows, newer, gone),
+    };
+    let since = Some(b.source.xmin);
+    if !keyed {
+        // Without a key only appended rows can be told apart.
+        return Ok((gone == 0).then(|| {
+            Verdict::Rows(RowDiff {
+                source_rows: rows,
+                bytes: READ,
+                since,
+                ..Default::default()
+            })
+        }));
+    }
+    if newer as usize > MAX_DELTA_KEYS {
+        return Ok(None);
+    }
+    if whole_allowed
+        && !sampled
+        && newer * 2 > rows
+        && mostly_differ(i, t, &keys, b.source.xmin, rows).await?
+    {
+        return Ok(Some(Verdict::Whole { rows, bytes: READ }));
+    }
+    let here = newer_rows(i.src, t, b.source.xmin, None).await?;
+    let list: Vec<&String> = here.keys().collect();
+    let there = rows_with_keys(i.tgt, t, &keys, &list).await?;
+    // The older rows gone from the source must be exactly the target's rows
+    // whose key a newer row has (they were updated); a row deleted outright
+    // is not seen here, and the content decides.
+    if there.len() as i64 != gone {
+        return Ok(None);
+    }
+    let bytes = READ
+        + here
+            .keys()
+            .chain(there.keys())
+            .map(|k| k.len() as u64 + 8)
+            .sum::<u64>();
+    let mut fetch: Vec<String> = here
+        .iter()
+        .filter(|(k, h)| there.get(*k) != Some(h))
+        .map(|(k, _)| k.clone())
+        .collect();
+    if fetch.is_empty() {
+        return Ok(Some(Verdict::Same { rows, bytes }));
+    }
+    fetch.sort_unstable();
+    // Deleted by key before the copy: every fetched key (a key the
+    // target holds under another spelling a nondeterministic collation
+    // equates goes too); written by upsert instead, the ones it holds.
+    let changed: Vec<String> = fetch
+        .iter()
+        .filter(|k| !shape.referenced || there.contains_key(*k))
+        .cloned()
+        .collect();
+    // Every newer row differs: the source selects them by version, not by
+    // a list of keys.
+    let since = (fetch.len() == here.len()).then_some(b.source.xmin);
+    Ok(Some(Verdict::Rows(RowDiff {
+        fetch,
+        changed,
+        source_rows: rows,
+        bytes,
+        since,
+        ..Default::default()
+    })))
+}
+
+/// Whether most of a sample of the source's newer rows (about
+/// [`SAMPLE_ROWS`] of `rows`, by pages) differ from the target's rows of
+/// the same keys. An empty sample says no.
+async fn mostly_differ(
+    i: &Inputs<'_>,
+    t: HashedRows<'_>,
+    keys: &Keys<'_>,
+    point: i64,
+    rows: i64,
+) -> Result<bool, Error> {
+    let share = (SAMPLE_ROWS * 100.0 / rows.max(1) as f64).min(100.0);
+    let here = newer_rows(i.src, t, point, Some(share)).await?;
+    if here.is_empty() {
+        return Ok(false);
+    }
+    let list: Vec<&String> = here.keys().collect();
+    let there = rows_with_keys(i.tgt, t, keys, &list).await?;
+    let differ = here
+        .iter()
+        .filter(|(k, h)| there.get(*k) != Some(h))
+        .count();
+    Ok(differ * 2 > here.len())
 }
 
 /// Compares the kept tables' rows and writes every change.
@@ -151,6 +331,7 @@ async fn compare_and_apply(
     let none = RowShape::default();
     let mut planned = Vec::new();
     let mut done = Done::default();
+    let mut versions_decided: HashSet<QName> = HashSet::new();
     for o in &catalog.objects {
         let Kind::TableData {
             table,
@@ -174,8 +355,13 @@ async fn compare_and_apply(
             method,
         };
         let referenced = target_shapes.get(table).is_some_and(|s| s.referenced);
-        let verdict =
-            compare_rows(src, tgt, rows, !referenced, i.hints.get(table).copied()).await?;
+        let verdict = match by_versions(i, rows, !referenced, i.hints.get(table).copied()).await? {
+            Some(v) => {
+                versions_decided.insert(table.clone());
+                v
+            }
+            None => compare_rows(src, tgt, rows, !referenced, i.hints.get(table).copied()).await?,
+        };
         // An extension's configuration table holds rows of the extension's
         // own beside the dumped ones: it is never emptied or rebuilt here.
         if filter.is_some() && matches!(verdict, Verdict::Whole { .. }) {
@@ -199,6 +385,7 @@ async fn compare_and_apply(
             table,
             key: shape.key.clone(),
             verdict,
+            by_versions: versions_decided.contains(table),
         });
     }
     // A table copied whole is rebuilt instead where its dependents allow
@@ -355,6 +542,7 @@ async fn apply(
             rows_written: *rows,
             rows_deleted: 0,
             bytes: *bytes,
+            by_row_versions: false,
         });
     }
     Ok(())
@@ -376,7 +564,6 @@ async fn write_kept_tables(
         .collect();
     let none = RowShape::default();
     let shape = |t: &QName| target_shapes.get(t).unwrap_or(&none);
-    let keys = |p| keys_of(i.catalog, p);
     // Children first: the rows each table loses.
     let mut deleted: HashMap<&QName, u64> = HashMap::new();
     for p in written.iter().rev() {
@@ -385,7 +572,8 @@ async fn write_kept_tables(
         set_firing(tgt, p.table, s, false).await?;
         if let Verdict::Rows(diff) = &p.verdict {
             let gone = deletions(diff, s.referenced);
-            let mut n = delete_rows(tgt, p.table, &keys(p), &gone).await?;
+            let mut n =
+                delete_rows(tgt, p.table, &key_types(i.catalog, p.table, &p.key), &gone).await?;
             // Rows updated in place (by upsert) count as replaced, as the
             // deleted and inserted ones do.
             if s.referenced {
@@ -404,17 +592,22 @@ async fn write_kept_tables(
             rows_written: 0,
             rows_deleted: deleted.get(p.table).copied().unwrap_or(0),
             bytes: p.verdict.bytes(),
+            by_row_versions: p.by_versions,
         };
         match &p.verdict {
             Verdict::Same { .. } => {}
             Verdict::Rows(diff) => {
                 i.phase
                     .set(format!("writing the changed rows of {}", p.table));
+                let pick = match diff.since {
+                    Some(point) => Pick::NewerThan(point),
+                    None => Pick::Keys(&diff.fetch),
+                };
                 let (rows, bytes) = copy_rows(
                     tgt,
                     p.data,
-                    &keys(p),
-                    &diff.fetch,
+                    &key_types(i.catalog, p.table, &p.key),
+                    pick,
                     s.referenced,
                     feed,
                     i.progress,
@@ -448,6 +641,7 @@ async fn write_kept_tables(
             rows_written: 0,
             rows_deleted: 0,
             bytes: p.verdict.bytes(),
+            by_row_versions: p.by_versions,
         });
         done.rows_written += r.rows_written;
         done.bytes += r.bytes;
@@ -456,18 +650,15 @@ async fn write_kept_tables(
     Ok(())
 }
 
-/// A planned table's key columns with their types (as the source defines them).
-fn keys_of<'p>(catalog: &Catalog, p: &'p Planned<'_>) -> Keys<'p> {
+/// Key columns with their types (as the source defines `table`).
+fn key_types<'k>(catalog: &Catalog, table: &QName, key: &'k [String]) -> Keys<'k> {
     let def = catalog.objects.iter().find_map(|o| match &o.kind {
-        Kind::Table(d)
-            if o.schema.as_deref() == Some(&p.table.schema) && o.name == p.table.name =>
-        {
+        Kind::Table(d) if o.schema.as_deref() == Some(&table.schema) && o.name == table.name => {
             Some(d)
         }
         _ => None,
     });
-    let types = p
-        .key
+    let types = key
         .iter()
         .map(|k| {
             def.and_then(|d| d.columns.iter().find(|c| &c.name == k))
@@ -476,7 +667,7 @@ fn keys_of<'p>(catalog: &Catalog, p: &'p Planned<'_>) -> Keys<'p> {
         })
         .collect();
     Keys {
-        columns: &p.key,
+        columns: key,
         types,
     }
 }

@@ -14,6 +14,7 @@ use tokio_postgres::Client;
 use crate::archive::writer::ArchiveFile;
 use crate::compare::fingerprint::{compare_tables, ForcedRls, SourceRows, STABLE_OUTPUT};
 use crate::compare::rows::Hint;
+use crate::compare::versions::{self, Horizon};
 use crate::compare::{VerifyMode, VerifyReport};
 use crate::conn::{connect, ConnSpec};
 use crate::error::{Error, Side};
@@ -388,6 +389,7 @@ async fn sync_locked(
     let mut filters = opts.filters.clone();
     filters.no_statistics |= !opts.statistics.copies();
     let catalog = begin_snapshot(src, &filters, opts.lock_timeout).await?;
+    record.source_point = versions::point(src, Side::Source, src_num).await?;
     // An older target (--allow-downgrade): refuse what it cannot express
     // before anything else is asked of the target.
     check_downgrade(&catalog.objects, src_num, tgt_num, Origin::Source)?;
@@ -442,6 +444,9 @@ async fn sync_locked(
             "starting the sync transaction on the target",
         )
         .await?;
+    // Before anything is compared: what the next sync's row versions are
+    // measured against.
+    record.target_point = versions::point(tgt, Side::Target, tgt_num).await?;
     let mut out = SyncReport {
         source_snapshot_at: snapshot_at,
         roles_created: session.roles.created.clone(),
@@ -470,10 +475,17 @@ async fn sync_locked(
                 })
             })
             .collect();
+        let baseline = versions::baseline(tgt, &record.source).await?;
+        let horizon = Horizon::new(
+            record.source_point.clone(),
+            record.target_point.clone(),
+            baseline,
+        );
         let inputs = incremental::Inputs {
             src,
             tgt,
             hints: &hints,
+            horizon: &horizon,
             catalog: &catalog,
             session: &session,
             filters: &opts.filters,
@@ -492,6 +504,7 @@ async fn sync_locked(
                 out.terminated_sessions = done.terminated;
                 out.table_actions = done.tables;
                 record.mode = Some("incremental");
+                record.writer_xid = done.writer_xid;
                 let written = out
                     .table_actions
                     .iter()
@@ -580,6 +593,7 @@ async fn sync_locked(
             rows_written: *rows,
             rows_deleted: 0,
             bytes: *bytes,
+            by_row_versions: false,
         })
         .collect();
     commit(tgt, opts, record, out, catalog, source_rows, archive, None).await
@@ -605,7 +619,11 @@ async fn commit(
     record.outcome = "success";
     record.verify = Some(opts.verify.as_str().to_string());
     let id = history::insert(tgt, record).await?;
-    history::insert_tables(tgt, id, &out.table_actions, &record.counters).await?;
+    let rows: std::collections::HashMap<String, i64> = source_rows
+        .iter()
+        .map(|(t, n)| (t.to_string(), *n as i64))
+        .collect();
+    history::insert_tables(tgt, id, &out.table_actions, &record.counters, &rows).await?;
     out.history_id = id;
     tgt.batch_execute("COMMIT")
         .await
