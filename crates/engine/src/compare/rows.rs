@@ -65,6 +65,15 @@ impl HashedRows<'_> {
         self.hash_of(self.columns)
     }
 
+    /// The row hash, or `0::int8` when not `hashed`.
+    fn hash_if(&self, hashed: bool) -> String {
+        if hashed {
+            self.row_hash()
+        } else {
+            "0::int8".into()
+        }
+    }
+
     /// SQL expression of the key's 64-bit hash over alias `x`: rows with
     /// one key fall in one bucket on both sides, whatever their content.
     fn key_hash(&self) -> String {
@@ -158,28 +167,16 @@ impl HashedRows<'_> {
 /// columns' text).
 pub(crate) type KeyedHashes = HashMap<String, i64>;
 
-async fn keyed_hashes(
-    client: &Client,
-    side: Side,
-    t: HashedRows<'_>,
-    sql: String,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<KeyedHashes, Error> {
-    let rows = client
-        .query(&sql, params)
-        .await
-        .map_err(|e| failed(side, t.table, e))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-}
-
 /// The source's row versions newer than `point` (64-bit transaction id):
-/// their keys and row hashes; with `sample` (a percentage), only those in
-/// that share of the table's pages (`TABLESAMPLE SYSTEM`).
+/// their keys and, when `hashed`, row hashes (else 0); with `sample` (a
+/// percentage), only those in that share of the table's pages
+/// (`TABLESAMPLE SYSTEM`).
 pub(crate) async fn newer_rows(
     src: &Client,
     t: HashedRows<'_>,
     point: i64,
     sample: Option<f64>,
+    hashed: bool,
 ) -> Result<KeyedHashes, Error> {
     let sampled = sample
         .map(|p| format!(" TABLESAMPLE SYSTEM ({p})"))
@@ -187,32 +184,45 @@ pub(crate) async fn newer_rows(
     let sql = format!(
         "SELECT {}, {} FROM ONLY {} x{sampled} WHERE {}",
         t.key_text(),
-        t.row_hash(),
+        t.hash_if(hashed),
         t.table.sql(),
         crate::compare::versions::newer_than(point)
     );
-    keyed_hashes(src, Side::Source, t, sql, &[]).await
+    let rows = src
+        .query(&sql, &[])
+        .await
+        .map_err(|e| failed(Side::Source, t.table, e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// The target's rows with these keys: their keys and row hashes (`keys`
-/// names the key columns' types).
+/// The target's rows with these keys: by key, their row hashes (when
+/// `hashed`, else 0) and where they are (`ctid`) (`keys` names the key
+/// columns' types).
 pub(crate) async fn rows_with_keys(
     tgt: &Client,
     t: HashedRows<'_>,
     keys: &crate::target::delta::Keys<'_>,
     list: &[&String],
-) -> Result<KeyedHashes, Error> {
+    hashed: bool,
+) -> Result<HashMap<String, (i64, String)>, Error> {
     if list.is_empty() {
-        return Ok(KeyedHashes::new());
+        return Ok(HashMap::new());
     }
     let sql = format!(
-        "SELECT {}, {} FROM ONLY {} x WHERE {}",
+        "SELECT {}, {}, x.ctid::text FROM ONLY {} x WHERE {}",
         t.key_text(),
-        t.row_hash(),
+        t.hash_if(hashed),
         t.table.sql(),
         keys.predicate("x.", "$1::text[]")
     );
-    keyed_hashes(tgt, Side::Target, t, sql, &[&list]).await
+    let rows = tgt
+        .query(&sql, &[&list])
+        .await
+        .map_err(|e| failed(Side::Target, t.table, e))?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect())
 }
 
 /// Count and sum of row hashes.
@@ -346,6 +356,9 @@ pub(crate) struct RowDiff {
     /// Copy the source's row versions newer than this transaction id (64-bit)
     /// instead of the rows `fetch` names ([`crate::compare::versions`]).
     pub since: Option<i64>,
+    /// The target rows to delete, by `ctid` (read in this transaction),
+    /// instead of by the keys in `changed` and `absent`.
+    pub ctids: Option<Vec<String>>,
 }
 
 /// The verdict on one table.

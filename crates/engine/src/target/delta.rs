@@ -73,14 +73,36 @@ pub(crate) async fn delete_rows(
         .map_err(|e| Error::statement(Side::Target, format!("deleting changed rows of {table}"), e))
 }
 
+/// Deletes the rows of `table` at these `ctid`s (read earlier in this
+/// transaction; a row another session updated meanwhile has moved and is
+/// left, and the copy's key then conflicts); returns how many went.
+pub(crate) async fn delete_at(
+    client: &Client,
+    table: &QName,
+    ctids: &[String],
+) -> Result<u64, Error> {
+    if ctids.is_empty() {
+        return Ok(0);
+    }
+    client
+        .execute(
+            &format!(
+                "DELETE FROM ONLY {} WHERE ctid = ANY ($1::text[]::tid[])",
+                table.sql()
+            ),
+            &[&ctids],
+        )
+        .await
+        .map_err(|e| Error::statement(Side::Target, format!("deleting changed rows of {table}"), e))
+}
+
 /// Which source rows a delta copies.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Pick<'a> {
     /// The rows with these keys (array literals of the key columns' text).
     Keys(&'a [String]),
-    /// The row versions newer than this transaction id (64-bit):
-    /// [`crate::compare::versions`].
-    NewerThan(i64),
+    /// The rows this SQL condition selects (over the bare table).
+    Where(&'a str),
 }
 
 /// Copies the source's rows `pick` names into `table` (`o`, its table
@@ -109,7 +131,7 @@ pub(crate) async fn copy_rows<F: TableFeed>(
     let only = match pick {
         Pick::Keys([]) => return Ok((0, 0)),
         Pick::Keys(rows) => keys.predicate("", &keys_literal(rows)),
-        Pick::NewerThan(point) => crate::compare::versions::newer_than(point),
+        Pick::Where(condition) => condition.to_string(),
     };
     let filter = match filter {
         Some(f) => format!("{f} AND {only}"),

@@ -26,7 +26,9 @@ use crate::source::relay::LiveFeed;
 use crate::target::actions::{TableAction, TableSync};
 use crate::target::apply::apply_objects;
 use crate::target::blockers::{lock_table, LockMode};
-use crate::target::delta::{copy_rows, delete_rows, replace_rows, set_firing, Keys, Pick};
+use crate::target::delta::{
+    copy_rows, delete_at, delete_rows, replace_rows, set_firing, Keys, Pick,
+};
 use crate::target::rebuild::{close_over_dependents, drop_statements};
 use crate::target::savepoint;
 use crate::target::session::TargetSession;
@@ -164,9 +166,16 @@ async fn writer_xid(tgt: &Client) -> Result<u32, Error> {
     Ok(x as u32)
 }
 
-/// Row versions per sampled table page share: about this many rows are
-/// sampled to tell whether most newer rows differ.
+/// Newer rows the row-version comparison holds at most (about 100 bytes
+/// each, per side).
+const MAX_VERSION_ROWS: usize = 500_000;
+
+/// About this many rows (a share of the table's pages) are sampled to tell
+/// how many newer rows differ.
 const SAMPLE_ROWS: f64 = 2000.0;
+
+/// From this many newer rows on, a sample comes first.
+const SAMPLE_FROM: i64 = 10_000;
 
 /// What the row versions say of one table ([`versions`]), as a verdict;
 /// `None` when they cannot tell (no usable baseline, the target was written
@@ -204,7 +213,7 @@ async fn by_versions(
         }
         if whole_allowed {
             sampled = true;
-            if mostly_differ(i, t, &keys, b.source.xmin, recorded).await? {
+            if sample_differ(i, t, &keys, b.source.xmin, recorded).await? > 0.5 {
                 return Ok(Some(Verdict::Whole { rows: -1, bytes: 0 }));
             }
         }
@@ -230,19 +239,25 @@ async fn by_versions(
             })
         }));
     }
-    if newer as usize > MAX_DELTA_KEYS {
+    // The newer rows' keys and hashes are held here, both sides': past
+    // this many, the content comparison (which streams) decides.
+    if newer as usize > MAX_VERSION_ROWS {
         return Ok(None);
     }
-    if whole_allowed
-        && !sampled
-        && newer * 2 > rows
-        && mostly_differ(i, t, &keys, b.source.xmin, rows).await?
-    {
-        return Ok(Some(Verdict::Whole { rows, bytes: READ }));
+    // Many newer rows: a sample of them says whether most differ (then the
+    // table is copied whole, where it may be) or nearly all do (then every
+    // newer row is written, without hashing them all first).
+    let mut hashed = true;
+    if !sampled && newer >= SAMPLE_FROM {
+        let differ = sample_differ(i, t, &keys, b.source.xmin, rows).await?;
+        if whole_allowed && newer * 2 > rows && differ > 0.5 {
+            return Ok(Some(Verdict::Whole { rows, bytes: READ }));
+        }
+        hashed = differ < 0.9;
     }
-    let here = newer_rows(i.src, t, b.source.xmin, None).await?;
+    let here = newer_rows(i.src, t, b.source.xmin, None, hashed).await?;
     let list: Vec<&String> = here.keys().collect();
-    let there = rows_with_keys(i.tgt, t, &keys, &list).await?;
+    let there = rows_with_keys(i.tgt, t, &keys, &list, hashed).await?;
     // The older rows gone from the source must be exactly the target's rows
     // whose key a newer row has (they were updated); a row deleted outright
     // is not seen here, and the content decides.
@@ -255,13 +270,26 @@ async fn by_versions(
             .chain(there.keys())
             .map(|k| k.len() as u64 + 8)
             .sum::<u64>();
+    // Unhashed, every newer row counts as differing.
     let mut fetch: Vec<String> = here
         .iter()
-        .filter(|(k, h)| there.get(*k) != Some(h))
+        .filter(|(k, h)| !hashed || there.get(*k).map(|(th, _)| th) != Some(h))
         .map(|(k, _)| k.clone())
+        .collect();
+    // The target rows to delete: those no source row matches exactly (a
+    // key the target spells otherwise, as a nondeterministic collation
+    // allows, goes too), by where they are: no second lookup by key.
+    let ctids: Vec<String> = there
+        .iter()
+        .filter(|(k, (h, _))| !hashed || here.get(*k) != Some(h))
+        .map(|(_, (_, c))| c.clone())
         .collect();
     if fetch.is_empty() {
         return Ok(Some(Verdict::Same { rows, bytes }));
+    }
+    // Most rows differ after all: copied whole, where it may be.
+    if whole_allowed && fetch.len() as i64 * 2 > rows {
+        return Ok(Some(Verdict::Whole { rows, bytes }));
     }
     fetch.sort_unstable();
     // Deleted by key before the copy: every fetched key (a key the
@@ -281,32 +309,33 @@ async fn by_versions(
         source_rows: rows,
         bytes,
         since,
+        ctids: Some(ctids),
         ..Default::default()
     })))
 }
 
-/// Whether most of a sample of the source's newer rows (about
-/// [`SAMPLE_ROWS`] of `rows`, by pages) differ from the target's rows of
-/// the same keys. An empty sample says no.
-async fn mostly_differ(
+/// The share of a sample of the source's newer rows (about
+/// [`SAMPLE_ROWS`] of `rows`, by pages) that differ from the target's rows
+/// of the same keys (0 for an empty sample).
+async fn sample_differ(
     i: &Inputs<'_>,
     t: HashedRows<'_>,
     keys: &Keys<'_>,
     point: i64,
     rows: i64,
-) -> Result<bool, Error> {
+) -> Result<f64, Error> {
     let share = (SAMPLE_ROWS * 100.0 / rows.max(1) as f64).min(100.0);
-    let here = newer_rows(i.src, t, point, Some(share)).await?;
+    let here = newer_rows(i.src, t, point, Some(share), true).await?;
     if here.is_empty() {
-        return Ok(false);
+        return Ok(0.0);
     }
     let list: Vec<&String> = here.keys().collect();
-    let there = rows_with_keys(i.tgt, t, keys, &list).await?;
+    let there = rows_with_keys(i.tgt, t, keys, &list, true).await?;
     let differ = here
         .iter()
-        .filter(|(k, h)| there.get(*k) != Some(h))
+        .filter(|(k, h)| there.get(*k).map(|(th, _)| th) != Some(h))
         .count();
-    Ok(differ * 2 > here.len())
+    Ok(differ as f64 / here.len() as f64)
 }
 
 /// Compares the kept tables' rows and writes every change.
@@ -323,10 +352,14 @@ async fn compare_and_apply(
             .await
             .map_err(|e| Error::statement(side, "comparison settings", e))?;
     }
-    let shapes = row_shapes(src).await?;
-    let target_shapes = row_shapes(tgt)
-        .await
-        .map_err(|e| Error::catalog_on(Side::Target, e))?;
+    let (shapes, target_shapes) = futures::try_join!(
+        async { row_shapes(src).await.map_err(Error::from) },
+        async {
+            row_shapes(tgt)
+                .await
+                .map_err(|e| Error::catalog_on(Side::Target, e))
+        }
+    )?;
     let method = HashMethod::for_versions(i.source_version, i.target_version);
     let none = RowShape::default();
     let mut planned = Vec::new();
@@ -571,9 +604,14 @@ async fn write_kept_tables(
         i.phase.set(format!("deleting rows of {}", p.table));
         set_firing(tgt, p.table, s, false).await?;
         if let Verdict::Rows(diff) = &p.verdict {
-            let gone = deletions(diff, s.referenced);
-            let mut n =
-                delete_rows(tgt, p.table, &key_types(i.catalog, p.table, &p.key), &gone).await?;
+            let mut n = match (&diff.ctids, s.referenced) {
+                (Some(ctids), false) => delete_at(tgt, p.table, ctids).await?,
+                _ => {
+                    let gone = deletions(diff, s.referenced);
+                    let keys = key_types(i.catalog, p.table, &p.key);
+                    delete_rows(tgt, p.table, &keys, &gone).await?
+                }
+            };
             // Rows updated in place (by upsert) count as replaced, as the
             // deleted and inserted ones do.
             if s.referenced {
@@ -599,8 +637,11 @@ async fn write_kept_tables(
             Verdict::Rows(diff) => {
                 i.phase
                     .set(format!("writing the changed rows of {}", p.table));
-                let pick = match diff.since {
-                    Some(point) => Pick::NewerThan(point),
+                // The source's rows newer than the last sync, or the
+                // differing keys.
+                let newer = diff.since.map(versions::newer_than);
+                let pick = match &newer {
+                    Some(condition) => Pick::Where(condition),
                     None => Pick::Keys(&diff.fetch),
                 };
                 let (rows, bytes) = copy_rows(
