@@ -55,6 +55,9 @@ pub(crate) struct HashedRows<'a> {
     pub filter: Option<&'a str>,
     pub shape: &'a RowShape,
     pub method: HashMethod,
+    /// The key is one column, not an array ([`crate::target::delta::Keys::plain`]):
+    /// its text is the key's text.
+    pub plain_key: bool,
 }
 
 impl HashedRows<'_> {
@@ -116,8 +119,8 @@ impl HashedRows<'_> {
         }
     }
 
-    /// The key as one text, an array literal (`{1,abc}`): what
-    /// [`crate::target::delta`] matches rows by.
+    /// The key as one text: a plain key's own text, else an array literal
+    /// (`{1,abc}`): what [`crate::target::delta::Keys`] matches rows by.
     fn key_text(&self) -> String {
         let fields: Vec<String> = self
             .shape
@@ -125,7 +128,10 @@ impl HashedRows<'_> {
             .iter()
             .map(|c| format!("x.{}::text", quote_ident(c)))
             .collect();
-        format!("ARRAY[{}]::text", fields.join(", "))
+        match fields.as_slice() {
+            [one] if self.plain_key => one.clone(),
+            _ => format!("ARRAY[{}]::text", fields.join(", ")),
+        }
     }
 
     /// The aggregate over row hashes `h`: `bit_xor` for a keyed table (no

@@ -23,14 +23,28 @@ pub(crate) struct Keys<'a> {
 }
 
 impl Keys<'_> {
-    /// `(<alias>k1, <alias>k2) IN (SELECT (k::text[])[1]::t1, … FROM unnest(<keys>) k)`,
-    /// `keys` a `text[]` of array literals.
+    /// One key column, not of an array type: its keys travel as their own
+    /// text (else as array literals).
+    pub(crate) fn plain(&self) -> bool {
+        matches!(self.types.as_slice(), [t] if !t.ends_with("[]"))
+    }
+
+    /// The rows whose key is one of `keys` (SQL of a `text[]`): for a
+    /// [`Keys::plain`] key, its texts, `<alias>k = ANY (keys::t[])` (a list
+    /// the planner hashes); else array literals of the key columns' texts,
+    /// `(<alias>k1, <alias>k2) IN (SELECT (k::text[])[1]::t1, … FROM
+    /// unnest(keys) k)`.
     pub(crate) fn predicate(&self, alias: &str, keys: &str) -> String {
         let cols: Vec<String> = self
             .columns
             .iter()
             .map(|c| format!("{alias}{}", quote_ident(c)))
             .collect();
+        if let ([col], [t]) = (cols.as_slice(), self.types.as_slice()) {
+            if self.plain() {
+                return format!("{col} = ANY (({keys})::{t}[])");
+            }
+        }
         let vals: Vec<String> = self
             .types
             .iter()
@@ -45,7 +59,7 @@ impl Keys<'_> {
     }
 }
 
-/// An array of the keys as a literal (`ARRAY['{1}', …]::text[]`), for a
+/// An array of the keys as a literal (`ARRAY['1', …]::text[]`), for a
 /// statement that takes no parameters (`COPY`).
 fn keys_literal(keys: &[String]) -> String {
     let items: Vec<String> = keys.iter().map(|k| quote_literal(k)).collect();

@@ -41,11 +41,15 @@ const HISTORY_DDL: &str =
     DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute \
       WHERE attrelid = 'pgferry.sync_history_tables'::regclass AND attname = 'source_changes') THEN \
       ALTER TABLE pgferry.sync_history_tables ADD COLUMN source_changes bigint; END IF; END $$; \
-    ALTER TABLE pgferry.sync_history ADD COLUMN IF NOT EXISTS source_identity text, \
-      ADD COLUMN IF NOT EXISTS source_xmin bigint, ADD COLUMN IF NOT EXISTS target_identity text, \
-      ADD COLUMN IF NOT EXISTS target_xmin bigint, ADD COLUMN IF NOT EXISTS target_xids bigint[]; \
-    ALTER TABLE pgferry.sync_history_tables ADD COLUMN IF NOT EXISTS source_rows bigint, \
-      ADD COLUMN IF NOT EXISTS by_row_versions boolean; \
+    DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute \
+      WHERE attrelid = 'pgferry.sync_history'::regclass AND attname = 'target_xids') THEN \
+      ALTER TABLE pgferry.sync_history ADD COLUMN source_identity text, ADD COLUMN source_xmin bigint, \
+        ADD COLUMN target_identity text, ADD COLUMN target_xmin bigint, ADD COLUMN target_xids bigint[]; \
+      END IF; END $$; \
+    DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute \
+      WHERE attrelid = 'pgferry.sync_history_tables'::regclass AND attname = 'by_row_versions') THEN \
+      ALTER TABLE pgferry.sync_history_tables ADD COLUMN source_rows bigint, \
+        ADD COLUMN by_row_versions boolean; END IF; END $$; \
     CREATE TABLE IF NOT EXISTS pgferry.sync_mark (n integer)";
 
 /// One row of the history.

@@ -128,7 +128,7 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
             .await
             .map(|r| {
                 r.map(|mut d| {
-                    d.writer_xid = Some(xid);
+                    d.writer_xid = xid;
                     d
                 })
             }),
@@ -153,7 +153,22 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
 
 /// The transaction id the writes under the savepoint carry: a row written
 /// there (`pgferry.sync_mark` holds one row, replaced each time) tells it.
-async fn writer_xid(tgt: &Client) -> Result<u32, Error> {
+/// `None` when the role may not write that table (another role made it):
+/// the next sync then compares what this one writes by content.
+async fn writer_xid(tgt: &Client) -> Result<Option<u32>, Error> {
+    let fail = |e| Error::on_target("marking the sync's transaction", e);
+    let allowed: bool = tgt
+        .query_one(
+            "SELECT bool_and(pg_catalog.has_table_privilege('pgferry.sync_mark', p)) \
+             FROM unnest(ARRAY['INSERT', 'DELETE', 'SELECT']) p",
+            &[],
+        )
+        .await
+        .map_err(fail)?
+        .get(0);
+    if !allowed {
+        return Ok(None);
+    }
     let row = tgt
         .query_one(
             "WITH gone AS (DELETE FROM pgferry.sync_mark) \
@@ -161,9 +176,9 @@ async fn writer_xid(tgt: &Client) -> Result<u32, Error> {
             &[],
         )
         .await
-        .map_err(|e| Error::on_target("marking the sync's transaction", e))?;
+        .map_err(fail)?;
     let x: i64 = row.get(0);
-    Ok(x as u32)
+    Ok(Some(x as u32))
 }
 
 /// Newer rows the row-version comparison holds at most (about 100 bytes
@@ -386,6 +401,7 @@ async fn compare_and_apply(
             filter: filter.as_deref(),
             shape,
             method,
+            plain_key: key_types(catalog, table, &shape.key).plain(),
         };
         let referenced = target_shapes.get(table).is_some_and(|s| s.referenced);
         let verdict = match by_versions(i, rows, !referenced, i.hints.get(table).copied()).await? {
