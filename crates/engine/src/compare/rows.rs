@@ -121,7 +121,7 @@ impl HashedRows<'_> {
 
     /// The key as one text: a plain key's own text, else an array literal
     /// (`{1,abc}`): what [`crate::target::delta::Keys`] matches rows by.
-    fn key_text(&self) -> String {
+    pub(crate) fn key_text(&self) -> String {
         let fields: Vec<String> = self
             .shape
             .key

@@ -161,7 +161,8 @@ async fn read(
     table: &QName,
     point: i64,
     own: &[i64],
-) -> Result<Reading, Error> {
+    keys: Option<&str>,
+) -> Result<(Reading, Option<Vec<String>>), Error> {
     let mut newer = newer_than(point);
     if !own.is_empty() {
         let list: Vec<String> = own.iter().map(|x| xid(*x).to_string()).collect();
@@ -170,20 +171,24 @@ async fn read(
             list.join(",")
         ));
     }
+    let listed = keys
+        .map(|k| format!(", COALESCE(array_agg({k}) FILTER (WHERE {newer}), '{{}}')"))
+        .unwrap_or_default();
     let row = client
         .query_one(
             &format!(
-                "SELECT count(*), count(*) FILTER (WHERE {newer}) FROM ONLY {}",
+                "SELECT count(*), count(*) FILTER (WHERE {newer}){listed} FROM ONLY {} x",
                 table.sql()
             ),
             &[],
         )
         .await
         .map_err(|e| Error::statement(side, format!("reading the row versions of {table}"), e))?;
-    Ok(Reading {
+    let reading = Reading {
         rows: row.get(0),
         newer: row.get(1),
-    })
+    };
+    Ok((reading, keys.map(|_| row.get(2))))
 }
 
 /// What the row versions say of one table.
@@ -218,13 +223,16 @@ pub(crate) fn judge(recorded: i64, source: Reading, target: Reading) -> Judged {
     }
 }
 
-/// The source's reading of `table` against the baseline.
+/// The source's reading of `table` against the baseline; with `keys` (SQL
+/// of a row's key text over alias `x`), the newer rows' keys too, from the
+/// same scan.
 pub(crate) async fn read_source(
     src: &Client,
     table: &QName,
     b: &Baseline,
-) -> Result<Reading, Error> {
-    read(src, Side::Source, table, b.source.xmin, &[]).await
+    keys: Option<&str>,
+) -> Result<(Reading, Option<Vec<String>>), Error> {
+    read(src, Side::Source, table, b.source.xmin, &[], keys).await
 }
 
 /// The target's reading of `table`: rows newer than its point that the last
@@ -234,7 +242,9 @@ pub(crate) async fn read_target(
     table: &QName,
     b: &Baseline,
 ) -> Result<Reading, Error> {
-    read(tgt, Side::Target, table, b.target.xmin, &b.own).await
+    Ok(read(tgt, Side::Target, table, b.target.xmin, &b.own, None)
+        .await?
+        .0)
 }
 
 /// Reads the baseline the last successful sync from `source` recorded on

@@ -189,6 +189,10 @@ const MAX_VERSION_ROWS: usize = 500_000;
 /// how many newer rows differ.
 const SAMPLE_ROWS: f64 = 2000.0;
 
+/// Tables up to this many rows have their newer rows' keys read with their
+/// row versions (at most this many keys in one answer).
+const FOLD_ROWS: i64 = 2_000_000;
+
 /// From this many newer rows on, a sample comes first.
 const SAMPLE_FROM: i64 = 10_000;
 
@@ -219,22 +223,21 @@ async fn by_versions(
     let keyed = !shape.key.is_empty();
     let keys = key_types(i.catalog, table, &shape.key);
     // The source's counters say at least as many rows were written as the
-    // table had: a sample of the newer rows decides whether it is copied
-    // whole (a keyless one is, unsampled), before anything else is read.
+    // table had: a sample of the newer rows decides whether a keyed table
+    // is copied whole, before anything else is read.
     let mut sampled = false;
-    if hint.is_some_and(|h| h.changed >= recorded.max(1)) {
-        if !keyed {
+    if keyed && whole_allowed && hint.is_some_and(|h| h.changed >= recorded.max(1)) {
+        sampled = true;
+        if sample_differ(i, t, &keys, b.source.xmin, recorded).await? > 0.5 {
             return Ok(Some(Verdict::Whole { rows: -1, bytes: 0 }));
         }
-        if whole_allowed {
-            sampled = true;
-            if sample_differ(i, t, &keys, b.source.xmin, recorded).await? > 0.5 {
-                return Ok(Some(Verdict::Whole { rows: -1, bytes: 0 }));
-            }
-        }
     }
-    let (s, tg) = futures::try_join!(
-        versions::read_source(i.src, table, b),
+    // A keyed table of up to FOLD_ROWS rows has its newer rows' keys read in
+    // the same scan (one scan less when they are written unhashed).
+    let key_text = t.key_text();
+    let fold = (keyed && recorded <= FOLD_ROWS).then_some(key_text.as_str());
+    let ((s, folded), tg) = futures::try_join!(
+        versions::read_source(i.src, table, b, fold),
         versions::read_target(i.tgt, table, b)
     )?;
     let (rows, newer, gone) = match versions::judge(recorded, s, tg) {
@@ -270,7 +273,10 @@ async fn by_versions(
         }
         hashed = differ < 0.9;
     }
-    let here = newer_rows(i.src, t, b.source.xmin, None, hashed).await?;
+    let here = match folded {
+        Some(keys) if !hashed => keys.into_iter().map(|k| (k, 0)).collect(),
+        _ => newer_rows(i.src, t, b.source.xmin, None, hashed).await?,
+    };
     let list: Vec<&String> = here.keys().collect();
     let there = rows_with_keys(i.tgt, t, &keys, &list, hashed).await?;
     // The older rows gone from the source must be exactly the target's rows
