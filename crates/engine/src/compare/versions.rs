@@ -25,8 +25,9 @@
 //! Both untouched: the table is kept without reading a value. The target
 //! untouched and the source only grown or updated (the older rows that are
 //! gone are exactly those whose key a newer row has): the newer rows are
-//! the delta. Anything else, or no usable record (first sync, another
-//! server, a restart, a table with forced row security or a filter),
+//! the candidates, compared by content with the target's rows of their
+//! keys (`op::sync::incremental`). Anything else, or no usable record
+//! (first sync, another server, a restart, a table read through a filter),
 //! falls back to the content comparison ([`crate::compare::rows`]).
 //!
 //! Rows frozen more than 2³¹ transactions ago may look newer than they are

@@ -38,6 +38,7 @@ use crate::watch::{bounded, lost_side, setup, watched, Peer, Phase};
 
 pub(crate) mod every;
 mod incremental;
+mod row_versions;
 
 /// How long a sync waits for locks on either side unless told otherwise.
 pub const DEFAULT_SYNC_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
