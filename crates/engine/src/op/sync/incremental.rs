@@ -28,9 +28,9 @@ use crate::target::delta::{copy_rows, delete_at, delete_rows, replace_rows, set_
 use crate::target::rebuild::{close_over_dependents, drop_statements};
 use crate::target::savepoint;
 use crate::target::session::TargetSession;
+use crate::watch::Phase;
 
 use super::row_versions::{by_versions, key_types, Sides};
-use crate::watch::Phase;
 
 /// What an incremental sync did (it committed nothing yet).
 #[derive(Debug, Default)]
@@ -121,17 +121,15 @@ pub(super) async fn run(i: &Inputs<'_>) -> Result<Result<Done, String>, Error> {
     // a definition pgferry misread) rolls back to this savepoint and the
     // caller replaces everything.
     savepoint::set(tgt).await?;
-    let compared = match writer_xid(tgt).await {
-        Ok(xid) => compare_and_apply(i, &target, &rebuild, &known, &created)
-            .await
-            .map(|r| {
-                r.map(|mut d| {
-                    d.writer_xid = xid;
-                    d
-                })
-            }),
-        Err(e) => Err(e),
-    };
+    let compared = async {
+        let xid = writer_xid(tgt).await?;
+        let done = compare_and_apply(i, &target, &rebuild, &known, &created).await?;
+        Ok::<_, Error>(done.map(|d| Done {
+            writer_xid: xid,
+            ..d
+        }))
+    }
+    .await;
     match compared {
         Ok(Ok(done)) => {
             savepoint::release(tgt).await?;
