@@ -6,7 +6,7 @@
 //! target restores its record with it), a **point** on each side: the xmin
 //! of a snapshot taken before it compared anything (every transaction older
 //! than it had ended), the server's identity (start time, port, database
-//! oid: a server restarted, replaced or rewound gets a new one), and the
+//! name: a server restarted, replaced or rewound gets a new one), and the
 //! transaction ids its own writes carry on the target. It records each
 //! table's source row count too. The next sync reads, for each table, on
 //! both sides at once (one scan of row headers, no column read):
@@ -47,7 +47,7 @@ const MAX_SPAN: i64 = 1 << 30;
 /// when the sync started there.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Point {
-    /// Start time, port and database oid.
+    /// Start time, port and database ([`pgferry_catalog::probe::database_identity`]).
     pub identity: String,
     /// `pg_snapshot_xmin` of a snapshot taken before any comparison.
     pub xmin: i64,
@@ -64,21 +64,21 @@ pub(crate) async fn point(
     if version < 130000 {
         return Ok(None);
     }
+    let identity = pgferry_catalog::probe::database_identity(client)
+        .await
+        .map_err(|e| Error::catalog_on(side, e))?;
     let row = client
         .query_one(
-            "SELECT pg_catalog.pg_postmaster_start_time()::text || '/' || \
-               pg_catalog.current_setting('port') || '/' || \
-               (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())::text, \
-             pg_catalog.pg_snapshot_xmin(s)::text::int8, pg_catalog.pg_snapshot_xmax(s)::text::int8 \
+            "SELECT pg_catalog.pg_snapshot_xmin(s)::text::int8, pg_catalog.pg_snapshot_xmax(s)::text::int8 \
              FROM pg_catalog.pg_current_snapshot() s",
             &[],
         )
         .await
         .map_err(|e| Error::statement(side, "reading the transaction horizon", e))?;
     Ok(Some(Point {
-        identity: row.get(0),
-        xmin: row.get(1),
-        next: row.get(2),
+        identity,
+        xmin: row.get(0),
+        next: row.get(1),
     }))
 }
 
@@ -93,38 +93,16 @@ pub(crate) struct Baseline {
     pub rows: HashMap<String, i64>,
 }
 
-/// The last sync's baseline, where this sync may measure against it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Horizon {
-    /// Usable: same servers, not too far back.
-    pub baseline: Option<Baseline>,
-}
-
-impl Horizon {
-    /// Keeps `baseline` only if it was taken on these same servers (`source`
-    /// and `target`: this sync's points) and not too many transactions ago.
-    pub(crate) fn new(
-        source: Option<Point>,
-        target: Option<Point>,
-        baseline: Option<Baseline>,
-    ) -> Self {
-        let usable = |b: &Baseline| {
-            let (Some(s), Some(t)) = (&source, &target) else {
-                return false;
-            };
-            let near =
-                |now: &Point, then: i64| then > 0 && then <= now.next && now.next - then < MAX_SPAN;
-            b.source.identity == s.identity
-                && b.target.identity == t.identity
-                && near(s, b.source.xmin)
-                && near(t, b.target.xmin)
-                && !b.own.is_empty()
-                && b.own.iter().all(|x| near(t, *x))
-        };
-        Horizon {
-            baseline: baseline.filter(usable),
-        }
-    }
+/// Whether `b` was taken on these same servers (`source` and `target`:
+/// this sync's points) and not too many transactions ago.
+fn usable(b: &Baseline, source: &Point, target: &Point) -> bool {
+    let near = |now: &Point, then: i64| then > 0 && then <= now.next && now.next - then < MAX_SPAN;
+    b.source.identity == source.identity
+        && b.target.identity == target.identity
+        && near(source, b.source.xmin)
+        && near(target, b.target.xmin)
+        && !b.own.is_empty()
+        && b.own.iter().all(|x| near(target, *x))
 }
 
 /// The low 32 bits: the `xid` rows carry.
@@ -248,9 +226,18 @@ pub(crate) async fn read_target(
         .0)
 }
 
-/// Reads the baseline the last successful sync from `source` recorded on
-/// the target (`None`: none did, or an older pgferry).
-pub(crate) async fn baseline(tgt: &Client, source: &str) -> Result<Option<Baseline>, Error> {
+/// The baseline the last successful sync from `source` recorded on the
+/// target, where this sync (its points `now`: source, target) may measure
+/// against it (`None`: no such sync, an older pgferry, other servers, too
+/// far back, or this sync has no points).
+pub(crate) async fn baseline(
+    tgt: &Client,
+    source: &str,
+    now: (Option<&Point>, Option<&Point>),
+) -> Result<Option<Baseline>, Error> {
+    let (Some(now_source), Some(now_target)) = now else {
+        return Ok(None);
+    };
     let fail = |e| Error::on_target("reading the last sync's row version points", e);
     let Some(h) = tgt
         .query_opt(
@@ -282,7 +269,7 @@ pub(crate) async fn baseline(tgt: &Client, source: &str) -> Result<Option<Baseli
         )
         .await
         .map_err(fail)?;
-    Ok(Some(Baseline {
+    let b = Baseline {
         source: Point {
             identity: si,
             xmin: sx,
@@ -295,7 +282,8 @@ pub(crate) async fn baseline(tgt: &Client, source: &str) -> Result<Option<Baseli
         },
         own,
         rows: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
-    }))
+    };
+    Ok(usable(&b, now_source, now_target).then_some(b))
 }
 
 /// The 64-bit id of a transaction id `x` (32-bit) assigned at or after the
@@ -379,11 +367,7 @@ mod tests {
             own: vec![210],
             rows: HashMap::new(),
         };
-        let h = |s: Point, t: Point| {
-            Horizon::new(Some(s), Some(t), Some(b.clone()))
-                .baseline
-                .is_some()
-        };
+        let h = |s: Point, t: Point| usable(&b, &s, &t);
         assert!(h(p("s", 150, 160), p("t", 300, 300)));
         assert!(!h(p("s2", 150, 160), p("t", 300, 300)), "another source");
         assert!(!h(p("s", 150, 160), p("t2", 300, 300)), "another target");
@@ -392,8 +376,5 @@ mod tests {
             !h(p("s", 150, 160 + MAX_SPAN), p("t", 300, 300)),
             "too far back"
         );
-        assert!(Horizon::new(None, Some(p("t", 1, 1)), Some(b.clone()))
-            .baseline
-            .is_none());
     }
 }

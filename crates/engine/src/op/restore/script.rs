@@ -140,6 +140,31 @@ fn io(source: std::io::Error) -> Error {
     }
 }
 
+/// Hands each frame of archive entry `id` (its `parts` joined) to `f`,
+/// stopping at `f`'s first error, which is returned; `Ok(false)` when the
+/// stream stopped before its end otherwise.
+fn each_frame(
+    reader: &mut Reader,
+    path: &Path,
+    id: u32,
+    parts: u32,
+    mut f: impl FnMut(&[u8]) -> Result<(), Error>,
+) -> Result<bool, Error> {
+    let mut failed = None;
+    let sent = entry_stream(reader, id, parts, |frame| match f(&frame) {
+        Ok(()) => true,
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    })
+    .map_err(|source| Error::Archive {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    failed.map_or(Ok(sent), Err)
+}
+
 struct Writer<'a> {
     out: BufWriter<&'a mut dyn Write>,
 }
@@ -161,39 +186,23 @@ impl Writer<'_> {
         parts: u32,
         mut convert: Option<BinaryToText>,
     ) -> Result<u64, Error> {
-        let mut failed: Option<Error> = None;
         let mut text = Vec::new();
         let mut lines = 0u64;
-        let sent = entry_stream(reader, o.id, parts, |frame| {
+        let sent = each_frame(reader, path, o.id, parts, |frame| {
             text.clear();
             let chunk: &[u8] = match &mut convert {
-                Some(c) => match c.feed(&frame, &mut text) {
-                    Ok(()) => &text,
-                    Err(m) => {
-                        failed = Some(corrupt(path, format!("{}: {m}", o.display_name())));
-                        return false;
-                    }
-                },
+                Some(c) => {
+                    c.feed(frame, &mut text)
+                        .map_err(|m| corrupt(path, format!("{}: {m}", o.display_name())))?;
+                    &text
+                }
                 None => {
                     lines += frame.iter().filter(|&&b| b == b'\n').count() as u64;
-                    &frame
+                    frame
                 }
             };
-            match self.out.write_all(chunk) {
-                Ok(()) => true,
-                Err(e) => {
-                    failed = Some(io(e));
-                    false
-                }
-            }
-        })
-        .map_err(|source| Error::Archive {
-            path: path.to_path_buf(),
-            source,
+            self.put(chunk)
         })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
         if !sent {
             return Err(Error::Worker("the script writer stopped".into()));
         }
@@ -210,23 +219,11 @@ impl Writer<'_> {
     fn large_objects(&mut self, reader: &mut Reader, path: &Path, o: &Object) -> Result<(), Error> {
         let mut text = Vec::new();
         let mut convert = BinaryToText::new(vec![TextType::Oid, TextType::Bytea]);
-        let mut failed = None;
-        entry_stream(reader, o.id, 0, |frame| {
-            match convert.feed(&frame, &mut text) {
-                Ok(()) => true,
-                Err(m) => {
-                    failed = Some(corrupt(path, format!("large objects: {m}")));
-                    false
-                }
-            }
-        })
-        .map_err(|source| Error::Archive {
-            path: path.to_path_buf(),
-            source,
+        each_frame(reader, path, o.id, 0, |frame| {
+            convert
+                .feed(frame, &mut text)
+                .map_err(|m| corrupt(path, format!("large objects: {m}")))
         })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
         // Each line: `OID\t\\xHEX` (COPY text doubles the backslash).
         for line in String::from_utf8_lossy(&text).lines() {
             let Some((oid, hex)) = line.split_once('\t') else {

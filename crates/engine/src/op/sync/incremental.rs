@@ -15,7 +15,7 @@ use tokio_postgres::Client;
 use crate::compare::fingerprint::STABLE_OUTPUT;
 use crate::compare::rows::{compare_rows, HashMethod, HashedRows, Hint, RowDiff, Verdict};
 use crate::compare::schema_plan::{relations, schema_plan, Owners};
-use crate::compare::versions::{self, Horizon};
+use crate::compare::versions::{self, Baseline};
 use crate::error::{Error, Side};
 use crate::filter::Filters;
 use crate::progress::ProgressFn;
@@ -52,8 +52,8 @@ pub(super) struct Inputs<'a> {
     pub tgt: &'a Client,
     /// What the source's counters say changed per table since the last sync.
     pub hints: &'a HashMap<QName, Hint>,
-    /// Both sides' transaction horizons and the last sync's baseline.
-    pub horizon: &'a Horizon,
+    /// The last sync's row-version baseline, where usable.
+    pub baseline: Option<&'a Baseline>,
     pub catalog: &'a Catalog,
     pub session: &'a TargetSession,
     pub filters: &'a Filters,
@@ -203,12 +203,11 @@ async fn compare_and_apply(
     let none = RowShape::default();
     let mut planned = Vec::new();
     let mut done = Done::default();
-    let mut versions_decided: HashSet<QName> = HashSet::new();
     let sides = Sides {
         src,
         tgt,
         catalog,
-        baseline: i.horizon.baseline.as_ref(),
+        baseline: i.baseline,
     };
     for o in &catalog.objects {
         let Kind::TableData {
@@ -234,15 +233,15 @@ async fn compare_and_apply(
             plain_key: key_types(catalog, table, &shape.key).plain(),
         };
         let referenced = target_shapes.get(table).is_some_and(|s| s.referenced);
-        let verdict = match by_versions(&sides, rows, !referenced, i.hints.get(table).copied())
-            .await?
-        {
-            Some(v) => {
-                versions_decided.insert(table.clone());
-                v
-            }
-            None => compare_rows(src, tgt, rows, !referenced, i.hints.get(table).copied()).await?,
-        };
+        let hint = i.hints.get(table).copied();
+        let (verdict, decided_by_versions) =
+            match by_versions(&sides, rows, !referenced, hint).await? {
+                Some(v) => (v, true),
+                None => (
+                    compare_rows(src, tgt, rows, !referenced, hint).await?,
+                    false,
+                ),
+            };
         // An extension's configuration table holds rows of the extension's
         // own beside the dumped ones: it is never emptied or rebuilt here.
         if filter.is_some() && matches!(verdict, Verdict::Whole { .. }) {
@@ -266,7 +265,7 @@ async fn compare_and_apply(
             table,
             key: shape.key.clone(),
             verdict,
-            by_versions: versions_decided.contains(table),
+            by_versions: decided_by_versions,
         });
     }
     // A table copied whole is rebuilt instead where its dependents allow

@@ -14,7 +14,7 @@ use tokio_postgres::Client;
 use crate::archive::writer::ArchiveFile;
 use crate::compare::fingerprint::{compare_tables, ForcedRls, SourceRows, STABLE_OUTPUT};
 use crate::compare::rows::Hint;
-use crate::compare::versions::{self, Horizon};
+use crate::compare::versions;
 use crate::compare::{VerifyMode, VerifyReport};
 use crate::conn::{connect, ConnSpec};
 use crate::error::{Error, Side};
@@ -476,17 +476,13 @@ async fn sync_locked(
                 })
             })
             .collect();
-        let baseline = versions::baseline(tgt, &record.source).await?;
-        let horizon = Horizon::new(
-            record.source_point.clone(),
-            record.target_point.clone(),
-            baseline,
-        );
+        let now = (record.source_point.as_ref(), record.target_point.as_ref());
+        let baseline = versions::baseline(tgt, &record.source, now).await?;
         let inputs = incremental::Inputs {
             src,
             tgt,
             hints: &hints,
-            horizon: &horizon,
+            baseline: baseline.as_ref(),
             catalog: &catalog,
             session: &session,
             filters: &opts.filters,
